@@ -1,0 +1,46 @@
+# Two commands matter: `make run` and `make test`. Both set up .venv first when needed.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+export GRADIO_ANALYTICS_ENABLED := False
+
+.PHONY: install run test lint typecheck unit eval index bench clean
+
+install: $(STAMP)
+
+# torch goes in first and alone: its CPU build lies on this machine's disk, and letting a dependency
+# pull torch instead would fetch a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+index: $(STAMP)
+	$(VENV)/bin/qa index
+
+run: $(STAMP)
+	$(VENV)/bin/qa serve
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests app.py eval bench
+	$(VENV)/bin/ruff format --check src tests app.py eval bench
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+unit: $(STAMP)
+	$(VENV)/bin/pytest -q
+
+eval: $(STAMP)
+	$(VENV)/bin/qa eval
+
+test: lint typecheck unit
+
+clean:
+	rm -rf $(VENV) index/*

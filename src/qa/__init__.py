@@ -1,0 +1,3 @@
+"""qa: retrieval-augmented question answering with exact-sentence citations."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,275 @@
+"""Sentences -> chunks, with offsets back into the source document.
+
+Worked example of the block rules (why a line break does or does not end a paragraph):
+
+    "Overview\\nASEAN-Hong Kong, China (HKC) trade value reached ..."   -> "Overview" is a heading block
+    "Alpha Lau,\\nmk the director-general of investment ..."             -> one sentence (line ends with ",")
+    "... the Hong\\nKong Special Administrative Region ..." (PDF wrap)   -> one sentence (long line, no stop)
+
+Sentences come from `sentencex` inside each block, so a sentence never spans two paragraphs and a wrapped
+line never cuts a sentence in two. Chunks pack whole sentences up to the model's window (counted in the
+model's own word pieces), overlap by `overlap_sentences`, and carry the title and nearest heading.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sentencex import get_sentence_boundaries
+
+from qa.corpus import Document
+
+# Counts word pieces for each text, without special tokens. The embedder provides the real one.
+TokenCounter = Callable[[Sequence[str]], list[int]]
+
+_LIST_MARKER = re.compile(r"^\s*(?:[-*•·–]|\d{1,3}[.)]|\(?[ivx]{1,5}\))\s+")
+_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
+_TERMINAL = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
+_SPECIAL_TOKENS = 2  # [CLS] and [SEP]
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence (or heading) of a document, as an exact slice `doc.text[start:end]`."""
+
+    start: int
+    end: int
+    text: str  # the slice with line breaks turned into spaces (same length, so offsets still hold)
+    context: bool = False  # a heading or a fragment: it gives context but is not itself an answer
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Consecutive sentences of one document that fit the embedding window together with their context."""
+
+    doc_path: str
+    title: str
+    heading: str
+    page: int | None
+    start: int
+    end: int
+    sentences: tuple[Sentence, ...]
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text for s in self.sentences)
+
+    @property
+    def prefix(self) -> str:
+        return context_prefix(self.title, self.heading)
+
+    def embed_text(self) -> str:
+        """What the embedder and BM25 see: title and heading as context, then the sentences."""
+        return self.prefix + self.text
+
+    def sentence_spans(self) -> list[tuple[int, int]]:
+        """Character span of each sentence inside `embed_text()`."""
+        spans = []
+        pos = len(self.prefix)
+        for s in self.sentences:
+            spans.append((pos, pos + len(s.text)))
+            pos += len(s.text) + 1
+        return spans
+
+
+def context_prefix(title: str, heading: str) -> str:
+    if heading and heading.lower() != title.lower():
+        return f"{title} — {heading}\n"
+    return f"{title}\n"
+
+
+@dataclass(frozen=True)
+class _Block:
+    start: int
+    end: int
+    heading: bool
+
+
+def split_blocks(text: str) -> list[_Block]:
+    """Group lines into paragraphs and headings (see the module docstring for the rules)."""
+    blocks: list[_Block] = []
+    lines: list[tuple[int, str]] = []
+    pos = 0
+    for line in text.split("\n"):
+        lines.append((pos, line))
+        pos += len(line) + 1
+    current: list[tuple[int, str]] = []
+
+    def flush() -> None:
+        if current:
+            start = current[0][0] + (len(current[0][1]) - len(current[0][1].lstrip()))
+            end = current[-1][0] + len(current[-1][1].rstrip())
+            if end > start:
+                blocks.append(_Block(start, end, heading=len(current) == 1 and _is_heading(current[0][1])))
+            current.clear()
+
+    for i, (start, line) in enumerate(lines):
+        if not line.strip():
+            flush()
+            continue
+        current.append((start, line))
+        nxt = lines[i + 1][1] if i + 1 < len(lines) else ""
+        if not nxt.strip() or _ends_block(line, nxt):
+            flush()
+    flush()
+    return blocks
+
+
+def _is_heading(line: str) -> bool:
+    stripped = line.strip()
+    if _MD_HEADING.match(stripped):
+        return True
+    if _LIST_MARKER.match(stripped) or len(stripped) > 80 or len(stripped.split()) > 12:
+        return False
+    return not re.search(r"[.!?,;:…]\W*$", stripped) and stripped[:1].isupper()
+
+
+def _ends_block(line: str, nxt: str) -> bool:
+    if _LIST_MARKER.match(nxt) or _MD_HEADING.match(nxt) or _MD_HEADING.match(line):
+        return True
+    if _TERMINAL.search(line) or line.rstrip().endswith(":"):
+        return True
+    if _is_heading(line) and not nxt.lstrip()[:1].islower():
+        return True
+    # A short line without a stop that is not followed by a lower-case continuation is a label or heading;
+    # a long one is a wrapped line (PDFs) and continues on the next line.
+    return (
+        len(line.strip()) < 50
+        and not line.rstrip().endswith((",", "-", "–"))
+        and not nxt.lstrip()[:1].islower()
+    )
+
+
+def heading_text(raw: str) -> str:
+    """A heading as context: Markdown markers and emphasis removed."""
+    return re.sub(r"[*_`#]+", "", raw).strip()
+
+
+def split_sentences(doc: Document) -> list[Sentence]:
+    """Every sentence and heading of a document, in order, with exact offsets."""
+    sentences: list[Sentence] = []
+    for block in split_blocks(doc.text):
+        flat = doc.text[block.start : block.end].replace("\n", " ")
+        if block.heading:
+            sentences.append(Sentence(block.start, block.end, flat, context=True))
+            continue
+        for bound in get_sentence_boundaries("en", flat):
+            local_start, local_end = bound["start_index"], bound["end_index"]
+            piece = flat[local_start:local_end]
+            lead = len(piece) - len(piece.lstrip())
+            trail = len(piece.rstrip())
+            if trail <= lead:
+                continue
+            start, end = block.start + local_start + lead, block.start + local_start + trail
+            text = flat[local_start + lead : local_start + trail]
+            sentences.append(Sentence(start, end, text, context=_is_fragment(text)))
+    return sentences
+
+
+def _is_fragment(text: str) -> bool:
+    """List labels and captions ("- Customs Co-operation") carry context, not answers."""
+    words = re.findall(r"\w+", text)
+    return len(words) < 4 or (len(words) < 8 and not _TERMINAL.search(text))
+
+
+def chunk_document(
+    doc: Document,
+    count_tokens: TokenCounter,
+    max_tokens: int,
+    overlap_sentences: int = 1,
+    min_section_tokens: int = 48,
+) -> list[Chunk]:
+    """Pack a document's sentences into chunks that fit `max_tokens` word pieces including context."""
+    sentences = split_sentences(doc)
+    if not sentences:
+        return []
+    headings = sorted({heading_text(s.text) for s in sentences if s.context}) + [""]
+    prefix_tokens = dict(
+        zip(headings, count_tokens([context_prefix(doc.title, h) for h in headings]), strict=True)
+    )
+    worst_prefix = max(prefix_tokens.values())
+    body_budget = max_tokens - _SPECIAL_TOKENS - worst_prefix
+    if body_budget < 8:
+        raise ValueError(f"max_chunk_tokens={max_tokens} leaves no room after the title of {doc.path!r}")
+    sentences = _split_long_sentences(sentences, count_tokens, body_budget)
+    sizes = count_tokens([s.text for s in sentences])
+
+    chunks: list[Chunk] = []
+    current: list[int] = []  # indices into sentences
+    heading = ""
+    chunk_heading = ""
+
+    def tokens(idx: list[int]) -> int:
+        return sum(sizes[i] for i in idx)
+
+    def emit() -> None:
+        if any(not sentences[i].context for i in current) or (current and not chunks):
+            first, last = sentences[current[0]], sentences[current[-1]]
+            chunks.append(
+                Chunk(
+                    doc_path=doc.path,
+                    title=doc.title,
+                    heading=chunk_heading,
+                    page=doc.page_at(first.start),
+                    start=first.start,
+                    end=last.end,
+                    sentences=tuple(sentences[i] for i in current),
+                )
+            )
+
+    for i, sentence in enumerate(sentences):
+        is_heading = sentence.context and _looks_like_heading_line(sentence.text)
+        if is_heading and current and tokens(current) >= min_section_tokens:
+            emit()
+            current = []
+        if current and tokens([*current, i]) > body_budget:
+            emit()
+            keep = (
+                [j for j in current[-overlap_sentences:] if not sentences[j].context]
+                if overlap_sentences
+                else []
+            )
+            current = keep if keep and tokens([*keep, i]) <= body_budget else []
+        if not current:
+            chunk_heading = heading
+        if is_heading:
+            heading = heading_text(sentence.text)
+            if not current:
+                chunk_heading = heading
+        current.append(i)
+    if current:
+        emit()
+    return chunks
+
+
+def _looks_like_heading_line(text: str) -> bool:
+    return _is_heading(text)
+
+
+def _split_long_sentences(
+    sentences: list[Sentence], count_tokens: TokenCounter, budget: int
+) -> list[Sentence]:
+    """Cut a sentence longer than the window at word boundaries (rare: tables, run-on lists)."""
+    sizes = count_tokens([s.text for s in sentences])
+    out: list[Sentence] = []
+    for sentence, size in zip(sentences, sizes, strict=True):
+        if size <= budget:
+            out.append(sentence)
+            continue
+        words = list(re.finditer(r"\S+", sentence.text))
+        word_sizes = count_tokens([w.group() for w in words])
+        piece_start = 0
+        used = 0
+        for k, (word, ws) in enumerate(zip(words, word_sizes, strict=True)):
+            if used + ws > budget and k > piece_start:
+                out.append(_slice(sentence, words[piece_start].start(), words[k - 1].end()))
+                piece_start, used = k, 0
+            used += ws
+        out.append(_slice(sentence, words[piece_start].start(), words[-1].end()))
+    return out
+
+
+def _slice(sentence: Sentence, start: int, end: int) -> Sentence:
+    return Sentence(sentence.start + start, sentence.start + end, sentence.text[start:end], sentence.context)

@@ -1,0 +1,224 @@
+"""`qa index | ask | eval | serve`: parse, call one library function, print text or --json.
+
+Heavy libraries (torch, faiss, gradio) are imported inside the commands, so `qa --help` is instant.
+Errors we expect (bad input, missing index, busy lock) become one-line messages and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from qa.answering import Answer
+    from qa.config import Settings
+
+EXIT_USAGE = 2
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed without a traceback."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        result: int = args.func(args)
+        return result
+    except KeyboardInterrupt:
+        print("qa: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if _is_user_error(exc):
+            print(f"qa: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        raise
+
+
+def _is_user_error(exc: Exception) -> bool:
+    from qa.config import ConfigError
+    from qa.embedding import EmbeddingError
+    from qa.indexing import CorpusMissing, IndexBusy
+    from qa.questions import QuestionError
+    from qa.store import IndexError_
+
+    return isinstance(
+        exc,
+        UserError | ConfigError | EmbeddingError | CorpusMissing | IndexBusy | QuestionError | IndexError_,
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qa", description="Ask questions of your documents; get cited answers."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--corpus", type=Path, help="documents folder (default: corpus/, or QA_CORPUS)")
+        p.add_argument("--index", type=Path, help="index folder (default: index/, or QA_INDEX)")
+        p.add_argument(
+            "--model", help="local sentence-transformers folder (default: bundled all-MiniLM-L6-v2)"
+        )
+
+    p = sub.add_parser("index", help="build or update the index from the corpus folder")
+    common(p)
+    p.add_argument("--rebuild", action="store_true", help="re-embed everything from scratch")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.add_argument("--watch", action="store_true", help="keep watching the corpus and re-index on change")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("ask", help="answer a question with cited sources")
+    common(p)
+    p.add_argument("question", help="the question, or - to read one question per line from stdin")
+    p.add_argument("--json", action="store_true", help="print one JSON object per question")
+    p.add_argument("--top-k", type=int, help="passages to retrieve (default 5)")
+    p.add_argument("--backend", help="extractive (default), openai or transformers (or QA_BACKEND)")
+    p.add_argument("--retrieval", help="hybrid (default), dense or bm25")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("serve", help="start the web chat")
+    common(p)
+    p.add_argument("--backend", help="default answer mode for new chats")
+    p.add_argument("--no-index", action="store_true", help="do not build or update the index before serving")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser(
+        "eval", help="score retrieval, answers, citations and abstention on eval/questions.jsonl"
+    )
+    common(p)
+    p.add_argument("--questions", type=Path, help="evaluation set (default eval/questions.jsonl)")
+    p.add_argument("--out", type=Path, help="results folder (default eval/results)")
+    p.add_argument("--backend", help="also evaluate this generator backend beside extractive")
+    p.add_argument(
+        "--check", action="store_true", help="exit 1 when a metric falls below eval/thresholds.toml"
+    )
+    p.add_argument("--quick", action="store_true", help="extractive hybrid only (what --check needs)")
+    p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    from qa.config import Settings, parse_backend, parse_retrieval_mode
+
+    backend = getattr(args, "backend", None)
+    retrieval = getattr(args, "retrieval", None)
+    return Settings.from_env(
+        corpus_dir=args.corpus,
+        index_dir=args.index,
+        model=args.model,
+        top_k=getattr(args, "top_k", None),
+        backend=parse_backend(backend) if backend else None,
+        retrieval_mode=parse_retrieval_mode(retrieval) if retrieval else None,
+    )
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from qa.embedding import SentenceTransformerEmbedder
+    from qa.indexing import build_index
+
+    settings = settings_from(args)
+    embedder = SentenceTransformerEmbedder(settings.model_path, settings.embed_batch_size)
+    summary = build_index(settings, embedder, rebuild=args.rebuild)
+    _print_summary(summary.to_json() if args.json else summary.describe(), args.json)
+    if args.watch:
+        from watchfiles import watch
+
+        print(f"qa index: watching {settings.corpus_dir} (Ctrl-C to stop)", file=sys.stderr)
+        for _changes in watch(settings.corpus_dir, debounce=800, raise_interrupt=False):
+            summary = build_index(settings, embedder)
+            _print_summary(summary.to_json() if args.json else summary.describe(), args.json)
+    return 0
+
+
+def _print_summary(summary: dict[str, Any] | str, as_json: bool) -> None:
+    print(json.dumps(summary) if as_json else summary, flush=True)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from qa.engine import QA
+    from qa.questions import QuestionError
+
+    settings = settings_from(args)
+    if args.question != "-" and not args.question.strip():
+        raise QuestionError("The question is empty: type a question about the documents.")
+    qa = QA(settings)
+    if args.question != "-":
+        answer = qa.ask(args.question)
+        print(json.dumps(answer.to_json(), ensure_ascii=False) if args.json else format_answer(answer))
+        return 0
+    status = 0
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            answer = qa.ask(line)
+        except QuestionError as exc:
+            print(json.dumps({"question": line.rstrip("\n"), "error": str(exc)}), flush=True)
+            status = EXIT_USAGE
+            continue
+        print(
+            json.dumps(answer.to_json(), ensure_ascii=False) if args.json else format_answer(answer),
+            flush=True,
+        )
+    return status
+
+
+def format_answer(answer: Answer) -> str:
+    """The human-readable form: the answer, then numbered sources (or related passages)."""
+    lines = [answer.answer]
+    if answer.query != answer.question:
+        lines.insert(0, f"(searched for: {answer.query})")
+    if answer.notice:
+        lines.append(f"Note: {answer.notice}")
+    for s in answer.sentences:
+        if not s.verified:
+            lines.append(f"  ! unsupported: {s.text} ({s.reason})")
+    if answer.citations:
+        lines.append("")
+        lines.append("Sources:")
+        for c in answer.citations:
+            where = c.source + (f", page {c.page}" if c.page else "")
+            lines.append(f"  [{c.n}] {c.title} ({where})")
+            lines.append(f'      "{c.quote}"')
+    elif answer.related:
+        lines.append("")
+        lines.append("Possibly related:")
+        for p in answer.related:
+            lines.append(f"  - {p.title} ({p.source}): {p.text[:160]}...")
+    return "\n".join(lines)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    from qa.app_main import serve
+
+    serve(settings, build=not args.no_index)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from qa.config import parse_backend
+    from qa.evaluation import run_eval
+
+    settings = settings_from(args)
+    extra = parse_backend(args.backend) if args.backend else None
+    return run_eval(
+        settings, questions=args.questions, out=args.out, backend=extra, check=args.check, quick=args.quick
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

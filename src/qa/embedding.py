@@ -1,0 +1,139 @@
+"""Embedder protocol and the sentence-transformers implementation.
+
+Sentence vectors come from the same forward pass as their chunk ("late pooling"): the token embeddings of
+the chunk are mean-pooled over each sentence's span. That makes citation-grade sentence vectors nearly free
+at index time (one model pass per chunk instead of one per chunk plus one per sentence), and each sentence
+is read in the context of its neighbours, which resolves "They" and "the Agreements".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+Spans = Sequence[tuple[int, int]]
+Progress = Callable[[int], None]
+
+
+class Embedder(Protocol):
+    """The one seam for embedding models. Vectors are float32 and L2-normalised (inner product = cosine)."""
+
+    name: str
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """One vector per text."""
+        ...
+
+    def embed_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Spans], progress: Progress | None = None
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """One vector per text, and one vector per character span of each text (pooled from the same pass)."""
+        ...
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces per text, without special tokens: the unit the chunker budgets in."""
+        ...
+
+
+class EmbeddingError(RuntimeError):
+    """The model cannot be loaded; the message says which setting to fix."""
+
+
+class SentenceTransformerEmbedder:
+    """all-MiniLM-L6-v2 (or any local sentence-transformers folder), on the CPU, offline."""
+
+    def __init__(self, model_path: str, batch_size: int = 32) -> None:
+        path = Path(model_path)
+        if not path.is_dir():
+            raise EmbeddingError(
+                f"Embedding model folder not found: {model_path}. Set QA_MODEL to a local sentence-transformers "
+                "folder, or unset it to use the bundled all-MiniLM-L6-v2."
+            )
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        self._torch = torch
+        try:
+            self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        except Exception as exc:  # the library raises many kinds; all mean "not a usable model folder"
+            raise EmbeddingError(f"Cannot load the embedding model from {model_path}: {exc}") from exc
+        self.model.eval()
+        self.name = path.name if path.name != "model" else path.parent.name
+        self.dim = int(self.model.get_embedding_dimension())
+        self.max_seq_length = int(self.model.max_seq_length)
+        self.batch_size = batch_size
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        encoded = self.model.tokenizer(list(texts), add_special_tokens=False, truncation=False)
+        return [len(ids) for ids in encoded["input_ids"]]
+
+    def embed_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Spans], progress: Progress | None = None
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        torch = self._torch
+        text_vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        span_vectors: list[np.ndarray] = [np.zeros((0, self.dim), dtype=np.float32)] * len(texts)
+        # Longest first and in length-sorted batches, as SentenceTransformer.encode does, to waste no padding.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        tokenizer = self.model.tokenizer
+        for begin in range(0, len(order), self.batch_size):
+            batch = order[begin : begin + self.batch_size]
+            encoded = tokenizer(
+                [texts[i] for i in batch],
+                padding=True,
+                truncation=True,
+                max_length=self.max_seq_length,
+                return_offsets_mapping=True,
+                return_tensors="pt",
+            )
+            offsets = encoded.pop("offset_mapping").numpy()
+            with torch.inference_mode():
+                out: dict[str, Any] = self.model.forward(dict(encoded))
+            tokens = out["token_embeddings"].float().numpy()
+            pooled = out["sentence_embedding"].float().numpy()
+            mask = encoded["attention_mask"].numpy().astype(bool)
+            for row, i in enumerate(batch):
+                text_vectors[i] = pooled[row]
+                span_vectors[i] = _pool_spans(tokens[row], offsets[row], mask[row], spans[i], pooled[row])
+            if progress is not None:
+                progress(len(batch))
+        return text_vectors, span_vectors
+
+
+def _pool_spans(
+    tokens: np.ndarray, offsets: np.ndarray, mask: np.ndarray, spans: Spans, fallback: np.ndarray
+) -> np.ndarray:
+    """Mean of the token vectors whose characters fall in each span, L2-normalised.
+
+    Special tokens have offset (0, 0) and are left out; a span cut off by truncation gets the whole
+    text's vector rather than nothing.
+    """
+    if not spans:
+        return np.zeros((0, tokens.shape[1]), dtype=np.float32)
+    starts, ends = offsets[:, 0], offsets[:, 1]
+    real = mask & (ends > starts)
+    span_arr = np.asarray(spans, dtype=np.int64)
+    member = (starts[None, :] < span_arr[:, 1:2]) & (ends[None, :] > span_arr[:, 0:1]) & real[None, :]
+    counts = member.sum(axis=1, keepdims=True)
+    sums = member.astype(np.float32) @ tokens
+    vectors = np.where(counts > 0, sums / np.maximum(counts, 1), fallback[None, :])
+    return normalise(vectors.astype(np.float32))
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)

@@ -1,0 +1,155 @@
+"""The QA object: a loaded model and an open index, and `ask` over them.
+
+It only wires the stages together (condense -> retrieve -> answer) and holds the state that is expensive to
+load. The CLI and the app each build one at their edge and pass it around.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+
+from qa import answering
+from qa.answering import Answer, StreamEvent
+from qa.condense import Turn, condense
+from qa.config import Backend, RetrievalMode, Settings
+from qa.embedding import Embedder, SentenceTransformerEmbedder
+from qa.indexing import IndexSummary, SkipHandler, build_index
+from qa.questions import clean_question
+from qa.retrieval import retrieve
+from qa.store import Store, current_generation
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """One indexed document, for listings."""
+
+    path: str
+    title: str
+    chunks: int
+    indexed_at: float
+    pages: int | None
+
+
+class QA:
+    """Answers questions over one index. Thread-safe for concurrent `ask` calls."""
+
+    def __init__(
+        self, settings: Settings, embedder: Embedder | None = None, store: Store | None = None
+    ) -> None:
+        self.settings = settings
+        self.embedder: Embedder = embedder or SentenceTransformerEmbedder(
+            settings.model_path, settings.embed_batch_size
+        )
+        self._store = store if store is not None else Store.load(settings.index_dir)
+        self._store.manifest.check_compatible(
+            self.embedder.name, self.embedder.dim, settings.chunker_fingerprint()
+        )
+        self._reload_lock = threading.Lock()
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    def reload_if_changed(self) -> bool:
+        """Pick up an index written since we loaded (by `qa index` in a shell, or the app's rebuild)."""
+        generation = current_generation(self.settings.index_dir)
+        if generation is None or generation == self._store.generation:
+            return False
+        with self._reload_lock:
+            if generation == self._store.generation:
+                return False
+            store = Store.load(self.settings.index_dir)
+            store.manifest.check_compatible(
+                self.embedder.name, self.embedder.dim, self.settings.chunker_fingerprint()
+            )
+            self._store = store  # one reference swap: concurrent asks keep the store they started with
+        return True
+
+    def rebuild(self, full: bool = False, on_skip: SkipHandler | None = None) -> IndexSummary:
+        """Incrementally update the index from the corpus folder, then switch to it."""
+        summary = build_index(
+            self.settings, self.embedder, rebuild=full, on_skip=on_skip, show_progress=False
+        )
+        self.reload_if_changed()
+        return summary
+
+    def documents(self) -> list[DocumentInfo]:
+        docs = self._store.manifest.documents
+        return [
+            DocumentInfo(path, d["title"], len(d["chunk_ids"]), float(d["indexed_at"]), d.get("pages"))
+            for path, d in sorted(docs.items())
+        ]
+
+    def ask(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        backend: Backend | None = None,
+        top_k: int | None = None,
+        mode: RetrievalMode | None = None,
+    ) -> Answer:
+        """Answer one question (after earlier turns, if any). Raises QuestionError for an empty question."""
+        final: Answer | None = None
+        for event in self.stream(question, history, backend, top_k, mode):
+            final = event.answer or final
+        assert final is not None  # stream always ends with an answer
+        return final
+
+    def stream(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        backend: Backend | None = None,
+        top_k: int | None = None,
+        mode: RetrievalMode | None = None,
+    ) -> Iterator[StreamEvent]:
+        """Like `ask`, yielding text as it is produced; the last event carries the Answer."""
+        started = time.perf_counter()
+        settings = self.settings
+        question, notice = clean_question(question, settings.max_question_chars)
+        self.reload_if_changed()
+        store = self._store
+        query = condense(question, history)
+        query_vector = self.embedder.embed([query])[0]
+        hits = retrieve(
+            store,
+            query,
+            query_vector,
+            top_k or settings.top_k,
+            settings.candidates,
+            settings.rrf_k,
+            mode or settings.retrieval_mode,
+        )
+        retrieved = time.perf_counter()
+        backend = backend or settings.backend
+        extractive = answering.extractive_answer(
+            question, query, hits, store, query_vector, settings.abstain, settings.max_answer_sentences
+        )
+        answer = extractive
+        streamed = False
+        if backend is not Backend.EXTRACTIVE and not extractive.abstained:
+            from qa import generation
+
+            final: Answer | None = None
+            for event in generation.generate(
+                question, query, hits, backend, settings, self.embedder, extractive
+            ):
+                if event.answer is not None:
+                    final = event.answer
+                elif event.delta:
+                    streamed = True
+                    yield StreamEvent(event.delta)
+            answer = final or extractive
+        done = time.perf_counter()
+        timings = {
+            "retrieve": (retrieved - started) * 1000,
+            "answer": (done - retrieved) * 1000,
+            "total": (done - started) * 1000,
+        }
+        notes = " ".join(n for n in (notice, answer.notice) if n)
+        answer = replace(answer, timings_ms=timings, notice=notes)
+        # A UI renders the final Answer in place of the streamed text: a repaired or fallen-back answer differs.
+        yield StreamEvent("" if streamed else answer.answer, answer)

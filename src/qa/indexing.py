@@ -1,0 +1,280 @@
+"""Diff the corpus against the manifest, embed what changed, write the store.
+
+Only added or changed files are read and embedded; removed files' vectors are dropped; unchanged files are
+not opened (size and mtime match) or only hashed (touched but identical). A renamed file costs no model
+time: chunks whose exact text was embedded before reuse their old vectors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from filelock import FileLock, Timeout
+
+from qa.chunking import Chunk, chunk_document
+from qa.config import Settings
+from qa.corpus import (
+    DocumentError,
+    Skipped,
+    file_sha256,
+    find_files,
+    load_sources,
+    read_document,
+    relative_name,
+)
+from qa.embedding import Embedder
+from qa.store import IndexCorrupt, IndexMismatch, IndexMissing, Manifest, Store
+
+SkipHandler = Callable[[Skipped], None]
+
+
+class IndexBusy(RuntimeError):
+    """Another writer holds the index lock."""
+
+
+class CorpusMissing(FileNotFoundError):
+    """The corpus folder does not exist."""
+
+
+@dataclass(frozen=True)
+class IndexSummary:
+    """What one `qa index` run did. `to_json` gives exactly the keys the CLI promises."""
+
+    added: int
+    updated: int
+    removed: int
+    unchanged: int
+    chunks: int
+    seconds: float
+    skipped: tuple[Skipped, ...] = field(default=())
+    rebuilt: bool = False
+    generation: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+            "chunks": self.chunks,
+            "seconds": round(self.seconds, 3),
+        }
+
+    def describe(self) -> str:
+        return (
+            f"{self.added} added, {self.updated} updated, {self.removed} removed, {self.unchanged} unchanged; "
+            f"{self.chunks} chunks in the index ({self.seconds:.2f} s)"
+        )
+
+
+def build_index(
+    settings: Settings,
+    embedder: Embedder,
+    rebuild: bool = False,
+    on_skip: SkipHandler | None = None,
+    show_progress: bool | None = None,
+) -> IndexSummary:
+    """Bring the index in `settings.index_dir` in step with `settings.corpus_dir`."""
+    started = time.perf_counter()
+    corpus_dir = settings.corpus_dir
+    if not corpus_dir.is_dir():
+        raise CorpusMissing(
+            f"Corpus folder not found: {corpus_dir}. Create it and add documents, or pass --corpus DIR."
+        )
+    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(settings.index_dir / ".lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise IndexBusy(
+            f"Another `qa index` is updating {settings.index_dir} right now; wait for it to finish and run again."
+        ) from None
+    try:
+        return _build_locked(settings, embedder, rebuild, on_skip or _print_skip, show_progress, started)
+    finally:
+        lock.release()
+
+
+def _build_locked(
+    settings: Settings,
+    embedder: Embedder,
+    rebuild: bool,
+    on_skip: SkipHandler,
+    show_progress: bool | None,
+    started: float,
+) -> IndexSummary:
+    chunker = settings.chunker_fingerprint()
+    store = None if rebuild else _open_previous(settings.index_dir, embedder, chunker)
+    rebuilt = store is None
+    if store is None:
+        store = Store(Manifest(model=embedder.name, dim=embedder.dim, chunker=chunker))
+    manifest = store.manifest
+    sources = load_sources(settings.corpus_dir)
+
+    skipped: list[Skipped] = []
+    seen: set[str] = set()
+    changed: list[tuple[str, Any]] = []  # (relative path, Document)
+    unchanged = 0
+    for path in find_files(settings.corpus_dir):
+        rel = relative_name(path, settings.corpus_dir)
+        seen.add(rel)
+        meta_hash = _meta_hash(sources.get(rel, {}))
+        old = manifest.documents.get(rel)
+        try:
+            stat = path.stat()
+            if (
+                old
+                and old["size"] == stat.st_size
+                and old["mtime_ns"] == stat.st_mtime_ns
+                and old["meta"] == meta_hash
+            ):
+                unchanged += 1
+                continue
+            digest = file_sha256(path)
+            if old and old["sha256"] == digest and old["meta"] == meta_hash:
+                old["mtime_ns"] = (
+                    stat.st_mtime_ns
+                )  # touched, not changed: remember, so we skip hashing next time
+                unchanged += 1
+                continue
+            doc = read_document(path, settings.corpus_dir, sources, settings.max_file_bytes, sha256=digest)
+        except (DocumentError, OSError) as exc:
+            skip = Skipped(rel, str(exc))
+            skipped.append(skip)
+            on_skip(skip)
+            continue
+        changed.append((rel, (doc, stat.st_size, stat.st_mtime_ns, meta_hash)))
+
+    removed_paths = [p for p in manifest.documents if p not in seen or p in dict(changed)]
+    added = sum(1 for rel, _ in changed if rel not in manifest.documents)
+    updated = len(changed) - added
+    removed = sum(1 for p in manifest.documents if p not in seen)
+
+    # Vectors of chunks about to be dropped, by exact text, so a rename or an untouched chunk of an edited
+    # file is not embedded again.
+    reusable: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    old_ids: list[int] = []
+    for rel in removed_paths:
+        for cid in manifest.documents[rel]["chunk_ids"]:
+            chunk = store.chunks.get(cid)
+            if chunk is not None:
+                reusable[chunk.embed_text()] = (store.vector(cid), store.sentence_vectors[cid])
+            old_ids.append(cid)
+        del manifest.documents[rel]
+
+    new_chunks: list[Chunk] = []
+    owners: list[str] = []
+    doc_info: dict[str, dict[str, Any]] = {}
+    for rel, (doc, size, mtime_ns, meta_hash) in changed:
+        chunks = chunk_document(
+            doc,
+            embedder.count_tokens,
+            settings.max_chunk_tokens,
+            settings.overlap_sentences,
+            settings.min_section_tokens,
+        )
+        new_chunks.extend(chunks)
+        owners.extend([rel] * len(chunks))
+        doc_info[rel] = {
+            "sha256": doc.sha256,
+            "size": size,
+            "mtime_ns": mtime_ns,
+            "meta": meta_hash,
+            "title": doc.title,
+            "origin": doc.origin,
+            "pages": len(doc.page_starts) or None,
+            "chunk_ids": [],
+            "indexed_at": time.time(),
+        }
+
+    vectors, sentence_vectors = _embed(new_chunks, embedder, reusable, show_progress)
+    store.remove(old_ids)
+    ids = list(range(manifest.next_id, manifest.next_id + len(new_chunks)))
+    manifest.next_id += len(new_chunks)
+    for cid, rel in zip(ids, owners, strict=True):
+        doc_info[rel]["chunk_ids"].append(cid)
+    store.add(ids, new_chunks, vectors, sentence_vectors)
+    manifest.documents.update(doc_info)
+
+    generation = ""
+    if rebuilt or changed or removed_paths:
+        generation = store.save(settings.index_dir)
+    return IndexSummary(
+        added=added,
+        updated=updated,
+        removed=removed,
+        unchanged=unchanged,
+        chunks=len(store),
+        seconds=time.perf_counter() - started,
+        skipped=tuple(skipped),
+        rebuilt=rebuilt,
+        generation=generation,
+    )
+
+
+def _open_previous(index_dir: Path, embedder: Embedder, chunker: dict[str, Any]) -> Store | None:
+    """The current index if it can be extended; None means start from scratch (with the reason on stderr)."""
+    try:
+        store = Store.load(index_dir)
+        store.manifest.check_compatible(embedder.name, embedder.dim, chunker)
+    except IndexMissing:
+        return None
+    except (IndexMismatch, IndexCorrupt) as exc:
+        print(f"qa index: rebuilding everything: {exc}", file=sys.stderr)
+        return None
+    return store
+
+
+def _embed(
+    chunks: list[Chunk],
+    embedder: Embedder,
+    reusable: dict[str, tuple[np.ndarray, np.ndarray]],
+    show_progress: bool | None,
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
+    sentence_vectors: list[np.ndarray] = [np.zeros((0, embedder.dim), dtype=np.float32)] * len(chunks)
+    todo: list[int] = []
+    for i, chunk in enumerate(chunks):
+        hit = reusable.get(chunk.embed_text())
+        if hit is not None and len(hit[1]) == len(chunk.sentences):
+            vectors[i], sentence_vectors[i] = hit
+        else:
+            todo.append(i)
+    if not todo:
+        return vectors, sentence_vectors
+    if show_progress is None:
+        show_progress = sys.stderr.isatty() and len(todo) > 64
+    bar: Any = None
+    if show_progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), unit="chunk", desc="embedding", file=sys.stderr)
+    try:
+        texts = [chunks[i].embed_text() for i in todo]
+        spans = [chunks[i].sentence_spans() for i in todo]
+        new_vectors, new_sentence_vectors = embedder.embed_with_spans(
+            texts, spans, bar.update if bar else None
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    for row, i in enumerate(todo):
+        vectors[i] = new_vectors[row]
+        sentence_vectors[i] = new_sentence_vectors[row]
+    return vectors, sentence_vectors
+
+
+def _meta_hash(entry: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(entry, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _print_skip(skip: Skipped) -> None:
+    print(f"qa index: skipped {skip.path}: {skip.reason}", file=sys.stderr)

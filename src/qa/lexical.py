@@ -1,0 +1,126 @@
+"""Word-level helpers shared by retrieval, answering and verification: terms, numbers, names, answer types.
+
+All pure functions. Stemming is the Snowball English stemmer (PyStemmer), the same one BM25 uses, so
+"signed", "signing" and "signs" meet.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from functools import lru_cache
+
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+_QUESTION_WORDS = frozenset(
+    ["what", "when", "where", "who", "whom", "whose", "which", "why", "how", "did", "does", "do", "is", "are", "was", "were", "many", "much", "tell", "give", "list", "name", "describe", "explain", "according", "document", "documents", "say", "said"]
+)
+STOPWORDS = frozenset(STOPWORDS_EN_PLUS) | _QUESTION_WORDS
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-.&]*[A-Za-z0-9]|[A-Za-z0-9]")
+_NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?(?![\w])")
+_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+_MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december|"
+    "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+)
+_DATE = re.compile(rf"\b(?:1[89]\d\d|20\d\d)\b|\b(?:{_MONTHS})\b", re.IGNORECASE)
+_AMOUNT = re.compile(
+    r"\d[\d,.]*\s*(?:%|percent|per cent|billion|million|trillion|thousand|bn|m\b)|(?:USD|HKD|HK\$|US\$|\$|RMB|€|£)\s*\d",
+    re.IGNORECASE,
+)
+_COUNT = re.compile(
+    r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\b", re.I
+)
+_NAME = re.compile(r"\b(?:[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?\s+){1,3}[A-Z][a-z]+(?:-[a-z]+)?\b")
+_PLACE_CUE = re.compile(r"\b(?:in|at|from|to|near|held in)\s+(?:the\s+)?[A-Z][a-z]+", re.UNICODE)
+_ACRONYM = re.compile(r"\b[A-Z][A-Z0-9&\-]{1,}[a-z]?\b")
+
+
+class AnswerType(str, Enum):
+    """What a question asks for, from its wording."""
+
+    DATE = "date"
+    AMOUNT = "amount"
+    COUNT = "count"
+    PERSON = "person"
+    PLACE = "place"
+    OTHER = "other"
+
+
+@lru_cache(maxsize=1)
+def stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+def stem_words(words: list[str]) -> list[str]:
+    return list(stemmer().stemWords(words))
+
+
+def words(text: str) -> list[str]:
+    return [w.lower().replace("’", "'") for w in _WORD.findall(text)]
+
+
+def content_terms(text: str) -> list[str]:
+    """Stemmed words that carry meaning (stopwords and question words removed), in order, deduplicated."""
+    kept = [w for w in words(text) if (w not in STOPWORDS and len(w) > 1) or w.isdigit()]
+    return list(dict.fromkeys(stem_words(kept)))
+
+
+def numbers(text: str) -> set[str]:
+    """Numbers as written, commas dropped: '1,033.9' -> '1033.9'."""
+    return {m.group().replace(",", "").rstrip(".") for m in _NUMBER.finditer(text)}
+
+
+def years(text: str) -> set[str]:
+    return set(_YEAR.findall(text))
+
+
+def acronyms(text: str) -> set[str]:
+    """Upper-case codes such as AHKFTA, RCEP, SDG, HKSAR (a trailing plural 's' dropped)."""
+    return {m.group().rstrip("s") for m in _ACRONYM.finditer(text) if len(m.group().rstrip("s")) >= 2}
+
+
+def names(text: str) -> set[str]:
+    """Capitalised multi-word names that are not the start of the sentence."""
+    found = set()
+    for m in _NAME.finditer(text):
+        if m.start() == 0 and len(m.group().split()) < 3:
+            continue
+        found.add(m.group())
+    return found
+
+
+def answer_type(question: str) -> AnswerType:
+    q = question.lower().strip()
+    if re.search(r"\b(when|what year|which year|what date|which date|since when|how long ago)\b", q):
+        return AnswerType.DATE
+    if re.search(r"\bhow many\b", q):
+        return AnswerType.COUNT
+    if re.search(
+        r"\b(how much|what (?:share|percentage|proportion|value|amount|portion)|what per ?cent|how large|how big|worth)\b",
+        q,
+    ):
+        return AnswerType.AMOUNT
+    if re.search(r"\b(who|whom|whose)\b", q):
+        return AnswerType.PERSON
+    if re.search(r"\b(where|which (?:city|country|place|province))\b", q):
+        return AnswerType.PLACE
+    return AnswerType.OTHER
+
+
+def has_type(text: str, kind: AnswerType) -> bool:
+    """Whether a sentence contains the kind of thing the question asks for."""
+    if kind is AnswerType.DATE:
+        return bool(_DATE.search(text))
+    if kind is AnswerType.AMOUNT:
+        return bool(_AMOUNT.search(text))
+    if kind is AnswerType.COUNT:
+        return bool(_COUNT.search(text))
+    if kind is AnswerType.PERSON:
+        return bool(_NAME.search(text)) or bool(
+            re.search(r"\b(Mr|Ms|Mrs|Dr|President|Minister|Premier)\b", text)
+        )
+    if kind is AnswerType.PLACE:
+        return bool(_PLACE_CUE.search(text))
+    return True

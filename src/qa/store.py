@@ -1,0 +1,313 @@
+"""Vectors, chunk records, the BM25 index and the manifest on disk; atomic save, checked load.
+
+Layout of an index folder:
+
+    index/CURRENT            name of the live generation (replaced atomically with os.replace)
+    index/gen-<stamp>/       manifest.json, chunks.json, chunks.faiss, sentences.npy, bm25/
+    index/.lock              held by the one writer
+
+A save writes a whole new generation folder, fsyncs it, then flips CURRENT. A reader that loaded the old
+generation keeps answering from memory; a killed writer leaves only an orphan folder that the next writer
+removes. The previous generation is kept so a reader that read CURRENT just before the flip can still open it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.chunking import Chunk, Sentence
+from qa.lexical import stemmer
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+
+
+class IndexError_(Exception):
+    """Base for index problems; every message ends with the command that fixes it."""
+
+
+class IndexMissing(IndexError_):
+    pass
+
+
+class IndexMismatch(IndexError_):
+    pass
+
+
+class IndexCorrupt(IndexError_):
+    pass
+
+
+@dataclass
+class Manifest:
+    """What the index was built with, and what it holds per document."""
+
+    model: str
+    dim: int
+    chunker: dict[str, Any]
+    format_version: int = FORMAT_VERSION
+    next_id: int = 0
+    documents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    built_at: float = 0.0
+
+    def check_compatible(self, model: str, dim: int, chunker: dict[str, Any]) -> None:
+        """Refuse an index built with another model, dimension or chunker; name the fix."""
+        if self.format_version != FORMAT_VERSION:
+            raise IndexMismatch(
+                f"The index has format version {self.format_version}, this qa reads {FORMAT_VERSION}: "
+                "run `qa index --rebuild`."
+            )
+        if self.model != model or self.dim != dim:
+            raise IndexMismatch(
+                f"The index was built with model {self.model!r} ({self.dim} dimensions) but the configured model "
+                f"is {model!r} ({dim}): run `qa index --rebuild`."
+            )
+        if self.chunker != chunker:
+            raise IndexMismatch(
+                f"The index was built with chunker settings {self.chunker}, now {chunker}: run `qa index --rebuild`."
+            )
+
+
+class Store:
+    """An open index: chunk records, their vectors (FAISS), sentence vectors and BM25, all in memory."""
+
+    def __init__(self, manifest: Manifest, generation: str = "") -> None:
+        import faiss
+
+        self.manifest = manifest
+        self.generation = generation
+        self.chunks: dict[int, Chunk] = {}
+        self.sentence_vectors: dict[int, np.ndarray] = {}
+        self.index: Any = faiss.IndexIDMap2(faiss.IndexFlatIP(manifest.dim))
+        self.bm25: Any = None
+        self.bm25_ids: np.ndarray = np.zeros(0, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def add(
+        self, ids: list[int], chunks: list[Chunk], vectors: np.ndarray, sentence_vectors: list[np.ndarray]
+    ) -> None:
+        if not ids:
+            return
+        self.index.add_with_ids(
+            np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64)
+        )
+        for cid, chunk, svec in zip(ids, chunks, sentence_vectors, strict=True):
+            self.chunks[cid] = chunk
+            self.sentence_vectors[cid] = svec
+        self.bm25 = None
+
+    def remove(self, ids: list[int]) -> None:
+        if not ids:
+            return
+        self.index.remove_ids(np.asarray(ids, dtype=np.int64))
+        for cid in ids:
+            self.chunks.pop(cid, None)
+            self.sentence_vectors.pop(cid, None)
+        self.bm25 = None
+
+    def vector(self, chunk_id: int) -> np.ndarray:
+        return np.asarray(self.index.reconstruct(int(chunk_id)), dtype=np.float32)
+
+    def search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Top-k chunk ids by inner product (= cosine, vectors are normalised)."""
+        if len(self) == 0:
+            return []
+        scores, ids = self.index.search(
+            np.ascontiguousarray(query_vector.reshape(1, -1), dtype=np.float32), k
+        )
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def search_bm25(self, query: str, k: int) -> list[tuple[int, float]]:
+        """Top-k chunk ids by BM25; chunks sharing no term with the query are left out."""
+        import bm25s
+
+        if self.bm25 is None:
+            self._build_bm25()
+        if self.bm25 is None or len(self.bm25_ids) == 0:
+            return []
+        tokens = bm25s.tokenize(
+            [query], stopwords="en", stemmer=stemmer(), return_ids=False, show_progress=False
+        )
+        if not tokens or not tokens[0]:
+            return []
+        k = min(k, len(self.bm25_ids))
+        docs, scores = self.bm25.retrieve(tokens, k=k, show_progress=False, n_threads=1)
+        return [(int(self.bm25_ids[d]), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+
+    def _build_bm25(self) -> None:
+        import bm25s
+
+        ids = sorted(self.chunks)
+        self.bm25_ids = np.asarray(ids, dtype=np.int64)
+        if not ids:
+            self.bm25 = None
+            return
+        corpus = bm25s.tokenize(
+            [self.chunks[i].embed_text() for i in ids], stopwords="en", stemmer=stemmer(), show_progress=False
+        )
+        retriever = bm25s.BM25()
+        retriever.index(corpus, show_progress=False)
+        self.bm25 = retriever
+
+    # ---- persistence -------------------------------------------------------------------------------------
+
+    def save(self, index_dir: Path) -> str:
+        """Write a new generation folder, then switch CURRENT to it atomically. Returns the generation."""
+        import faiss
+
+        index_dir.mkdir(parents=True, exist_ok=True)
+        if self.bm25 is None:
+            self._build_bm25()
+        generation = f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10**9:09d}-{os.getpid()}"
+        tmp = index_dir / generation
+        tmp.mkdir()
+        ids = sorted(self.chunks)
+        rows: list[int] = []
+        row = 0
+        for cid in ids:
+            rows.append(row)
+            row += len(self.chunks[cid].sentences)
+        sentence_matrix = (
+            np.concatenate([self.sentence_vectors[cid] for cid in ids]).astype(np.float32)
+            if ids
+            else np.zeros((0, self.manifest.dim), dtype=np.float32)
+        )
+        records = [_chunk_to_json(cid, self.chunks[cid], r) for cid, r in zip(ids, rows, strict=True)]
+        _write_json(tmp / "chunks.json", records)
+        np.save(tmp / "sentences.npy", sentence_matrix)
+        faiss.write_index(self.index, str(tmp / "chunks.faiss"))
+        if self.bm25 is not None:
+            self.bm25.save(str(tmp / "bm25"))
+            np.save(tmp / "bm25_ids.npy", self.bm25_ids)
+        self.manifest.built_at = time.time()
+        _write_json(
+            tmp / "manifest.json", asdict(self.manifest)
+        )  # last: its presence marks a complete folder
+        _fsync_tree(tmp)
+        pointer = index_dir / f".{CURRENT}.{os.getpid()}.tmp"
+        pointer.write_text(generation + "\n", encoding="utf-8")
+        _fsync_file(pointer)
+        previous = current_generation(index_dir)
+        os.replace(pointer, index_dir / CURRENT)
+        _fsync_dir(index_dir)
+        self.generation = generation
+        _remove_stale(index_dir, keep={generation, previous or ""})
+        return generation
+
+    @classmethod
+    def load(cls, index_dir: Path) -> Store:
+        """Open the live generation, or raise an IndexError_ that names the fix."""
+        import bm25s
+        import faiss
+
+        generation = current_generation(index_dir)
+        if generation is None:
+            raise IndexMissing(f"No index found in {index_dir}: run `qa index` to build it.")
+        folder = index_dir / generation
+        try:
+            manifest = Manifest(**json.loads((folder / "manifest.json").read_text(encoding="utf-8")))
+            records = json.loads((folder / "chunks.json").read_text(encoding="utf-8"))
+            sentence_matrix = np.load(folder / "sentences.npy")
+            index = faiss.read_index(str(folder / "chunks.faiss"))
+            store = cls(manifest, generation)
+            store.index = index
+            for rec in records:
+                chunk = _chunk_from_json(rec)
+                row = int(rec["sentence_row"])
+                store.chunks[int(rec["id"])] = chunk
+                store.sentence_vectors[int(rec["id"])] = sentence_matrix[row : row + len(chunk.sentences)]
+            if (folder / "bm25").is_dir():
+                store.bm25 = bm25s.BM25.load(str(folder / "bm25"))
+                store.bm25_ids = np.load(folder / "bm25_ids.npy")
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+            raise IndexCorrupt(
+                f"The index in {folder} is damaged or incomplete ({type(exc).__name__}: {exc}): "
+                "run `qa index --rebuild`."
+            ) from exc
+        if index.ntotal != len(store.chunks) or sum(len(c.sentences) for c in store.chunks.values()) != len(
+            sentence_matrix
+        ):
+            raise IndexCorrupt(
+                f"The index in {folder} is inconsistent (vector counts differ): run `qa index --rebuild`."
+            )
+        return store
+
+
+def current_generation(index_dir: Path) -> str | None:
+    """The live generation's folder name, or None when there is no complete index."""
+    try:
+        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise IndexCorrupt(f"Cannot read {index_dir / CURRENT} ({exc}): run `qa index --rebuild`.") from exc
+    if not name or "/" in name or not (index_dir / name / "manifest.json").is_file():
+        return None
+    return name
+
+
+def _chunk_to_json(cid: int, chunk: Chunk, sentence_row: int) -> dict[str, Any]:
+    return {
+        "id": cid,
+        "doc": chunk.doc_path,
+        "title": chunk.title,
+        "heading": chunk.heading,
+        "page": chunk.page,
+        "start": chunk.start,
+        "end": chunk.end,
+        "sentence_row": sentence_row,
+        "sentences": [[s.start, s.end, s.text, s.context] for s in chunk.sentences],
+    }
+
+
+def _chunk_from_json(rec: dict[str, Any]) -> Chunk:
+    return Chunk(
+        doc_path=rec["doc"],
+        title=rec["title"],
+        heading=rec["heading"],
+        page=rec["page"],
+        start=rec["start"],
+        end=rec["end"],
+        sentences=tuple(Sentence(int(a), int(b), str(t), bool(c)) for a, b, t, c in rec["sentences"]),
+    )
+
+
+def _write_json(path: Path, data: Any) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    _fsync_file(path)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            _fsync_file(Path(root) / name)
+        _fsync_dir(Path(root))
+
+
+def _remove_stale(index_dir: Path, keep: set[str]) -> None:
+    """Drop generations other than the live and previous one (orphans of killed builds included)."""
+    for entry in index_dir.iterdir():
+        if entry.name.startswith("gen-") and entry.name not in keep and entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
