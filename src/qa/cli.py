@@ -203,7 +203,7 @@ def format_answer(answer: Answer) -> str:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    from qa.app_main import serve
+    from qa.webapp import serve
 
     serve(settings, build=not args.no_index)
     return 0

@@ -1,0 +1,113 @@
+"""Shared fixtures: a deterministic fake embedder for unit tests, and the real model on the real corpus."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from qa.config import Settings  # noqa: E402
+from qa.embedding import Spans, normalise  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "corpus"
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+class FakeEmbedder:
+    """Bag of hashed words: deterministic, instant, and similar texts get similar vectors.
+
+    `calls` records every text it was asked to encode, so tests can prove what an index run re-embedded.
+    """
+
+    name = "fake-embedder"
+
+    def __init__(self, dim: int = 64) -> None:
+        self.dim = dim
+        self.calls: list[str] = []
+
+    def _vector(self, text: str) -> np.ndarray:
+        vec = np.zeros(self.dim, dtype=np.float32)
+        for word in re.findall(r"\w+", text.lower()):
+            h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
+            vec[h % self.dim] += 1.0 if (h >> 32) & 1 else -1.0
+        if not vec.any():
+            vec[0] = 1.0
+        return vec
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return normalise(np.stack([self._vector(t) for t in texts]))
+
+    def embed_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Spans], progress: Callable[[int], None] | None = None
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        self.calls.extend(texts)
+        span_vectors = [self.embed([t[a:b] for a, b in s]) for t, s in zip(texts, spans, strict=True)]
+        if progress is not None:
+            progress(len(texts))
+        return self.embed(texts), span_vectors
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(_TOKEN.findall(t)) for t in texts]
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture
+def corpus_copy(tmp_path: Path) -> Path:
+    """A writable copy of the real corpus."""
+    dest = tmp_path / "corpus"
+    shutil.copytree(CORPUS, dest)
+    return dest
+
+
+@pytest.fixture
+def fake_settings(tmp_path: Path, corpus_copy: Path) -> Settings:
+    """Settings over a copy of the real corpus and a fresh index folder, for use with FakeEmbedder."""
+    return Settings(corpus_dir=corpus_copy, index_dir=tmp_path / "index")
+
+
+@pytest.fixture(scope="session")
+def real_embedder() -> Iterator[object]:
+    """The real all-MiniLM-L6-v2, loaded once per test session."""
+    from qa.embedding import SentenceTransformerEmbedder
+
+    settings = Settings()
+    yield SentenceTransformerEmbedder(settings.model_path)
+
+
+@pytest.fixture(scope="session")
+def real_settings(tmp_path_factory: pytest.TempPathFactory, real_embedder: object) -> Settings:
+    """The real corpus, indexed with the real model into a session-wide temporary folder."""
+    from qa.indexing import build_index
+
+    base = tmp_path_factory.mktemp("real")
+    corpus = base / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    settings = Settings(corpus_dir=corpus, index_dir=base / "index")
+    build_index(settings, real_embedder)  # type: ignore[arg-type]
+    return settings
+
+
+@pytest.fixture(scope="session")
+def real_qa(real_settings: Settings, real_embedder: object) -> object:
+    """A QA object over the real index with the real model (shared: loading the model takes seconds)."""
+    from qa.engine import QA
+
+    return QA(real_settings, embedder=real_embedder)  # type: ignore[arg-type]
