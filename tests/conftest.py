@@ -17,8 +17,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from qa.config import Settings  # noqa: E402
-from qa.embedding import Spans, normalise  # noqa: E402
+from qa.config import Settings
+from qa.embedding import Spans, normalise
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"

@@ -4,7 +4,8 @@ Worked example of the block rules (why a line break does or does not end a parag
 
     "Overview\\nASEAN-Hong Kong, China (HKC) trade value reached ..."   -> "Overview" is a heading block
     "Alpha Lau,\\nmk the director-general of investment ..."             -> one sentence (line ends with ",")
-    "... the Hong\\nKong Special Administrative Region ..." (PDF wrap)   -> one sentence (long line, no stop)
+    "... the Hong\\nKong Special Administrative Region ..." (PDF wrap)   -> one sentence (hard-wrapped file)
+    "... chief executive of the HKSAR\\nThe governments of ..."          -> two paragraphs (a line per paragraph)
 
 Sentences come from `sentencex` inside each block, so a sentence never spans two paragraphs and a wrapped
 line never cuts a sentence in two. Chunks pack whole sentences up to the model's window (counted in the
@@ -27,6 +28,9 @@ TokenCounter = Callable[[Sequence[str]], list[int]]
 _LIST_MARKER = re.compile(r"^\s*(?:[-*•·–]|\d{1,3}[.)]|\(?[ivx]{1,5}\))\s+")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
 _TERMINAL = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
+_FUNCTION_WORD_END = re.compile(
+    r"\b(the|a|an|of|and|or|to|in|for|with|on|by|at|from|as|that|which)\s*$", re.I
+)
 _SPECIAL_TOKENS = 2  # [CLS] and [SEP]
 
 
@@ -96,6 +100,7 @@ def split_blocks(text: str) -> list[_Block]:
         lines.append((pos, line))
         pos += len(line) + 1
     current: list[tuple[int, str]] = []
+    wrapped = _is_hard_wrapped(lines)
 
     def flush() -> None:
         if current:
@@ -111,7 +116,7 @@ def split_blocks(text: str) -> list[_Block]:
             continue
         current.append((start, line))
         nxt = lines[i + 1][1] if i + 1 < len(lines) else ""
-        if not nxt.strip() or _ends_block(line, nxt):
+        if not nxt.strip() or _ends_block(line, nxt, wrapped):
             flush()
     flush()
     return blocks
@@ -126,20 +131,29 @@ def _is_heading(line: str) -> bool:
     return not re.search(r"[.!?,;:…]\W*$", stripped) and stripped[:1].isupper()
 
 
-def _ends_block(line: str, nxt: str) -> bool:
+def _ends_block(line: str, nxt: str, wrapped: bool) -> bool:
     if _LIST_MARKER.match(nxt) or _MD_HEADING.match(nxt) or _MD_HEADING.match(line):
         return True
     if _TERMINAL.search(line) or line.rstrip().endswith(":"):
         return True
     if _is_heading(line) and not nxt.lstrip()[:1].islower():
         return True
-    # A short line without a stop that is not followed by a lower-case continuation is a label or heading;
-    # a long one is a wrapped line (PDFs) and continues on the next line.
-    return (
-        len(line.strip()) < 50
-        and not line.rstrip().endswith((",", "-", "–"))
-        and not nxt.lstrip()[:1].islower()
-    )
+    if nxt.lstrip()[:1].islower() or line.rstrip().endswith((",", "-", "–", "(", "/", "&")):
+        return False  # the sentence obviously goes on
+    if _FUNCTION_WORD_END.search(line):
+        return False
+    # Otherwise it depends on the file: in hard-wrapped text (PDF extraction, e-mail) a long line without a
+    # stop continues on the next line; where each line is a paragraph, a line break is a paragraph break.
+    return not wrapped or len(line.strip()) < 50
+
+
+def _is_hard_wrapped(lines: list[tuple[int, str]]) -> bool:
+    """Whether many lines end mid-sentence at a similar width: the signature of hard-wrapped text."""
+    texts = [line.strip() for _, line in lines if line.strip()]
+    if len(texts) < 6:
+        return False
+    open_ended = sum(1 for t in texts if 40 <= len(t) <= 120 and not _TERMINAL.search(t))
+    return open_ended / len(texts) >= 0.3
 
 
 def heading_text(raw: str) -> str:
@@ -155,16 +169,23 @@ def split_sentences(doc: Document) -> list[Sentence]:
         if block.heading:
             sentences.append(Sentence(block.start, block.end, flat, context=True))
             continue
+        spans: list[tuple[int, int]] = []
         for bound in get_sentence_boundaries("en", flat):
-            local_start, local_end = bound["start_index"], bound["end_index"]
-            piece = flat[local_start:local_end]
+            piece = flat[bound["start_index"] : bound["end_index"]]
             lead = len(piece) - len(piece.lstrip())
             trail = len(piece.rstrip())
             if trail <= lead:
                 continue
-            start, end = block.start + local_start + lead, block.start + local_start + trail
-            text = flat[local_start + lead : local_start + trail]
-            sentences.append(Sentence(start, end, text, context=_is_fragment(text)))
+            span = (bound["start_index"] + lead, bound["start_index"] + trail)
+            # The splitter also breaks before enumerations ("namely (i) ..., (ii) ..."); inside a paragraph
+            # a sentence ends only at a stop, so a piece without one is glued to the next.
+            if spans and not _TERMINAL.search(flat[spans[-1][0] : spans[-1][1]]):
+                spans[-1] = (spans[-1][0], span[1])
+            else:
+                spans.append(span)
+        for a, b in spans:
+            text = flat[a:b]
+            sentences.append(Sentence(block.start + a, block.start + b, text, context=_is_fragment(text)))
     return sentences
 
 
@@ -185,7 +206,7 @@ def chunk_document(
     sentences = split_sentences(doc)
     if not sentences:
         return []
-    headings = sorted({heading_text(s.text) for s in sentences if s.context}) + [""]
+    headings = [*sorted({heading_text(s.text) for s in sentences if s.context}), ""]
     prefix_tokens = dict(
         zip(headings, count_tokens([context_prefix(doc.title, h) for h in headings]), strict=True)
     )
@@ -262,7 +283,7 @@ def _split_long_sentences(
         word_sizes = count_tokens([w.group() for w in words])
         piece_start = 0
         used = 0
-        for k, (word, ws) in enumerate(zip(words, word_sizes, strict=True)):
+        for k, ws in enumerate(word_sizes):
             if used + ws > budget and k > piece_start:
                 out.append(_slice(sentence, words[piece_start].start(), words[k - 1].end()))
                 piece_start, used = k, 0

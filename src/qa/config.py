@@ -10,14 +10,14 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-class Backend(str, Enum):
+class Backend(StrEnum):
     """Which answerer writes the answer."""
 
     EXTRACTIVE = "extractive"
@@ -25,7 +25,7 @@ class Backend(str, Enum):
     TRANSFORMERS = "transformers"
 
 
-class RetrievalMode(str, Enum):
+class RetrievalMode(StrEnum):
     """Which retrievers feed the answerer; hybrid is the product, the others exist for evaluation."""
 
     HYBRID = "hybrid"

@@ -63,8 +63,8 @@ class SentenceTransformerEmbedder:
             raise EmbeddingError(f"Cannot load the embedding model from {model_path}: {exc}") from exc
         self.model.eval()
         self.name = path.name if path.name != "model" else path.parent.name
-        self.dim = int(self.model.get_embedding_dimension())
-        self.max_seq_length = int(self.model.max_seq_length)
+        self.dim = int(self.model.get_embedding_dimension() or 0)
+        self.max_seq_length = int(self.model.max_seq_length or 256)
         self.batch_size = batch_size
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -130,10 +130,11 @@ def _pool_spans(
     member = (starts[None, :] < span_arr[:, 1:2]) & (ends[None, :] > span_arr[:, 0:1]) & real[None, :]
     counts = member.sum(axis=1, keepdims=True)
     sums = member.astype(np.float32) @ tokens
-    vectors = np.where(counts > 0, sums / np.maximum(counts, 1), fallback[None, :])
+    vectors: np.ndarray = np.where(counts > 0, sums / np.maximum(counts, 1), fallback[None, :])
     return normalise(vectors.astype(np.float32))
 
 
 def normalise(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+    out: np.ndarray = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+    return out

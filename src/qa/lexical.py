@@ -7,14 +7,44 @@ All pure functions. Stemming is the Snowball English stemmer (PyStemmer), the sa
 from __future__ import annotations
 
 import re
-from enum import Enum
+from enum import StrEnum
 from functools import lru_cache
 
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 _QUESTION_WORDS = frozenset(
-    ["what", "when", "where", "who", "whom", "whose", "which", "why", "how", "did", "does", "do", "is", "are", "was", "were", "many", "much", "tell", "give", "list", "name", "describe", "explain", "according", "document", "documents", "say", "said"]
+    [
+        "what",
+        "when",
+        "where",
+        "who",
+        "whom",
+        "whose",
+        "which",
+        "why",
+        "how",
+        "did",
+        "does",
+        "do",
+        "is",
+        "are",
+        "was",
+        "were",
+        "many",
+        "much",
+        "tell",
+        "give",
+        "list",
+        "name",
+        "describe",
+        "explain",
+        "according",
+        "document",
+        "documents",
+        "say",
+        "said",
+    ]
 )
 STOPWORDS = frozenset(STOPWORDS_EN_PLUS) | _QUESTION_WORDS
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-.&]*[A-Za-z0-9]|[A-Za-z0-9]")
@@ -37,7 +67,7 @@ _PLACE_CUE = re.compile(r"\b(?:in|at|from|to|near|held in)\s+(?:the\s+)?[A-Z][a-
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9&\-]{1,}[a-z]?\b")
 
 
-class AnswerType(str, Enum):
+class AnswerType(StrEnum):
     """What a question asks for, from its wording."""
 
     DATE = "date"

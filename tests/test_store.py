@@ -1,0 +1,124 @@
+"""The on-disk index: FAISS against brute force, round trips, atomic saves, checked loads."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.chunking import Chunk, Sentence
+from qa.store import CURRENT, IndexCorrupt, IndexMismatch, IndexMissing, Manifest, Store, current_generation
+
+
+def _chunk(i: int) -> Chunk:
+    text = f"Chunk {i} mentions topic{i % 7} and code X{i}."
+    return Chunk(f"doc{i % 3}.txt", "Title", "", None, 0, len(text), (Sentence(0, len(text), text),))
+
+
+def _store(n: int = 200, dim: int = 16, seed: int = 0) -> tuple[Store, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    vectors = rng.normal(size=(n, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    store = Store(Manifest(model="m", dim=dim, chunker={"c": 1}))
+    store.add(list(range(n)), [_chunk(i) for i in range(n)], vectors, [vectors[i : i + 1] for i in range(n)])
+    return store, vectors
+
+
+def test_faiss_search_matches_brute_force_numpy() -> None:
+    store, vectors = _store()
+    rng = np.random.default_rng(1)
+    for _ in range(10):
+        q = rng.normal(size=16).astype(np.float32)
+        q /= np.linalg.norm(q)
+        expected = np.argsort(-(vectors @ q))[:10]
+        got = [cid for cid, _ in store.search(q, 10)]
+        assert got == expected.tolist()
+
+
+def test_remove_drops_exactly_those_vectors() -> None:
+    store, vectors = _store()
+    store.remove(list(range(0, 200, 2)))
+    q = vectors[4]
+    got = [cid for cid, _ in store.search(q, 5)]
+    assert all(cid % 2 == 1 for cid in got)
+    assert len(store) == 100
+
+
+def test_save_load_round_trip(tmp_path: Path) -> None:
+    store, vectors = _store()
+    store.save(tmp_path)
+    loaded = Store.load(tmp_path)
+    assert loaded.chunks == store.chunks
+    assert loaded.manifest.chunker == {"c": 1}
+    for cid in (0, 57, 199):
+        assert np.allclose(loaded.sentence_vectors[cid], store.sentence_vectors[cid])
+        assert np.allclose(loaded.vector(cid), vectors[cid])
+    assert loaded.search_bm25("X57", 3)[0][0] == 57
+
+
+def test_missing_index_names_the_command(tmp_path: Path) -> None:
+    with pytest.raises(IndexMissing, match="qa index"):
+        Store.load(tmp_path / "nothing")
+
+
+def test_crash_before_the_switch_leaves_the_old_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, _ = _store()
+    store.save(tmp_path)
+    old = current_generation(tmp_path)
+    bigger, _ = _store(n=250, seed=3)
+
+    def crash(*_args: object) -> None:
+        raise OSError("simulated crash mid-write")
+
+    monkeypatch.setattr("qa.store.os.replace", crash)
+    with pytest.raises(OSError, match="simulated"):
+        bigger.save(tmp_path)
+    monkeypatch.undo()
+    assert current_generation(tmp_path) == old
+    assert len(Store.load(tmp_path)) == 200
+    bigger.save(tmp_path)  # the next run completes and cleans the orphan
+    assert len(Store.load(tmp_path)) == 250
+    assert len([p for p in tmp_path.iterdir() if p.name.startswith("gen-")]) <= 2
+
+
+def test_corrupt_files_give_a_clear_error(tmp_path: Path) -> None:
+    store, _ = _store()
+    generation = store.save(tmp_path)
+    (tmp_path / generation / "chunks.faiss").write_bytes(b"garbage")
+    with pytest.raises(IndexCorrupt, match="qa index --rebuild"):
+        Store.load(tmp_path)
+
+
+def test_truncated_records_give_a_clear_error(tmp_path: Path) -> None:
+    store, _ = _store()
+    generation = store.save(tmp_path)
+    records = tmp_path / generation / "chunks.json"
+    records.write_text(records.read_text()[:-500])
+    with pytest.raises(IndexCorrupt, match="qa index --rebuild"):
+        Store.load(tmp_path)
+
+
+def test_manifest_mismatch_names_the_fix(tmp_path: Path) -> None:
+    store, _ = _store()
+    generation = store.save(tmp_path)
+    manifest = Store.load(tmp_path).manifest
+    with pytest.raises(IndexMismatch, match="qa index --rebuild"):
+        manifest.check_compatible("other-model", 16, {"c": 1})
+    with pytest.raises(IndexMismatch, match="chunker"):
+        manifest.check_compatible("m", 16, {"c": 2})
+    data = json.loads((tmp_path / generation / "manifest.json").read_text())
+    data["format_version"] = 99
+    (tmp_path / generation / "manifest.json").write_text(json.dumps(data))
+    with pytest.raises(IndexMismatch, match="format version"):
+        Store.load(tmp_path).manifest.check_compatible("m", 16, {"c": 1})
+
+
+def test_current_pointer_to_a_missing_folder_reads_as_no_index(tmp_path: Path) -> None:
+    (tmp_path / CURRENT).write_text("gen-gone\n")
+    assert current_generation(tmp_path) is None
+    assert not os.path.exists(tmp_path / "gen-gone")
