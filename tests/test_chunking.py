@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -73,7 +74,7 @@ def test_chunks_fit_the_window_and_overlap_by_one_sentence(max_tokens: int) -> N
     for chunk in chunks:
         assert count([chunk.embed_text()])[0] + 2 <= max_tokens
         assert chunk.embed_text().startswith("Trade notes\n")
-    for a, b in zip(chunks, chunks[1:], strict=False):
+    for a, b in itertools.pairwise(chunks):
         assert a.sentences[-1] == b.sentences[0]  # one sentence of overlap
     covered = {s.text for c in chunks for s in c.sentences}
     assert covered == set(sentences)
