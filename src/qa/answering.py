@@ -15,6 +15,7 @@ the documents hold an answer at all (thresholds in `config.AbstainThresholds`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -28,7 +29,9 @@ from qa.store import Store
 NOT_FOUND = "I could not find this in the documents."
 W_DENSE, W_LEXICAL, W_TYPE, W_RANK = 0.55, 0.35, 0.12, 0.04
 REDUNDANT_COSINE = 0.88  # a second sentence this close to one already chosen adds nothing
-EXTRA_SENTENCE_MARGIN = 0.10  # extra sentences must score within this of the best one
+EXTRA_SENTENCE_WINDOW = 0.20  # extra sentences must score within this of the best one ...
+MIN_EXTRA_GAIN = 0.10  # ... and cover at least this share of the query's weight that is not covered yet
+CONFIDENCE_COVERAGE_WEIGHT = 0.5  # confidence = cosine + this * term coverage of the best sentence
 # A sentence opening with one of these leans on the one before it ("They are comprehensive in scope").
 _ANAPHORA = (
     "they ",
@@ -159,13 +162,51 @@ class Candidate:
     typed: bool
     score: float
     vector: np.ndarray
+    terms: frozenset[str]
+
+
+@dataclass(frozen=True)
+class QueryTerms:
+    """The query's content terms with weights: rarer in the index = heavier, the user's own words doubled.
+
+    Doubling matters for follow-ups: in "How many Japanese companies ...? South Korean ones" the words the
+    user just typed ("South Korean") must outweigh the ones carried over from the earlier question.
+    """
+
+    weights: dict[str, float]
+    surface: dict[str, str] = field(default_factory=dict)  # stem -> the word as the user wrote it
+
+    @property
+    def total(self) -> float:
+        return sum(self.weights.values())
+
+    def coverage(self, terms: set[str]) -> float:
+        """Share of the query's weight found in `terms` (0..1)."""
+        total = self.total
+        return sum(w for t, w in self.weights.items() if t in terms) / total if total else 0.0
+
+    def missing(self, terms: set[str]) -> list[str]:
+        """Query words (as written) whose stems are not in `terms`, heaviest first."""
+        absent = sorted((t for t in self.weights if t not in terms), key=lambda t: -self.weights[t])
+        return [self.surface.get(t, t) for t in absent]
+
+
+def query_terms(question: str, query: str, store: Store) -> QueryTerms:
+    df = store.term_frequencies()
+    n = max(len(store), 1)
+    own = set(lexical.content_terms(question)) if question != query else set()
+    weights = {
+        t: math.log((n + 1) / (df.get(t, 0) + 0.5)) * (2.0 if t in own else 1.0)
+        for t in lexical.content_terms(query)
+    }
+    surface = {lexical.stem_words([w])[0]: w for w in lexical.words(query)}
+    return QueryTerms({t: max(w, 0.05) for t, w in weights.items()}, surface)
 
 
 def score_sentences(
-    hits: Sequence[Hit], store: Store, query: str, query_vector: np.ndarray
+    hits: Sequence[Hit], store: Store, query: str, query_vector: np.ndarray, terms: QueryTerms
 ) -> list[Candidate]:
     """Every answer-worthy sentence of the hits with its score, best first (headings and fragments left out)."""
-    terms = lexical.content_terms(query)
     kind = lexical.answer_type(query)
     out: list[Candidate] = []
     seen_text: set[str] = set()
@@ -177,8 +218,8 @@ def score_sentences(
             if sentence.context or key in seen_text:  # overlap sentences appear in two chunks: score once
                 continue
             seen_text.add(key)
-            sentence_terms = set(lexical.content_terms(sentence.text))
-            lex = sum(t in sentence_terms for t in terms) / len(terms) if terms else 0.0
+            sentence_terms = frozenset(lexical.content_terms(sentence.text))
+            lex = terms.coverage(set(sentence_terms))
             typed = lexical.has_type(sentence.text, kind)
             score = (
                 W_DENSE * float(cosines[i])
@@ -186,68 +227,109 @@ def score_sentences(
                 + (W_TYPE if typed else -W_TYPE) * (kind is not lexical.AnswerType.OTHER)
                 + W_RANK / rank
             )
-            out.append(Candidate(rank, hit, i, float(cosines[i]), lex, typed, score, vectors[i]))
+            out.append(
+                Candidate(rank, hit, i, float(cosines[i]), lex, typed, score, vectors[i], sentence_terms)
+            )
     out.sort(key=lambda c: -c.score)
     return out
 
 
-def select_sentences(candidates: Sequence[Candidate], max_sentences: int = 3) -> list[Candidate]:
-    """The best sentence, plus up to two close runners-up that are not redundant with it."""
+def select_sentences(
+    candidates: Sequence[Candidate], terms: QueryTerms, max_sentences: int = 3
+) -> list[Candidate]:
+    """The best sentence, then sentences that cover query terms the chosen ones miss ("X, and Y?")."""
     if not candidates:
         return []
-    chosen = [candidates[0]]
-    for cand in candidates[1:]:
-        if len(chosen) >= max_sentences or cand.score < chosen[0].score - EXTRA_SENTENCE_MARGIN:
-            break
-        if any(float(cand.vector @ c.vector) >= REDUNDANT_COSINE for c in chosen):
-            continue
-        if cand.lexical == 0 and cand.cosine < chosen[0].cosine - 0.05:
-            continue
-        chosen.append(cand)
-    # Read in document order when sentences come from one passage, so the answer flows like the source.
-    return (
-        sorted(chosen, key=lambda c: (c.hit_rank, c.index))
-        if len({c.hit.chunk_id for c in chosen}) == 1
-        else chosen
-    )
-
-
-def abstain_reason(
-    query: str, hits: Sequence[Hit], candidates: Sequence[Candidate], thresholds: AbstainThresholds
-) -> str:
-    """Why the documents do not answer the query, or "" when they may. Explicit checks come first."""
-    if not hits or not candidates:
-        return "nothing relevant was retrieved"
-    passages = " ".join(h.chunk.embed_text() for h in hits)
-    passage_numbers = lexical.numbers(passages)
-    missing_years = sorted(y for y in lexical.years(query) if y not in passage_numbers)
-    if missing_years:
-        return f"no retrieved passage mentions {', '.join(missing_years)}"
-    passage_acronyms = {a.lower() for a in lexical.acronyms(passages)}
-    passage_lower = passages.lower()
-    missing = sorted(
-        a
-        for a in lexical.acronyms(query)
-        if a.lower() not in passage_acronyms and a.lower() not in passage_lower
-    )
-    if missing:
-        return f"no retrieved passage mentions {', '.join(missing)}"
     best = candidates[0]
-    if max(h.dense_score for h in hits) < thresholds.min_chunk_cosine:
-        return "the closest passages are not about this"
-    if best.cosine < thresholds.min_sentence_cosine and best.lexical < thresholds.min_term_coverage:
-        return "no sentence is close enough to the question"
-    terms = lexical.content_terms(query)
-    if terms:
-        found = set(lexical.content_terms(passages))
-        coverage = sum(t in found for t in terms) / len(terms)
-        if coverage < thresholds.min_term_coverage and best.cosine < thresholds.min_sentence_cosine + 0.1:
-            return "the passages do not mention most of the question's terms"
+    chosen = [best]
+    covered = set(best.terms)
+    while len(chosen) < max_sentences:
+        pick: Candidate | None = None
+        pick_gain = 0.0
+        for cand in candidates[1:]:
+            if cand in chosen or cand.score < best.score - EXTRA_SENTENCE_WINDOW:
+                continue
+            if any(float(cand.vector @ c.vector) >= REDUNDANT_COSINE for c in chosen):
+                continue
+            gain = terms.coverage(set(cand.terms) - covered)
+            if gain >= MIN_EXTRA_GAIN and gain + cand.score > pick_gain + (pick.score if pick else 0.0):
+                pick, pick_gain = cand, gain
+        if pick is None:
+            break
+        chosen.append(pick)
+        covered |= pick.terms
+    # Read in document order when sentences come from one passage, so the answer flows like the source.
+    if len({c.hit.chunk_id for c in chosen}) == 1:
+        return sorted(chosen, key=lambda c: c.index)
+    return chosen
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The numbers the abstention decision is made from (also what calibration searches over)."""
+
+    best_cosine: float  # the best sentence's cosine with the query
+    best_coverage: float  # the best sentence's weighted share of query terms
+    chunk_cosine: float  # the best retrieved passage's cosine with the query
+    passage_coverage: float  # weighted share of query terms found in any retrieved passage
+    missing_terms: tuple[str, ...]  # query terms (stemmed) found in no retrieved passage, heaviest first
+    explicit: str  # a hard reason found by explicit checks, or ""
+    typed_ok: bool  # a sentence near the top has the kind of thing asked for
+
+
+def gather_evidence(
+    query: str, hits: Sequence[Hit], candidates: Sequence[Candidate], terms: QueryTerms, store: Store
+) -> Evidence:
+    """Measure how well the retrieved passages could answer the query."""
+    if not hits or not candidates:
+        return Evidence(0.0, 0.0, 0.0, 0.0, (), "nothing relevant was retrieved", False)
+    passages = " ".join(h.chunk.embed_text() for h in hits)
+    explicit = ""
+    # A year, number or ordinal ("2015", "8th") the question names but no retrieved passage mentions: the
+    # documents do not cover it, however similar the rest of the passage is.
+    missing_numbers = sorted(lexical.numeric_tokens(query) - lexical.numeric_tokens(passages))
+    if missing_numbers:
+        explicit = f"no retrieved passage mentions {', '.join(missing_numbers)}"
+    # A code or acronym that no document in the index contains at all.
+    df = store.term_frequencies()
+    unknown = sorted(a for a in lexical.acronyms(query) if not df.get(lexical.stem_words([a.lower()])[0]))
+    if unknown and not explicit:
+        explicit = f"no document mentions {', '.join(unknown)}"
+    passage_terms = set(lexical.content_terms(passages))
+    missing = terms.missing(passage_terms)
+    best = candidates[0]
     kind = lexical.answer_type(query)
-    if kind is not lexical.AnswerType.OTHER and not any(
-        c.typed and c.score >= best.score - 0.15 for c in candidates
-    ):
-        return f"the passages near this topic give no {kind.value}"
+    # Dates, amounts and counts are recognised reliably, so the best sentence itself must have one; names
+    # and places less so, so one of the top three sentences having one is enough.
+    strict = kind in (lexical.AnswerType.DATE, lexical.AnswerType.AMOUNT, lexical.AnswerType.COUNT)
+    typed_ok = (
+        kind is lexical.AnswerType.OTHER or best.typed if strict else any(c.typed for c in candidates[:3])
+    )
+    return Evidence(
+        best_cosine=best.cosine,
+        best_coverage=best.lexical,
+        chunk_cosine=max(h.dense_score for h in hits),
+        passage_coverage=terms.coverage(passage_terms),
+        missing_terms=tuple(missing),
+        explicit=explicit,
+        typed_ok=typed_ok,
+    )
+
+
+def abstain_reason(evidence: Evidence, thresholds: AbstainThresholds, kind: str = "") -> str:
+    """Why the documents do not answer the query, or "" when they may. Explicit checks come first."""
+    if evidence.explicit:
+        return evidence.explicit
+    confidence = evidence.best_cosine + CONFIDENCE_COVERAGE_WEIGHT * evidence.best_coverage
+    if evidence.chunk_cosine < thresholds.min_chunk_cosine and evidence.best_coverage < 0.5:
+        return "the closest passages are not about this"
+    if confidence < thresholds.min_confidence:
+        shown = ", ".join(evidence.missing_terms[:3])
+        return "no sentence is close enough to the question" + (
+            f" (no retrieved passage mentions {shown})" if shown else ""
+        )
+    if not evidence.typed_ok:
+        return f"the passages on this topic give no {kind or 'such detail'}"
     return ""
 
 
@@ -303,11 +385,13 @@ def extractive_answer(
     max_sentences: int = 3,
 ) -> Answer:
     """The default answerer: offline, deterministic, every sentence an exact quote."""
-    candidates = score_sentences(hits, store, query, query_vector)
-    reason = abstain_reason(query, hits, candidates, thresholds)
+    terms = query_terms(question, query, store)
+    candidates = score_sentences(hits, store, query, query_vector, terms)
+    evidence = gather_evidence(query, hits, candidates, terms, store)
+    reason = abstain_reason(evidence, thresholds, lexical.answer_type(query).value)
     if reason:
         return Answer(
             question, query, NOT_FOUND, True, related=related_passages(hits), hits=tuple(hits), reason=reason
         )
-    text, citations, sentences = compose(select_sentences(candidates, max_sentences))
+    text, citations, sentences = compose(select_sentences(candidates, terms, max_sentences))
     return Answer(question, query, text, False, citations, hits=tuple(hits), sentences=sentences)

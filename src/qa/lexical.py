@@ -13,38 +13,13 @@ from functools import lru_cache
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 
+# Words that shape a question but say nothing about its subject; they never count as evidence.
 _QUESTION_WORDS = frozenset(
-    [
-        "what",
-        "when",
-        "where",
-        "who",
-        "whom",
-        "whose",
-        "which",
-        "why",
-        "how",
-        "did",
-        "does",
-        "do",
-        "is",
-        "are",
-        "was",
-        "were",
-        "many",
-        "much",
-        "tell",
-        "give",
-        "list",
-        "name",
-        "describe",
-        "explain",
-        "according",
-        "document",
-        "documents",
-        "say",
-        "said",
-    ]
+    (
+        "what when where who whom whose which why how did does do is are was were many much tell give list "
+        "name describe explain according document documents say said mention mentioned state stated article "
+        "poster text page source sources report date number year figure one two kind type"
+    ).split()
 )
 STOPWORDS = frozenset(STOPWORDS_EN_PLUS) | _QUESTION_WORDS
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-.&]*[A-Za-z0-9]|[A-Za-z0-9]")
@@ -64,7 +39,8 @@ _COUNT = re.compile(
 )
 _NAME = re.compile(r"\b(?:[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?\s+){1,3}[A-Z][a-z]+(?:-[a-z]+)?\b")
 _PLACE_CUE = re.compile(r"\b(?:in|at|from|to|near|held in)\s+(?:the\s+)?[A-Z][a-z]+", re.UNICODE)
-_ACRONYM = re.compile(r"\b[A-Z][A-Z0-9&\-]{1,}[a-z]?\b")
+_ACRONYM = re.compile(r"\b[A-Z][A-Z0-9&]+s?\b")
+_NUMERIC_TOKEN = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?(?:st|nd|rd|th)?(?![\w])", re.I)
 
 
 class AnswerType(StrEnum):
@@ -108,7 +84,13 @@ def years(text: str) -> set[str]:
 
 def acronyms(text: str) -> set[str]:
     """Upper-case codes such as AHKFTA, RCEP, SDG, HKSAR (a trailing plural 's' dropped)."""
-    return {m.group().rstrip("s") for m in _ACRONYM.finditer(text) if len(m.group().rstrip("s")) >= 2}
+    found = {m.group()[:-1] if m.group().endswith("s") else m.group() for m in _ACRONYM.finditer(text)}
+    return {a for a in found if len(a) >= 2}
+
+
+def numeric_tokens(text: str) -> set[str]:
+    """Numbers and ordinals as written, commas dropped: '1,033.9' -> '1033.9', '8th' -> '8th'."""
+    return {m.group().replace(",", "").lower() for m in _NUMERIC_TOKEN.finditer(text)}
 
 
 def names(text: str) -> set[str]:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from qa.chunking import Chunk, Sentence
-from qa.lexical import stemmer
+from qa.lexical import content_terms, stemmer
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
@@ -89,6 +89,7 @@ class Store:
         self.index: Any = faiss.IndexIDMap2(faiss.IndexFlatIP(manifest.dim))
         self.bm25: Any = None
         self.bm25_ids: np.ndarray = np.zeros(0, dtype=np.int64)
+        self._term_df: dict[str, int] | None = None
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -105,6 +106,7 @@ class Store:
             self.chunks[cid] = chunk
             self.sentence_vectors[cid] = svec
         self.bm25 = None
+        self._term_df = None
 
     def remove(self, ids: list[int]) -> None:
         if not ids:
@@ -114,6 +116,17 @@ class Store:
             self.chunks.pop(cid, None)
             self.sentence_vectors.pop(cid, None)
         self.bm25 = None
+        self._term_df = None
+
+    def term_frequencies(self) -> dict[str, int]:
+        """In how many chunks each stemmed content term occurs (computed once per loaded index)."""
+        if self._term_df is None:
+            df: dict[str, int] = {}
+            for chunk in self.chunks.values():
+                for term in set(content_terms(chunk.embed_text())):
+                    df[term] = df.get(term, 0) + 1
+            self._term_df = df
+        return self._term_df
 
     def vector(self, chunk_id: int) -> np.ndarray:
         return np.asarray(self.index.reconstruct(int(chunk_id)), dtype=np.float32)
