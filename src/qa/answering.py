@@ -14,8 +14,8 @@ the documents hold an answer at all (thresholds in `config.AbstainThresholds`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
