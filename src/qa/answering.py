@@ -208,6 +208,9 @@ def score_sentences(
 ) -> list[Candidate]:
     """Every answer-worthy sentence of the hits with its score, best first (headings and fragments left out)."""
     kind = lexical.answer_type(query)
+    defined = lexical.defined_terms(query)
+    if defined:
+        kind = lexical.AnswerType.DEFINITION
     out: list[Candidate] = []
     seen_text: set[str] = set()
     for rank, hit in enumerate(hits, start=1):
@@ -221,6 +224,8 @@ def score_sentences(
             sentence_terms = frozenset(lexical.content_terms(sentence.text))
             lex = terms.coverage(set(sentence_terms))
             typed = lexical.has_type(sentence.text, kind)
+            if defined and any(f"({a})" in sentence.text for a in defined):
+                typed = True  # "What is RCEP?": the sentence that spells out "(RCEP)" defines it
             score = (
                 W_DENSE * float(cosines[i])
                 + W_LEXICAL * lex
@@ -302,9 +307,12 @@ def gather_evidence(
     # Dates, amounts and counts are recognised reliably, so the best sentence itself must have one; names
     # and places less so, so one of the top three sentences having one is enough.
     strict = kind in (lexical.AnswerType.DATE, lexical.AnswerType.AMOUNT, lexical.AnswerType.COUNT)
-    typed_ok = (
-        kind is lexical.AnswerType.OTHER or best.typed if strict else any(c.typed for c in candidates[:3])
-    )
+    if kind is lexical.AnswerType.OTHER:
+        typed_ok = True
+    elif strict:
+        typed_ok = best.typed
+    else:
+        typed_ok = any(c.typed for c in candidates[:3])
     return Evidence(
         best_cosine=best.cosine,
         best_coverage=best.lexical,

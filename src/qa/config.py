@@ -94,6 +94,7 @@ class Settings:
     openai_api_key: str = ""
     llm_path: str = ""  # a transformers model folder, or a .gguf file
     llm_max_new_tokens: int = 256
+    llm_context_tokens: int = 1500  # prompt budget for the passages (whole sentences are dropped to fit)
     llm_timeout_s: float = 60.0
     verify_min_support: float = 0.45
 

@@ -47,7 +47,6 @@ USER_PROMPT = "Passages:\n\n{passages}\n\nQuestion: {question}"
 PASSAGE_TEMPLATE = "[{n}] {title}\n{text}"
 PLAIN_PROMPT = "{system}\n\n{user}\n\nAnswer:"  # for a model whose tokenizer has no chat template
 # Passage tokens sent to the model, in the embedder's word pieces (close enough to any LLM's tokens).
-DEFAULT_CONTEXT_TOKENS = 1500
 QUOTE_SPAN = 3  # a quote joins its best sentences when they lie this close together, else takes the best one
 
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
@@ -85,9 +84,6 @@ class Support:
         return self.cosine >= min_support and not self.missing
 
 
-# ---------------------------------------------------------------------------------------------- backends
-
-
 class OpenAIGenerator:
     """Any OpenAI-compatible chat-completions server (Ollama, llama.cpp server, vLLM, OpenAI), streamed."""
 
@@ -98,25 +94,26 @@ class OpenAIGenerator:
     def stream(self, messages: list[dict[str, str]]) -> Iterator[str]:
         import httpx
 
-        body = {"model": self.model, "messages": messages, "stream": True, "temperature": 0}
-        body |= {"max_tokens": self.max_tokens}
+        body = {
+            "model": self.model,
+            "messages": messages,
+            "stream": True,
+            "temperature": 0,  # a grounded answer wants the likeliest wording, not variety
+            "max_tokens": self.max_tokens,
+        }
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         try:
             with httpx.stream("POST", self.url, json=body, headers=headers, timeout=self.timeout_s) as reply:
                 if reply.is_error:
                     reply.read()
                     raise GenerationError(f"HTTP {reply.status_code} from {self.url}: {reply.text[:200]}")
-                if reply.headers.get("content-type", "").startswith("application/json"):
-                    # A server that ignores "stream" answers with one JSON body.
-                    yield _content(json.loads(reply.read()), "message")
-                    return
                 for line in reply.iter_lines():
                     if not line.startswith("data:"):
                         continue  # SSE comments, keep-alives and blank separators
                     data = line[len("data:") :].strip()
                     if data == "[DONE]":
                         return
-                    yield _content(json.loads(data), "delta")
+                    yield _delta(json.loads(data))
         except httpx.ConnectError:
             raise GenerationError(f"cannot connect to {self.url}") from None
         except httpx.TimeoutException:
@@ -125,11 +122,12 @@ class OpenAIGenerator:
             raise GenerationError(f"{type(exc).__name__}: {exc}"[:200]) from exc
 
 
-def _content(event: dict[str, Any], key: str) -> str:
-    if "error" in event:
+def _delta(event: dict[str, Any]) -> str:
+    """The text of one streamed chat-completions event (`choices[0].delta.content`)."""
+    if "error" in event:  # some servers report a failure mid-stream as an event
         raise GenerationError(f"the server reported an error: {str(event['error'])[:200]}")
     choices = event.get("choices") or [{}]
-    return str((choices[0].get(key) or {}).get("content") or "")
+    return str((choices[0].get("delta") or {}).get("content") or "")
 
 
 _MODELS: dict[str, tuple[Any, Any]] = {}  # path -> (model, tokenizer): loading takes seconds, do it once
@@ -151,11 +149,12 @@ def load_causal_lm(path: str) -> tuple[Any, Any]:
                 if missing:
                     raise GenerationError(f"loading a GGUF file needs `pip install {' '.join(missing)}`")
                 source, kwargs["gguf_file"] = source.parent, source.name
-            from transformers import AutoModelForCausalLM, AutoTokenizer
+            import transformers
 
+            auto_model: Any = transformers.AutoModelForCausalLM  # Any: its stubs confuse mypy
             try:
-                tokenizer = AutoTokenizer.from_pretrained(str(source), **kwargs)
-                model = AutoModelForCausalLM.from_pretrained(str(source), **kwargs).to("cpu").eval()
+                tokenizer = transformers.AutoTokenizer.from_pretrained(str(source), **kwargs)
+                model = auto_model.from_pretrained(str(source), **kwargs).to("cpu").eval()
             except Exception as exc:  # OSError, ValueError, KeyError...: all mean "not a usable model"
                 raise GenerationError(f"cannot load a causal LM from {path}: {exc}"[:300]) from exc
             _MODELS[path] = (model, tokenizer)
@@ -177,15 +176,15 @@ class TransformersGenerator:
         self.path, self.max_new_tokens, self.timeout_s = path, max_new_tokens, timeout_s
 
     def stream(self, messages: list[dict[str, str]]) -> Iterator[str]:
+        model, tokenizer = load_causal_lm(self.path)
         from transformers import TextIteratorStreamer
 
-        model, tokenizer = load_causal_lm(self.path)
         templated = bool(getattr(tokenizer, "chat_template", None))
         # A chat template writes its own BOS; adding special tokens again would double it.
         inputs = tokenizer(
             prompt_text(tokenizer, messages), return_tensors="pt", add_special_tokens=not templated
         )
-        streamer = TextIteratorStreamer(
+        streamer: Any = TextIteratorStreamer(
             tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=self.timeout_s
         )
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
@@ -205,6 +204,7 @@ class TransformersGenerator:
                 failure.append(exc)
                 streamer.end()
 
+        # If the caller stops reading early, the thread still runs to max_new_tokens and then ends.
         thread = threading.Thread(target=run, daemon=True)
         thread.start()
         try:
@@ -237,9 +237,6 @@ def make_generator(settings: Settings, backend: Backend) -> Generator:
             raise GenerationError("no model set: set QA_LLM_PATH to a model folder or .gguf file")
         return TransformersGenerator(settings.llm_path, settings.llm_max_new_tokens, settings.llm_timeout_s)
     raise ValueError(f"The {backend.value} backend does not use a generator.")
-
-
-# ------------------------------------------------------------------------------------------------ prompt
 
 
 def fit_passages(hits: Sequence[Hit], count_tokens: TokenCounter, budget: int) -> list[PromptPassage]:
@@ -277,9 +274,6 @@ def build_messages(
     ]
 
 
-# ------------------------------------------------------------------------------------------------ verify
-
-
 def split_answer(text: str) -> list[tuple[str, tuple[int, ...]]]:
     """(sentence without markers, the [n] it cites) for each sentence; a leading marker joins the one before."""
     out: list[tuple[str, tuple[int, ...]]] = []
@@ -305,7 +299,7 @@ def support(sentence: str, vector: np.ndarray, hit: Hit, sentence_vectors: np.nd
     missing += [
         f"the name {name}"
         for name in sorted(lexical.names(sentence) | lexical.acronyms(sentence))
-        if name.lower() not in passage_lower
+        if name.strip("-&").lower() not in passage_lower  # "ASEAN-Hong Kong" yields the acronym "ASEAN-"
     ]
     return Support(float(cosines[best]), best, tuple(missing))
 
@@ -322,68 +316,71 @@ def unsupported_reason(supports: dict[int, Support], cited: Sequence[int], min_s
     return "no cited passage supports it" if cited else "no passage supports it"
 
 
+@dataclass(frozen=True)
+class Checked:
+    """One answer sentence after verification: the prompt passages that support it, or why none does."""
+
+    text: str
+    cited: tuple[int, ...]  # prompt numbers; empty when unsupported
+    supports: dict[int, Support]
+    reason: str
+
+
+def check_sentence(
+    sentence: str, markers: Sequence[int], supports: dict[int, Support], min_support: float
+) -> Checked:
+    """Keep the cited passages that support the sentence; else repair to the best one; else flag it."""
+    cited = tuple(dict.fromkeys(n for n in markers if n in supports))
+    keep = tuple(n for n in cited if supports[n].holds(min_support))
+    if not keep:
+        holding = [n for n in supports if supports[n].holds(min_support)]
+        keep = (max(holding, key=lambda n: supports[n].cosine),) if holding else ()
+    # An unsupported sentence keeps no marker: a citation would vouch for what its passage does not say.
+    return Checked(sentence, keep, supports, "" if keep else unsupported_reason(supports, cited, min_support))
+
+
 def verify(
-    question: str,
-    query: str,
-    text: str,
-    passages: Sequence[PromptPassage],
-    embedder: Embedder,
-    min_support: float,
-    backend: Backend,
-) -> Answer:
-    """The generated text as an Answer whose every citation is checked, repaired or flagged."""
+    text: str, passages: Sequence[PromptPassage], embedder: Embedder, min_support: float
+) -> tuple[str, tuple[Citation, ...], tuple[AnswerSentence, ...]]:
+    """Answer text with checked markers renumbered 1..m in order of first use, its citations and sentences."""
     parsed = split_answer(text)
     vectors = embedder.embed([s for s, _ in parsed])
     by_n = {p.n: p for p in passages}
-    chunk_vectors = {p.n: embedder.embed([s.text for s in p.hit.chunk.sentences]) for p in passages}
-    checked: list[tuple[str, tuple[int, ...], dict[int, Support], str]] = []
-    for (sentence, markers), vector in zip(parsed, vectors, strict=True):
-        supports = {n: support(sentence, vector, by_n[n].hit, chunk_vectors[n]) for n in by_n}
-        cited = tuple(dict.fromkeys(n for n in markers if n in by_n))
-        keep = tuple(n for n in cited if supports[n].holds(min_support))
-        if not keep:  # repair: the best-supporting passage, if any passage supports it
-            holding = [n for n in by_n if supports[n].holds(min_support)]
-            keep = (max(holding, key=lambda n: supports[n].cosine),) if holding else ()
-        # An unsupported sentence keeps no marker: a citation would vouch for what its passage does not say.
-        reason = "" if keep else unsupported_reason(supports, cited, min_support)
-        checked.append((sentence, keep, supports, reason))
-
-    renumber: dict[int, int] = {}  # prompt number -> answer number, in order of first use
-    for _, keep, _, _ in checked:
-        for n in keep:
+    passage_vectors = {p.n: embedder.embed([s.text for s in p.hit.chunk.sentences]) for p in passages}
+    checked = [
+        check_sentence(
+            sentence,
+            markers,
+            {n: support(sentence, vector, p.hit, passage_vectors[n]) for n, p in by_n.items()},
+            min_support,
+        )
+        for (sentence, markers), vector in zip(parsed, vectors, strict=True)
+    ]
+    renumber: dict[int, int] = {}  # prompt number -> answer number
+    for c in checked:
+        for n in c.cited:
             renumber.setdefault(n, len(renumber) + 1)
     sentences = tuple(
-        AnswerSentence(s, tuple(renumber[n] for n in keep), verified=not reason, reason=reason)
-        for s, keep, _, reason in checked
+        AnswerSentence(c.text, tuple(renumber[n] for n in c.cited), not c.reason, c.reason) for c in checked
     )
-    answer_text = " ".join(
+    answer = " ".join(
         s.text + (" " + "".join(f"[{n}]" for n in s.citations) if s.citations else "") for s in sentences
     )
     citations = tuple(
-        _citation(renumber[n], by_n[n].hit, [sup[n] for _, keep, sup, _ in checked if n in keep])
+        _citation(renumber[n], by_n[n].hit, [c.supports[n] for c in checked if n in c.cited])
         for n in renumber
     )
-    return Answer(
-        question,
-        query,
-        answer_text,
-        False,
-        citations,
-        hits=tuple(p.hit for p in passages),
-        sentences=sentences,
-        backend=backend.value,
-    )
+    return answer, citations, sentences
 
 
 def _citation(number: int, hit: Hit, supports: Sequence[Support]) -> Citation:
     """The passage sentence(s) that best support the answer sentences citing it, quoted exactly."""
+    chunk = hit.chunk
     best = max(supports, key=lambda s: s.cosine)
     indices = sorted({s.best for s in supports})
-    first, last = (
-        (indices[0], indices[-1]) if indices[-1] - indices[0] < QUOTE_SPAN else (best.best, best.best)
-    )
-    quoted = hit.chunk.sentences[first : last + 1]
-    chunk = hit.chunk
+    if indices[-1] - indices[0] >= QUOTE_SPAN:  # too far apart for one readable quote: keep the best
+        indices = [best.best]
+    quoted = chunk.sentences[indices[0] : indices[-1] + 1]
     return Citation(
         n=number,
         source=chunk.doc_path,
@@ -404,9 +401,6 @@ def is_not_found(text: str) -> bool:
     return plain.startswith(NOT_FOUND.lower().rstrip("."))
 
 
-# ----------------------------------------------------------------------------------------------- generate
-
-
 def generate(
     question: str,
     query: str,
@@ -422,7 +416,7 @@ def generate(
         notice = f"The {backend.value} backend failed ({reason}); showing the extractive answer instead."
         return StreamEvent("", dataclasses.replace(extractive, notice=notice))
 
-    budget = int(getattr(settings, "llm_context_tokens", DEFAULT_CONTEXT_TOKENS))
+    budget = settings.llm_context_tokens
     passages = fit_passages(hits, embedder.count_tokens, budget)
     # The query, not the raw question: it is standalone (a follow-up carries its earlier subject).
     messages = build_messages(query, passages, settings.max_answer_sentences)
@@ -441,21 +435,11 @@ def generate(
     text = "".join(parts).strip()
     if not split_answer(text):
         yield fallback("it returned an empty answer")
-    elif is_not_found(text):
+        return
+    if is_not_found(text):
         reason = f"the {backend.value} model found no answer in the passages"
-        yield StreamEvent(
-            "",
-            Answer(
-                question,
-                query,
-                NOT_FOUND,
-                True,
-                related=related_passages(hits),
-                hits=tuple(hits),
-                backend=backend.value,
-                reason=reason,
-            ),
-        )
+        answer = Answer(question, query, NOT_FOUND, True, related=related_passages(hits), reason=reason)
     else:
-        answer = verify(question, query, text, passages, embedder, settings.verify_min_support, backend)
-        yield StreamEvent("", dataclasses.replace(answer, hits=tuple(hits)))
+        body, citations, sentences = verify(text, passages, embedder, settings.verify_min_support)
+        answer = Answer(question, query, body, False, citations, sentences=sentences)
+    yield StreamEvent("", dataclasses.replace(answer, hits=tuple(hits), backend=backend.value))

@@ -18,7 +18,8 @@ _QUESTION_WORDS = frozenset(
     (
         "what when where who whom whose which why how did does do is are was were many much tell give list "
         "name describe explain according document documents say said mention mentioned state stated article "
-        "poster text page source sources report date number year figure one two kind type"
+        "poster text page source sources report date number year figure one two kind type meaning mean stand "
+        "stands definition"
     ).split()
 )
 STOPWORDS = frozenset(STOPWORDS_EN_PLUS) | _QUESTION_WORDS
@@ -51,6 +52,7 @@ class AnswerType(StrEnum):
     COUNT = "count"
     PERSON = "person"
     PLACE = "place"
+    DEFINITION = "definition"
     OTHER = "other"
 
 
@@ -121,8 +123,24 @@ def answer_type(question: str) -> AnswerType:
     return AnswerType.OTHER
 
 
+_DEFINITION_Q = re.compile(
+    r"^\s*(?:what\s+(?:is|are|was|does)\s+(?:the\s+|an?\s+)?\S+(?:\s+\S+)?\s*(?:stand for|mean)?\s*\??\s*$"
+    r"|.*\b(?:meaning|stands? for|definition|short for|acronym)\b)",
+    re.IGNORECASE,
+)
+
+
+def defined_terms(question: str) -> set[str]:
+    """Acronyms a question asks the meaning of ("What is RCEP?", "STRACAP meaning"), else empty."""
+    if not _DEFINITION_Q.match(question):
+        return set()
+    return acronyms(question)
+
+
 def has_type(text: str, kind: AnswerType) -> bool:
     """Whether a sentence contains the kind of thing the question asks for."""
+    if kind is AnswerType.DEFINITION:
+        return False  # decided by the caller, who knows which term is being defined
     if kind is AnswerType.DATE:
         return bool(_DATE.search(text))
     if kind is AnswerType.AMOUNT:

