@@ -7,6 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export GRADIO_ANALYTICS_ENABLED := False
+export HF_HUB_DISABLE_PROGRESS_BARS := 1
 
 .PHONY: install run test lint typecheck unit eval index bench clean
 
