@@ -9,7 +9,7 @@ export TOKENIZERS_PARALLELISM := false
 export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_DISABLE_PROGRESS_BARS := 1
 
-.PHONY: install run test lint typecheck unit eval index bench clean
+.PHONY: install run test lint typecheck unit eval eval-check index bench clean
 
 install: $(STAMP)
 
@@ -38,10 +38,16 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(VENV)/bin/pytest -q
 
+# The quality gate: extractive answers on eval/questions.jsonl must stay above eval/thresholds.toml.
+# Results go to a temporary folder so test runs do not pile up in eval/results/.
+eval-check: $(STAMP)
+	$(VENV)/bin/qa index
+	$(VENV)/bin/qa eval --quick --check --out "$$(mktemp -d)"
+
 eval: $(STAMP)
 	$(VENV)/bin/qa eval
 
-test: lint typecheck unit
+test: lint typecheck unit eval-check
 
 clean:
 	rm -rf $(VENV) index/*

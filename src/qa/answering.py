@@ -280,6 +280,7 @@ class Evidence:
     missing_terms: tuple[str, ...]  # query terms (stemmed) found in no retrieved passage, heaviest first
     explicit: str  # a hard reason found by explicit checks, or ""
     typed_ok: bool  # a sentence near the top has the kind of thing asked for
+    kind: str = "other"  # what the question asks for (lexical.AnswerType value)
 
 
 def gather_evidence(
@@ -321,10 +322,11 @@ def gather_evidence(
         missing_terms=tuple(missing),
         explicit=explicit,
         typed_ok=typed_ok,
+        kind=kind.value,
     )
 
 
-def abstain_reason(evidence: Evidence, thresholds: AbstainThresholds, kind: str = "") -> str:
+def abstain_reason(evidence: Evidence, thresholds: AbstainThresholds) -> str:
     """Why the documents do not answer the query, or "" when they may. Explicit checks come first."""
     if evidence.explicit:
         return evidence.explicit
@@ -337,7 +339,7 @@ def abstain_reason(evidence: Evidence, thresholds: AbstainThresholds, kind: str 
             f" (no retrieved passage mentions {shown})" if shown else ""
         )
     if not evidence.typed_ok:
-        return f"the passages on this topic give no {kind or 'such detail'}"
+        return f"the passages on this topic give no {evidence.kind}"
     return ""
 
 
@@ -383,6 +385,24 @@ def related_passages(hits: Sequence[Hit], limit: int = 3) -> tuple[Passage, ...]
     )
 
 
+@dataclass(frozen=True)
+class Analysis:
+    """Everything the extractive answerer measures before it decides; evaluation reuses it to calibrate."""
+
+    terms: QueryTerms
+    candidates: tuple[Candidate, ...]
+    evidence: Evidence
+
+
+def analyse(
+    question: str, query: str, hits: Sequence[Hit], store: Store, query_vector: np.ndarray
+) -> Analysis:
+    """Weigh the query's terms, score every sentence of the hits, and gather the abstention evidence."""
+    terms = query_terms(question, query, store)
+    candidates = score_sentences(hits, store, query, query_vector, terms)
+    return Analysis(terms, tuple(candidates), gather_evidence(query, hits, candidates, terms, store))
+
+
 def extractive_answer(
     question: str,
     query: str,
@@ -393,13 +413,12 @@ def extractive_answer(
     max_sentences: int = 3,
 ) -> Answer:
     """The default answerer: offline, deterministic, every sentence an exact quote."""
-    terms = query_terms(question, query, store)
-    candidates = score_sentences(hits, store, query, query_vector, terms)
-    evidence = gather_evidence(query, hits, candidates, terms, store)
-    reason = abstain_reason(evidence, thresholds, lexical.answer_type(query).value)
+    analysis = analyse(question, query, hits, store, query_vector)
+    reason = abstain_reason(analysis.evidence, thresholds)
     if reason:
         return Answer(
             question, query, NOT_FOUND, True, related=related_passages(hits), hits=tuple(hits), reason=reason
         )
-    text, citations, sentences = compose(select_sentences(candidates, terms, max_sentences))
+    selected = select_sentences(analysis.candidates, analysis.terms, max_sentences)
+    text, citations, sentences = compose(selected)
     return Answer(question, query, text, False, citations, hits=tuple(hits), sentences=sentences)

@@ -107,6 +107,9 @@ def _parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="exit 1 when a metric falls below eval/thresholds.toml"
     )
     p.add_argument("--quick", action="store_true", help="extractive hybrid only (what --check needs)")
+    p.add_argument(
+        "--calibrate", action="store_true", help="also grid-search the abstention thresholds (held-out report)"
+    )
     p.set_defaults(func=cmd_eval)
     return parser
 
@@ -217,7 +220,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     extra = parse_backend(args.backend) if args.backend else None
     return run_eval(
-        settings, questions=args.questions, out=args.out, backend=extra, check=args.check, quick=args.quick
+        settings,
+        questions=args.questions,
+        out=args.out,
+        backend=extra,
+        check=args.check,
+        quick=args.quick,
+        calibration=True if args.calibrate else None,
     )
 
 

@@ -95,6 +95,15 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def check_size(size: int, max_bytes: int) -> None:
+    """Refuse a file over the limit before a byte of it is read or hashed (MB here is 2**20 bytes)."""
+    if size > max_bytes:
+        raise DocumentError(
+            f"too large ({size / 2**20:.1f} MB > {max_bytes / 2**20:.0f} MB limit); "
+            "split it or raise max_file_bytes"
+        )
+
+
 def load_sources(corpus_dir: Path) -> dict[str, dict[str, str]]:
     """Read corpus/sources.toml (title and origin per file); a broken file is reported, not fatal."""
     path = corpus_dir / SOURCES_FILE
@@ -118,10 +127,7 @@ def read_document(
         size = path.stat().st_size
     except OSError as exc:
         raise DocumentError(f"cannot read ({exc.strerror})") from exc
-    if size > max_bytes:
-        raise DocumentError(
-            f"too large ({size / 1e6:.1f} MB > {max_bytes / 1e6:.0f} MB limit); split it or raise max_file_bytes"
-        )
+    check_size(size, max_bytes)
     try:
         raw = path.read_bytes()
     except OSError as exc:

@@ -22,8 +22,10 @@ from filelock import FileLock, Timeout
 from qa.chunking import Chunk, chunk_document
 from qa.config import Settings
 from qa.corpus import (
+    SOURCES_FILE,
     DocumentError,
     Skipped,
+    check_size,
     file_sha256,
     find_files,
     load_sources,
@@ -117,9 +119,14 @@ def _build_locked(
     if store is None:
         store = Store(Manifest(model=embedder.name, dim=embedder.dim, chunker=chunker))
     manifest = store.manifest
-    sources = load_sources(settings.corpus_dir)
-
     skipped: list[Skipped] = []
+    try:
+        sources = load_sources(settings.corpus_dir)
+    except DocumentError as exc:  # a typo in the metadata file must not stop the build: report it, go on
+        sources = {}
+        skipped.append(Skipped(SOURCES_FILE, str(exc)))
+        on_skip(skipped[-1])
+
     seen: set[str] = set()
     changed: list[tuple[str, Any]] = []  # (relative path, Document)
     unchanged = 0
@@ -138,6 +145,8 @@ def _build_locked(
             ):
                 unchanged += 1
                 continue
+            # Before hashing: a file over the limit is never read, however large.
+            check_size(stat.st_size, settings.max_file_bytes)
             digest = file_sha256(path)
             if old and old["sha256"] == digest and old["meta"] == meta_hash:
                 old["mtime_ns"] = (

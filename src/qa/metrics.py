@@ -15,8 +15,9 @@ import math
 import re
 import string
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -267,3 +268,106 @@ def balanced_accuracy(abstained: np.ndarray, answerable: np.ndarray) -> float:
     """Mean of recall on unanswerable and 1 - false-abstention rate on answerable questions."""
     scores = abstention_scores(abstained.tolist(), answerable.tolist())
     return scores.balanced_accuracy if scores.balanced_accuracy is not None else 0.0
+
+
+def held_out_fits(
+    decisions: np.ndarray, answerable: np.ndarray, folds: np.ndarray, distance: np.ndarray, current: int
+) -> list[dict[str, Any]]:
+    """2-fold cross-validation: per fold, the row fitted on it and its score on the other fold.
+
+    The first entry (fit on fold 0, scored on fold 1) is the single held-out split; the two together are the
+    cross-validation. `current` is the row of the thresholds in use, scored on the same held-out fold.
+    """
+    out = []
+    for k in (0, 1):
+        fit, test = folds == k, folds != k
+        row, fit_score = best_threshold(decisions, answerable, fit, distance)
+        out.append(
+            {
+                "fit_on_fold": k,
+                "row": row,
+                "fit_score": fit_score,
+                "held_out_score": balanced_accuracy(decisions[row, test], answerable[test]),
+                "current_held_out_score": balanced_accuracy(decisions[current, test], answerable[test]),
+            }
+        )
+    return out
+
+
+def grid_around(current: dict[str, float], step: float, points: int) -> list[dict[str, float]]:
+    """Every combination of values `step` apart around `current` (within 0..1), about `points` in all.
+
+    >>> len(grid_around({"a": 0.5, "b": 0.0}, 0.1, 25))  # a: 0.3 ... 0.7, b: 0.0 ... 0.2
+    15
+    """
+    half = max(1, round((points ** (1 / len(current)) - 1) / 2))
+    axes = [
+        [v for k in range(-half, half + 1) if 0 <= (v := round(value + k * step, 4)) <= 1]
+        for value in current.values()
+    ]
+    return [dict(zip(current, values, strict=True)) for values in itertools.product(*axes)]
+
+
+def calibration_summary(
+    decisions: np.ndarray, answerable: np.ndarray, ids: Sequence[str], points: Sequence[Any], current: int
+) -> dict[str, Any]:
+    """Held-out split, 2-fold cross-validation and whole-set fit of the threshold grid (`points[row]`).
+
+    `decisions[row, question]` says whether the answerer abstains with the thresholds of that row.
+    """
+    distance = np.array(
+        [sum(abs(p[k] - points[current][k]) for k in points[current]) for p in points], dtype=float
+    )
+    folds = np.array(stable_folds(ids, answerable.tolist()))
+    cv = held_out_fits(decisions, answerable, folds, distance, current)
+    for fold in cv:
+        fold["thresholds"] = points[fold.pop("row")]
+    full, full_score = best_threshold(decisions, answerable, np.ones(len(ids), dtype=bool), distance)
+    always: list[bool] = np.all(decisions, axis=0).tolist()
+    ever: list[bool] = np.any(decisions, axis=0).tolist()
+    return {
+        "objective": "balanced accuracy of abstention: mean of recall on unanswerable questions and "
+        "1 - false-abstention rate on answerable ones",
+        "split": "stratified by answerable; within each group, questions ordered by sha256(id) alternate "
+        "between fold 0 and fold 1",
+        "grid_points": len(points),
+        "fold_sizes": [int((folds == k).sum()) for k in (0, 1)],
+        "current": points[current],
+        "current_score_all": balanced_accuracy(decisions[current], answerable),
+        # What no threshold in the grid changes: answerable questions abstained on at every point (an
+        # explicit check fired), and unanswerable ones answered at every point.
+        "always_abstain": [i for i, d, ok in zip(ids, always, answerable, strict=True) if d and ok],
+        "never_abstain": [i for i, d, ok in zip(ids, ever, answerable, strict=True) if not d and not ok],
+        "held_out": cv[0],
+        "cross_validation": {
+            "folds": cv,
+            "mean_held_out_score": float(np.mean([f["held_out_score"] for f in cv])),
+            "current_mean_held_out_score": float(np.mean([f["current_held_out_score"] for f in cv])),
+        },
+        "full_set": {"thresholds": points[full], "in_sample_score": full_score},
+    }
+
+
+# ---- regression gate ------------------------------------------------------------------------------------
+
+
+def failed_checks(
+    scores: Mapping[str, float | None], mins: Mapping[str, float], maxes: Mapping[str, float]
+) -> list[str]:
+    """One line per metric outside its limit, saying by how much.
+
+    >>> failed_checks({"hit@5": 0.80}, {"hit@5": 0.85}, {})
+    ['hit@5 = 0.800, 0.050 below the minimum 0.850']
+    """
+    failures = []
+    for name, limit in mins.items():
+        value = scores.get(name)
+        if value is None or value < limit:
+            got = "not measured, not" if value is None else f"{value:.3f}, {limit - value:.3f} below"
+            failures.append(f"{name} = {got} the minimum {limit:.3f}")
+    for name, limit in maxes.items():
+        value = scores.get(name)
+        if value is None or value > limit:
+            got = "not measured, not" if value is None else f"{value:.3f}, {value - limit:.3f} above"
+            failures.append(f"{name} = {got} the maximum {limit:.3f}")
+    return failures

@@ -1,0 +1,568 @@
+"""The eval runner: ask every question of eval/questions.jsonl in each mode, score it, report, gate.
+
+    qa eval                  extractive answers over hybrid, dense and BM25 retrieval (+ --backend beside),
+                             and a held-out calibration of the abstention thresholds
+    qa eval --quick --check  extractive hybrid only; exit 1 when a metric falls below eval/thresholds.toml
+
+Writes latest.json (and a timestamped copy), report.md and modes.png to eval/results/. The metrics are pure
+functions in `qa.metrics`; this module only runs the system and arranges their inputs and outputs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from qa import metrics as m
+from qa.answering import Answer, Evidence, abstain_reason, analyse
+from qa.condense import Turn
+from qa.config import PROJECT_ROOT, Backend, ConfigError, RetrievalMode, Settings
+from qa.retrieval import Hit, retrieve
+
+if TYPE_CHECKING:
+    from qa.engine import QA
+
+EVAL_DIR = PROJECT_ROOT / "eval"
+RANK_DEPTH = 10  # ranking metrics look at the top 10, whatever top_k the answerer uses
+WARMUP = 3  # questions asked (and not timed) before each mode, so model and index caches are warm
+GRID_STEP, GRID_POINTS = 0.025, 5000  # calibration tries about GRID_POINTS thresholds, GRID_STEP apart
+MAIN = "extractive-hybrid"  # the product's mode: what --check gates and what the misses list explains
+
+Scores = dict[str, float | None]
+# Per-question scores, averaged over the questions where they are defined (answerable ones, mostly).
+RETRIEVAL = ("hit@1", "hit@3", "hit@5", "mrr@10", "ndcg@10", "recall@5", "recall@10")
+ANSWERS = ("key_fact_accuracy", "all_key_facts", "f1", "exact_match")
+CITATIONS = ("citation_precision", "citation_recall", "citation_fact_recall")
+# Whole-set scores.
+ABSTENTION = ("abstention_precision", "abstention_recall", "false_abstention_rate")
+LATENCY = tuple(f"{stage}_{p}_ms" for stage in ("retrieve", "answer", "total") for p in ("p50", "p95"))
+METRICS = RETRIEVAL + ANSWERS + CITATIONS + ABSTENTION + LATENCY
+CHART = RETRIEVAL[2:6] + ANSWERS[:3] + CITATIONS[:2] + ABSTENTION[1:]  # 0-1 scores, for modes.png
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    """One line of eval/questions.jsonl (schema: eval/check_questions.py)."""
+
+    id: str
+    type: str
+    question: str
+    history: tuple[str, ...]
+    answerable: bool
+    reference_answer: str
+    key_facts: tuple[tuple[str, ...], ...]
+    sources: tuple[str, ...]
+    evidence: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Mode:
+    """An answerer and a retriever, evaluated together as one column."""
+
+    backend: Backend
+    retrieval: RetrievalMode
+
+    @property
+    def name(self) -> str:
+        return f"{self.backend.value}-{self.retrieval.value}"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One question asked in one mode: the answer, its scores and, for a miss, why."""
+
+    item: EvalItem
+    answer: Answer
+    scores: Scores
+    ranked: tuple[tuple[int, bool], ...]  # the top 10: chunk id, and whether it holds evidence
+    why: str
+
+
+def load_questions(path: Path) -> list[EvalItem]:
+    """Read the evaluation set; a malformed line raises ConfigError naming it."""
+    if not path.is_file():
+        raise ConfigError(f"Evaluation questions not found: {path}. Pass --questions PATH.")
+    items = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+            items.append(
+                EvalItem(
+                    str(d["id"]),
+                    str(d["type"]),
+                    str(d["question"]),
+                    tuple(d["history"]),
+                    bool(d["answerable"]),
+                    str(d["reference_answer"]),
+                    tuple(tuple(f) for f in d["key_facts"]),
+                    tuple(d["sources"]),
+                    tuple(d["evidence"]),
+                )
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(
+                f"{path}, line {lineno}: not a valid question ({exc}); run eval/check_questions.py."
+            ) from exc
+    if not items:
+        raise ConfigError(f"{path} holds no questions.")
+    return items
+
+
+def ask_in_turn(qa: QA, item: EvalItem, mode: Mode) -> Answer:
+    """Ask the item's earlier questions first, as a chat would, then the item itself."""
+    history: list[Turn] = []
+    for question in item.history:
+        earlier = qa.ask(question, history, backend=mode.backend, mode=mode.retrieval)
+        history.append(Turn(question, earlier.query, earlier.answer))
+    return qa.ask(item.question, history, backend=mode.backend, mode=mode.retrieval)
+
+
+def score_item(
+    item: EvalItem, answer: Answer, ranked: Sequence[Hit], ideal_relevant: int, top_k: int
+) -> tuple[Scores, tuple[tuple[int, bool], ...], str]:
+    """Scores of one answer (None where a score does not apply), the ranked hits, and why it missed."""
+    found = [
+        m.evidence_in(h.chunk.text, item.evidence) if h.chunk.doc_path in item.sources else frozenset()
+        for h in ranked
+    ]
+    relevant = [bool(f) for f in found]
+    ranked_ids = tuple((h.chunk_id, r) for h, r in zip(ranked, relevant, strict=True))
+    if not item.answerable:
+        why = "" if answer.abstained else "answered a question the documents do not answer"
+        return dict.fromkeys(RETRIEVAL + ANSWERS + CITATIONS), ranked_ids, why
+    n = len(item.evidence)
+    text = m.strip_citation_marks(answer.answer) if not answer.abstained else ""
+    quotes = [c.quote for c in answer.citations]
+    facts = m.key_fact_share(text, item.key_facts)
+    scores: Scores = {
+        "hit@1": m.hit_at_k(relevant, 1),
+        "hit@3": m.hit_at_k(relevant, 3),
+        "hit@5": m.hit_at_k(relevant, 5),
+        "mrr@10": m.reciprocal_rank(relevant, 10),
+        "ndcg@10": m.ndcg_at_k(m.novel_gains(found), 10, ideal_relevant),
+        "recall@5": m.evidence_recall(found, n, 5),
+        "recall@10": m.evidence_recall(found, n, 10),
+        "key_fact_accuracy": facts,
+        "all_key_facts": 1.0 if facts == 1.0 else 0.0,
+        "f1": m.token_f1(text, item.reference_answer),
+        "exact_match": m.exact_match(text, item.reference_answer),
+        "citation_precision": m.citation_precision(quotes, item.evidence, item.key_facts),
+        "citation_recall": m.citation_recall(quotes, item.evidence),
+        "citation_fact_recall": m.citation_fact_recall(quotes, item.key_facts),
+    }
+    return scores, ranked_ids, miss_reason(item, answer, found, top_k)
+
+
+def miss_reason(item: EvalItem, answer: Answer, found: Sequence[frozenset[int]], top_k: int) -> str:
+    """Why an answerable question missed: abstained, not retrieved, other sentences chosen, or partly quoted."""
+    first = next((r for r, f in enumerate(found, start=1) if f), None)
+    where = f"evidence at retrieval rank {first}" if first else f"no evidence in the top {RANK_DEPTH}"
+    if answer.abstained:
+        return f"abstained ({answer.reason}); {where}"
+    text = m.strip_citation_marks(answer.answer)
+    missing = [f[0] for f in item.key_facts if not m.fact_found(text, f)]
+    if not missing:
+        return ""
+    quoted = m.norm(" ".join(c.quote for c in answer.citations))
+    unquoted = [i for i, e in enumerate(item.evidence) if m.norm(e) not in quoted]
+    if first is None or first > top_k:
+        cause = f"retrieval: {where}, the answer reads the top {top_k}"
+    elif len(unquoted) == len(item.evidence):
+        cause = f"selection: {where}, but the answer quotes other sentences"
+    else:
+        ranks = [next((r for r, f in enumerate(found, start=1) if i in f), None) for i in unquoted]
+        at = ", ".join(
+            "not retrieved" if r is None else f"rank {r}" + (f", below the top {top_k}" if r > top_k else "")
+            for r in ranks
+        )
+        cause = f"partial: {len(unquoted)} of {len(item.evidence)} evidence sentences not quoted ({at})"
+    return f"missing {', '.join(missing)}; {cause}"
+
+
+def run_mode(qa: QA, items: Sequence[EvalItem], mode: Mode, ideal: dict[str, int]) -> list[Outcome]:
+    """Every item asked in one mode (after a few untimed warm-up questions), scored."""
+    settings = qa.settings
+    for item in items[:WARMUP]:
+        qa.ask(item.question, backend=mode.backend, mode=mode.retrieval)
+    outcomes = []
+    for item in items:
+        answer = ask_in_turn(qa, item, mode)
+        vector = qa.embedder.embed([answer.query])[0]
+        ranked = retrieve(
+            qa.store, answer.query, vector, RANK_DEPTH, settings.candidates, settings.rrf_k, mode.retrieval
+        )
+        scores, ranked_ids, why = score_item(item, answer, ranked, ideal[item.id], settings.top_k)
+        outcomes.append(Outcome(item, answer, scores, ranked_ids, why))
+    return outcomes
+
+
+def fell_back(answer: Answer, mode: Mode) -> bool:
+    return not answer.abstained and answer.backend != mode.backend.value
+
+
+def ideal_relevant(qa: QA, items: Sequence[EvalItem]) -> dict[str, int]:
+    """Per item, the fewest indexed chunks that together hold all its evidence (nDCG's ideal ranking)."""
+    chunks = list(qa.store.chunks.values())
+    return {
+        item.id: m.min_cover(
+            [m.evidence_in(c.text, item.evidence) for c in chunks if c.doc_path in item.sources]
+        )
+        for item in items
+    }
+
+
+def summarise(outcomes: Sequence[Outcome]) -> Scores:
+    """The metrics of a set of outcomes: per-question means, abstention counts, latency percentiles."""
+    out: Scores = {
+        name: m.mean([o.scores[name] for o in outcomes]) for name in RETRIEVAL + ANSWERS + CITATIONS
+    }
+    ab = m.abstention_scores([o.answer.abstained for o in outcomes], [o.item.answerable for o in outcomes])
+    out |= {
+        "abstention_precision": ab.precision,
+        "abstention_recall": ab.recall,
+        "false_abstention_rate": ab.false_abstention_rate,
+    }
+    for stage in ("retrieve", "answer", "total"):
+        times = [o.answer.timings_ms.get(stage, 0.0) for o in outcomes]
+        out[f"{stage}_p50_ms"] = m.percentile(times, 50)
+        out[f"{stage}_p95_ms"] = m.percentile(times, 95)
+    return out
+
+
+def by_type(outcomes: Sequence[Outcome]) -> dict[str, Scores]:
+    types = sorted({o.item.type for o in outcomes})
+    return {t: summarise([o for o in outcomes if o.item.type == t]) for t in types}
+
+
+# ---- abstention calibration -----------------------------------------------------------------------------
+
+
+def abstention_evidence(qa: QA, answer: Answer) -> Evidence:
+    """What the extractive answerer measured before deciding to abstain, recomputed for `answer`."""
+    vector = qa.embedder.embed([answer.query])[0]
+    return analyse(answer.question, answer.query, answer.hits, qa.store, vector).evidence
+
+
+def calibrate(
+    qa: QA,
+    items: Sequence[EvalItem],
+    answers: Sequence[Answer],
+    grid: Sequence[dict[str, float]] | None = None,
+) -> dict[str, Any]:
+    """Grid-search the abstention thresholds for balanced accuracy, judged on questions not fitted.
+
+    `answers` are the extractive answers to `items`: their queries and hits are reused, the evidence the
+    abstention decision reads is measured once per question, and each grid point re-runs only
+    `abstain_reason`. Fits on one stratified half (by a stable hash of the id) and reports the other, runs
+    2-fold cross-validation, and fits the whole set for comparison.
+    """
+    current = qa.settings.abstain
+    now = {f.name: v for f in dataclasses.fields(current) if isinstance(v := getattr(current, f.name), float)}
+    points = list(grid) if grid is not None else m.grid_around(now, GRID_STEP, GRID_POINTS)
+    if now not in points:
+        points.append(now)
+    evidence = [abstention_evidence(qa, a) for a in answers]
+    decisions = np.array([[bool(abstain_reason(e, replace(current, **p))) for e in evidence] for p in points])
+    report = m.calibration_summary(
+        decisions, np.array([i.answerable for i in items]), [i.id for i in items], points, points.index(now)
+    )
+    report["current_matches_run"] = bool(
+        (decisions[points.index(now)] == [a.abstained for a in answers]).all()
+    )
+    return report
+
+
+# ---- regression gate ------------------------------------------------------------------------------------
+
+
+def load_limits(path: Path) -> tuple[dict[str, float], dict[str, float]]:
+    """The [min] and [max] tables of eval/thresholds.toml; unknown metric names are refused."""
+    if not path.is_file():
+        raise ConfigError(f"Thresholds file not found: {path}; create it or run without --check.")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        mins = {str(k): float(v) for k, v in data.get("min", {}).items()}
+        maxes = {str(k): float(v) for k, v in data.get("max", {}).items()}
+    except (tomllib.TOMLDecodeError, ValueError, TypeError, AttributeError) as exc:
+        raise ConfigError(f"{path}: cannot read thresholds ({exc}).") from exc
+    unknown = sorted((set(mins) | set(maxes)) - set(METRICS))
+    if unknown:
+        raise ConfigError(f"{path}: unknown metric(s) {unknown}; known: {', '.join(METRICS)}.")
+    return mins, maxes
+
+
+# ---- output ---------------------------------------------------------------------------------------------
+
+
+def fmt(value: float | None, name: str = "") -> str:
+    if value is None:
+        return "—"
+    return f"{value:.1f}" if name.endswith("_ms") else f"{value:.3f}"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A Markdown table padded to line up in a terminal too."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])
+
+
+def overall_table(summary: dict[str, Any]) -> str:
+    modes = list(summary)
+    rows = [[name] + [fmt(summary[mode]["overall"][name], name) for mode in modes] for name in METRICS]
+    return table(["metric", *modes], rows)
+
+
+def record(o: Outcome) -> dict[str, Any]:
+    """One outcome as JSON: what was asked, expected and got, its scores, and why it missed."""
+    a = o.answer
+    return {
+        "id": o.item.id,
+        "type": o.item.type,
+        "question": o.item.question,
+        "history": list(o.item.history),
+        "query": a.query,
+        "expected": o.item.reference_answer,
+        "got": a.answer,
+        "abstained": a.abstained,
+        "reason": a.reason,
+        "backend": a.backend,
+        "notice": a.notice,
+        "citations": [{"source": c.source, "quote": c.quote, "chunk_id": c.chunk_id} for c in a.citations],
+        "ranked_chunk_ids": [c for c, _ in o.ranked],
+        "relevant_ranks": [rank for rank, (_, r) in enumerate(o.ranked, start=1) if r],
+        "scores": o.scores,
+        "timings_ms": {k: round(v, 2) for k, v in a.timings_ms.items()},
+        "why": o.why,
+    }
+
+
+def render_report(result: dict[str, Any]) -> str:
+    """eval/results/report.md: the tables, the calibration, and every miss explained."""
+    summary = result["summary"]
+    main = summary[MAIN]["by_type"]
+    per_type: tuple[str, ...] = ("hit@5", "mrr@10", "recall@5", "key_fact_accuracy", "all_key_facts", "f1")
+    per_type += ("citation_precision", "citation_recall", "abstention_recall", "false_abstention_rate")
+    counts = {t: sum(r["type"] == t for r in result["questions"][MAIN]) for t in main}
+    lines = [
+        f"# qa evaluation, {result['created']}",
+        "",
+        f"{result['n_questions']} questions from `{result['questions_file']}`; top_k {result['settings']['top_k']} "
+        f"for answers, top {RANK_DEPTH} for ranking metrics; {result['runtime_s']:.0f} s. "
+        "Retrieval, answer and citation metrics are over answerable questions; abstention over all.",
+        "",
+        "## Overall",
+        "",
+        overall_table(summary),
+        "",
+        f"## Per question type ({MAIN})",
+        "",
+        table(
+            ["type", "n", *per_type],
+            [[t, str(counts[t])] + [fmt(main[t][k]) for k in per_type] for t in main],
+        ),
+        "",
+    ]
+    for name in ("key_fact_accuracy", "mrr@10"):
+        lines += [
+            f"## {name} per type and mode",
+            "",
+            table(
+                ["type", *summary],
+                [[t] + [fmt(summary[mode]["by_type"][t][name]) for mode in summary] for t in main],
+            ),
+            "",
+        ]
+    for name, fb in result["fallbacks"].items():
+        lines += [
+            f"**Warning**: {fb['count']} {name} answers are the extractive fallback ({fb['first']})",
+            "",
+        ]
+    cal = result.get("calibration")
+    if cal:
+        lines += ["## Abstention calibration", "", *calibration_lines(cal), ""]
+    for mode, records in result["questions"].items():
+        if mode != MAIN and mode.startswith("extractive"):
+            continue
+        misses = [r for r in records if r["why"]]
+        lines += [f"## Misses ({mode}): {len(misses)} of {len(records)}", ""]
+        for r in misses:
+            asked = " → ".join([*r["history"], r["question"]])
+            lines += [
+                f"### {r['id']} ({r['type']}): {asked}",
+                "",
+                *([f"- searched for: {r['query']}"] if r["query"] != r["question"] else []),
+                f"- expected: {r['expected'] or '(abstain)'}",
+                f"- got: {r['got']}",
+                f"- why: {r['why']}",
+                "",
+            ]
+    return "\n".join(lines)
+
+
+def calibration_lines(cal: dict[str, Any]) -> list[str]:
+    held, cv, full = cal["held_out"], cal["cross_validation"], cal["full_set"]
+
+    def show(point: dict[str, float]) -> str:
+        return ", ".join(f"{k} {v:.3f}" for k, v in point.items())
+
+    lines = [
+        f"Objective: {cal['objective']}. Split: {cal['split']} (sizes {cal['fold_sizes']}); "
+        f"{cal['grid_points']} grid points.",
+        "",
+        f"- current ({show(cal['current'])}): {cal['current_score_all']:.3f} on all questions",
+        f"- held-out split, fit on fold 0 → {show(held['thresholds'])}: {held['fit_score']:.3f} on fold 0, "
+        f"**{held['held_out_score']:.3f} on held-out fold 1** (current: {held['current_held_out_score']:.3f})",
+    ]
+    for f in cv["folds"]:
+        lines.append(
+            f"- 2-fold CV, fit on fold {f['fit_on_fold']} → {show(f['thresholds'])}: "
+            f"held-out {f['held_out_score']:.3f} (current {f['current_held_out_score']:.3f})"
+        )
+    lines += [
+        f"- 2-fold CV mean held-out: **{cv['mean_held_out_score']:.3f}** "
+        f"(current thresholds: {cv['current_mean_held_out_score']:.3f})",
+        f"- fit on all questions → {show(full['thresholds'])}: {full['in_sample_score']:.3f} in-sample "
+        "(optimistic: fitted and scored on the same questions)",
+    ]
+    lines.append(
+        f"- no threshold in the grid changes these: answerable but always abstained "
+        f"{', '.join(cal['always_abstain']) or 'none'}; unanswerable but never abstained "
+        f"{', '.join(cal['never_abstain']) or 'none'}"
+    )
+    if not cal["current_matches_run"]:
+        lines.append("- WARNING: re-running abstain_reason at the current thresholds disagrees with the run.")
+    return lines
+
+
+def plot_modes(summary: dict[str, Any], path: Path) -> None:
+    """A grouped bar chart of the main 0-1 metrics, one bar per mode."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    modes = list(summary)
+    fig, ax = plt.subplots(figsize=(12, 5))
+    width = 0.8 / len(modes)
+    x = np.arange(len(CHART))
+    for i, mode in enumerate(modes):
+        values = [summary[mode]["overall"][k] or 0.0 for k in CHART]
+        ax.bar(x + (i - (len(modes) - 1) / 2) * width, values, width, label=mode)
+    ax.set_xticks(x, [k.replace("_", " ") for k in CHART], rotation=30, ha="right")
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("score (false abstention: lower is better)")
+    ax.set_title("qa eval: modes compared")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ---- the runner -----------------------------------------------------------------------------------------
+
+
+def run_eval(
+    settings: Settings,
+    questions: Path | None = None,
+    out: Path | None = None,
+    backend: Backend | None = None,
+    check: bool = False,
+    quick: bool = False,
+    *,
+    qa: QA | None = None,
+    thresholds: Path | None = None,
+    calibration: bool | None = None,
+) -> int:
+    """Evaluate, write results to `out`, print the summary; 1 when --check finds a metric out of bounds.
+
+    `qa` reuses a loaded QA object (its settings win); `calibration` defaults to on except with `quick`.
+    """
+    started = time.perf_counter()
+    questions = questions or EVAL_DIR / "questions.jsonl"
+    out = out or EVAL_DIR / "results"
+    items = load_questions(questions)
+    limits_path = thresholds or EVAL_DIR / "thresholds.toml"
+    limits = load_limits(limits_path) if check else None
+    if qa is None:
+        from qa.engine import QA
+
+        qa = QA(settings)
+    settings = qa.settings
+    modes = [Mode(Backend.EXTRACTIVE, RetrievalMode.HYBRID)]
+    if not quick:
+        modes += [Mode(Backend.EXTRACTIVE, RetrievalMode.DENSE), Mode(Backend.EXTRACTIVE, RetrievalMode.BM25)]
+        extra = backend or settings.backend
+        if extra is not Backend.EXTRACTIVE:
+            modes.append(Mode(extra, RetrievalMode.HYBRID))
+    ideal = ideal_relevant(qa, items)
+    outcomes = {mode.name: run_mode(qa, items, mode, ideal) for mode in modes}
+    summary: dict[str, dict[str, Any]] = {
+        name: {"overall": summarise(o), "by_type": by_type(o)} for name, o in outcomes.items()
+    }
+    # A generator that is down answers with the extractive fallback: its column would then measure that.
+    fallbacks = {
+        mode.name: notes
+        for mode in modes
+        if (notes := [o.answer.notice for o in outcomes[mode.name] if fell_back(o.answer, mode)])
+    }
+    main_answers = [o.answer for o in outcomes[MAIN]]
+    cal = (
+        calibrate(qa, items, main_answers)
+        if (calibration if calibration is not None else not quick)
+        else None
+    )
+    failures = m.failed_checks(summary[MAIN]["overall"], *limits) if limits else []
+    created = datetime.now(UTC)
+    result: dict[str, Any] = {
+        "created": created.isoformat(timespec="seconds"),
+        "questions_file": str(questions),
+        "n_questions": len(items),
+        "settings": {
+            "top_k": settings.top_k,
+            "candidates": settings.candidates,
+            "rrf_k": settings.rrf_k,
+            "model": qa.embedder.name,
+            "index_generation": qa.store.generation,
+            "abstain": dataclasses.asdict(settings.abstain),
+        },
+        "modes": list(outcomes),
+        "runtime_s": round(time.perf_counter() - started, 1),
+        "summary": summary,
+        "calibration": cal,
+        "fallbacks": {name: {"count": len(notes), "first": notes[0]} for name, notes in fallbacks.items()},
+        "check": {"thresholds": str(limits_path), "failures": failures} if check else None,
+        "questions": {name: [record(o) for o in os] for name, os in outcomes.items()},
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(result, indent=1, ensure_ascii=False)
+    (out / "latest.json").write_text(text, encoding="utf-8")
+    (out / f"{created.strftime('%Y%m%dT%H%M%SZ')}.json").write_text(text, encoding="utf-8")
+    (out / "report.md").write_text(render_report(result), encoding="utf-8")
+    plot_modes(summary, out / "modes.png")
+    print(overall_table(summary))
+    for name, notes in fallbacks.items():
+        print(f"\nWARNING: {len(notes)} {name} answers are the extractive fallback: {notes[0]}")
+    if cal:
+        print("\nAbstention calibration:\n" + "\n".join(calibration_lines(cal)))
+    print(f"\n{len(items)} questions, {result['runtime_s']} s; wrote {out / 'report.md'} and latest.json")
+    if check:
+        for failure in failures:
+            print(f"qa eval --check: FAILED {failure}", file=sys.stderr)
+        print(f"qa eval --check ({MAIN}): {'FAILED' if failures else 'passed'} against {limits_path}")
+    return 1 if failures else 0
