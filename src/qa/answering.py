@@ -304,6 +304,14 @@ def gather_evidence(
     passage_terms = set(lexical.content_terms(passages))
     missing = terms.missing(passage_terms)
     best = candidates[0]
+    # The subject must be where the answer is: "Who is the Director-General of the WTO?" must not be
+    # answered from a passage about InvestHK's director-general because another passage mentions the WTO.
+    # (Only when none of the question's codes is there: a two-document question names two.)
+    near = " ".join({c.hit.chunk_id: c.hit.chunk.embed_text() for c in candidates[:3]}.values())
+    asked = lexical.acronyms(query)
+    off_subject = sorted(a for a in asked if a not in near)
+    if asked and len(off_subject) == len(asked) and not explicit:
+        explicit = f"the passages that could answer do not mention {', '.join(off_subject)}"
     kind = lexical.answer_type(query)
     # Dates, amounts and counts are recognised reliably, so the best sentence itself must have one; names
     # and places less so, so one of the top three sentences having one is enough.

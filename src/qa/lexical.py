@@ -23,7 +23,8 @@ _QUESTION_WORDS = frozenset(
     ).split()
 )
 STOPWORDS = frozenset(STOPWORDS_EN_PLUS) | _QUESTION_WORDS
-_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-.&]*[A-Za-z0-9]|[A-Za-z0-9]")
+# Hyphenated compounds count as their parts, so "AEM-Hongkong" meets "AEM", and "ASEAN-HKC" meets "HKC".
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’.&]*[A-Za-z0-9]|[A-Za-z0-9]")
 _NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?(?![\w])")
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 _MONTHS = (
