@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,40 @@ def test_index_then_ask_json_and_batch(tmp_path: Path) -> None:
 
     out = _qa("ask", "--corpus", str(corpus), "--index", str(index), "What is RCEP?")
     assert "Sources:" in out.stdout and "[1]" in out.stdout
+
+
+@pytest.mark.slow
+def test_watch_reindexes_when_the_corpus_changes(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("The first note says the port opened in 1999.")
+    index = tmp_path / "index"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "qa.cli",
+            "index",
+            "--watch",
+            "--json",
+            "--corpus",
+            str(corpus),
+            "--index",
+            str(index),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=ENV,
+    )
+    try:
+        assert proc.stdout is not None
+        first = json.loads(proc.stdout.readline())
+        assert first["added"] == 1
+        time.sleep(1.0)  # let the watcher start before the change
+        (corpus / "b.txt").write_text("The second note says the bridge opened in 2004.")
+        second = json.loads(proc.stdout.readline())
+        assert (second["added"], second["unchanged"]) == (1, 1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
