@@ -9,7 +9,7 @@ export TOKENIZERS_PARALLELISM := false
 export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_DISABLE_PROGRESS_BARS := 1
 
-.PHONY: install run test lint typecheck unit eval eval-check index bench clean
+.PHONY: install run test lint typecheck unit eval eval-check index bench clean install-llm
 
 install: $(STAMP)
 
@@ -29,8 +29,8 @@ run: $(STAMP)
 	$(VENV)/bin/qa serve
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests app.py eval bench
-	$(VENV)/bin/ruff format --check src tests app.py eval bench
+	$(VENV)/bin/ruff check src tests app.py eval bench scripts
+	$(VENV)/bin/ruff format --check src tests app.py eval bench scripts
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
@@ -46,6 +46,22 @@ eval-check: $(STAMP)
 
 eval: $(STAMP)
 	$(VENV)/bin/qa eval
+
+# Benchmarks (not part of `make test`): installs the pinned [bench] extra once, writes bench/results.{json,md}.
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install -q -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(PY) bench/run.py $(BENCH_ARGS)
+
+# Optional offline generative answers (`--backend llamacpp`; README "Generative answers"): llama-cpp-python,
+# compiled once for this CPU, and hash-pinned GGUF weights assembled in ~/.cache/qa/models (QA_MODEL_CACHE).
+# The 135m model always (its tests use it), plus LLM_MODELS: make install-llm LLM_MODELS="0.5b 1.5b".
+LLM_MODELS ?= 1.5b
+install-llm: $(STAMP)
+	PY=$(PY) scripts/install_llm.sh $(LLM_MODELS)
 
 test: lint typecheck unit eval-check
 

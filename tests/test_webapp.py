@@ -21,23 +21,19 @@ from qa.corpus import Skipped
 from qa.engine import DocumentInfo
 from qa.indexing import IndexSummary, SkipHandler
 from qa.questions import clean_question
-from qa.retrieval import Hit
-from qa.webapp import (
+from qa.render import (
     ChatState,
-    UploadRejected,
-    build_app,
     chat_text,
-    chat_turn,
     documents_html,
     highlight,
     inspector_html,
-    launch_options,
     reply_markdown,
-    save_upload,
     sources_html,
     summary_lines,
-    upload_name,
 )
+from qa.retrieval import Hit
+from qa.uploads import UploadRejected, save_upload, upload_name
+from qa.webapp import build_app, chat_turn, launch_options
 
 # Gradio's queue calls a pandas API that pandas 3 deprecates; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:.*(no_silent_downcasting|copy keyword is deprecated)")

@@ -361,7 +361,9 @@ def compose(selected: Sequence[Candidate]) -> tuple[str, tuple[Citation, ...], t
         first = cand.index
         if cand.index > 0 and chunk.sentences[cand.index].text.lower().startswith(_ANAPHORA):
             prev = chunk.sentences[cand.index - 1]
-            if not prev.context:
+            # Joined by one space, the two are the exact source text only when one character separates
+            # them (not across a blank line, which also ends the thought).
+            if not prev.context and prev.end + 1 == chunk.sentences[cand.index].start:
                 first = cand.index - 1
         quoted = chunk.sentences[first : cand.index + 1]
         quote = " ".join(s.text for s in quoted)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from sentencex import get_sentence_boundaries
 
@@ -32,6 +33,10 @@ _FUNCTION_WORD_END = re.compile(
     r"\b(the|a|an|of|and|or|to|in|for|with|on|by|at|from|as|that|which)\s*$", re.I
 )
 _SPECIAL_TOKENS = 2  # [CLS] and [SEP]
+# sentencex takes time quadratic in the length of its input when that holds full-width stops (Chinese,
+# Japanese: 1 MB took minutes), so it is given one such sentence at a time.
+_FULLWIDTH_STOP = re.compile(r"[。！？]+[」』”’）)]*")
+_WORD_PIECE = re.compile(r"\S{1,50}")  # a "word" of a script without spaces is cut into pieces
 
 
 @dataclass(frozen=True)
@@ -170,16 +175,24 @@ def split_sentences(doc: Document) -> list[Sentence]:
             sentences.append(Sentence(block.start, block.end, flat, context=True))
             continue
         spans: list[tuple[int, int]] = []
-        for bound in get_sentence_boundaries("en", flat):
-            piece = flat[bound["start_index"] : bound["end_index"]]
+        cuts = [0, *(m.end() for m in _FULLWIDTH_STOP.finditer(flat)), len(flat)]
+        bounds = [
+            (lo + b["start_index"], lo + b["end_index"])
+            for lo, hi in pairwise(cuts)
+            if hi > lo
+            for b in get_sentence_boundaries("en", flat[lo:hi])
+        ]
+        for start, end in bounds:
+            piece = flat[start:end]
             lead = len(piece) - len(piece.lstrip())
             trail = len(piece.rstrip())
             if trail <= lead:
                 continue
-            span = (bound["start_index"] + lead, bound["start_index"] + trail)
+            span = (start + lead, start + trail)
             # The splitter also breaks before enumerations ("namely (i) ..., (ii) ..."); inside a paragraph
-            # a sentence ends only at a stop, so a piece without one is glued to the next.
-            if spans and not _TERMINAL.search(flat[spans[-1][0] : spans[-1][1]]):
+            # a sentence ends only at a stop, so a piece without one is glued to the next. (Only the tail is
+            # looked at: a run of glued pieces can be long.)
+            if spans and not _TERMINAL.search(flat[max(spans[-1][0], spans[-1][1] - 32) : spans[-1][1]]):
                 spans[-1] = (spans[-1][0], span[1])
             else:
                 spans.append(span)
@@ -279,7 +292,7 @@ def _split_long_sentences(
         if size <= budget:
             out.append(sentence)
             continue
-        words = list(re.finditer(r"\S+", sentence.text))
+        words = list(_WORD_PIECE.finditer(sentence.text))
         word_sizes = count_tokens([w.group() for w in words])
         piece_start = 0
         used = 0

@@ -86,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("question", help="the question, or - to read one question per line from stdin")
     p.add_argument("--json", action="store_true", help="print one JSON object per question")
     p.add_argument("--top-k", type=int, help="passages to retrieve (default 5)")
-    p.add_argument("--backend", help="extractive (default), openai or transformers (or QA_BACKEND)")
+    p.add_argument("--backend", help="extractive (default), openai, transformers or llamacpp (or QA_BACKEND)")
     p.add_argument("--retrieval", help="hybrid (default), dense or bm25")
     p.set_defaults(func=cmd_ask)
 
@@ -108,7 +108,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quick", action="store_true", help="extractive hybrid only (what --check needs)")
     p.add_argument(
-        "--calibrate", action="store_true", help="also grid-search the abstention thresholds (held-out report)"
+        "--calibrate",
+        action="store_true",
+        help="also grid-search the abstention thresholds (held-out report)",
     )
     p.set_defaults(func=cmd_eval)
     return parser

@@ -23,6 +23,7 @@ class Backend(StrEnum):
     EXTRACTIVE = "extractive"
     OPENAI = "openai"
     TRANSFORMERS = "transformers"
+    LLAMACPP = "llamacpp"
 
 
 class RetrievalMode(StrEnum):
@@ -66,6 +67,25 @@ class AbstainThresholds:
 
 
 @dataclass(frozen=True)
+class VectorIndexPolicy:
+    """Which FAISS index holds the chunk vectors, by their number (see `qa.vector_index`; `make bench`).
+
+    Exact search up to `exact_max` vectors; above it IVF (inverted lists, exact vectors) with
+    nlist = nlist_factor * sqrt(n), trained and its nprobe calibrated when the store is saved.
+    """
+
+    # Exact single-query p50 on 2 cores (bench/results.md): 0.5 ms at 10k, 10 ms at 100k, 100 ms at 1M, and
+    # ~30 ms at 50k with the machine busy; IVF stays under 0.3 ms at 1M with recall@10 >= 0.97.
+    exact_max: int = 50_000
+    nlist_factor: float = 4.0
+    train_per_list: int = 48  # k-means sample = this * nlist (FAISS wants at least 39)
+    target_recall: float = 0.97  # recall@10 vs exact the calibrated nprobe must reach (bench checks >= 0.95)
+    calibration_queries: int = 256
+    refit_factor: float = 2.0  # retrain when the count has grown or shrunk this much since training
+    seed: int = 1234
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything configurable. Build with `Settings.from_env()` at the edge; never read env elsewhere."""
 
@@ -78,6 +98,7 @@ class Settings:
     min_section_tokens: int = 48  # a new heading only starts a new chunk once the current one has this much
     max_file_bytes: int = 20 * 1024 * 1024
     embed_batch_size: int = 32
+    vector_index: VectorIndexPolicy = field(default_factory=VectorIndexPolicy)
     # Retrieval.
     top_k: int = 5
     candidates: int = 30  # per retriever, before fusion
@@ -96,6 +117,13 @@ class Settings:
     llm_max_new_tokens: int = 256
     llm_context_tokens: int = 1500  # prompt budget for the passages (whole sentences are dropped to fit)
     llm_timeout_s: float = 60.0
+    # The llamacpp backend: a model of qa.llm_models.MODELS (installed by `make install-llm`) or a .gguf path.
+    llm_model: str = "1.5b"
+    llm_model_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "qa" / "models")
+    llm_threads: int = 2
+    # llama.cpp's context window; the passages get what the prompt and the answer leave. Reading the prompt
+    # dominates latency on a CPU (see README, "Generative answers"), so it is sized for 2 cores.
+    llm_n_ctx: int = 2048
     verify_min_support: float = 0.45
 
     @property
@@ -127,9 +155,21 @@ class Settings:
             ("openai_base_url", "QA_OPENAI_BASE_URL"),
             ("openai_model", "QA_OPENAI_MODEL"),
             ("llm_path", "QA_LLM_PATH"),
+            ("llm_model", "QA_LLM_MODEL"),
         ):
             if name in env:
                 values[key] = env[name]
+        if "QA_MODEL_CACHE" in env:
+            values["llm_model_dir"] = Path(env["QA_MODEL_CACHE"])
+        if "QA_LLM_THREADS" in env:
+            values["llm_threads"] = _int(env, "QA_LLM_THREADS")
+        if "QA_LLM_CTX" in env:
+            values["llm_n_ctx"] = _int(env, "QA_LLM_CTX")
+        if "QA_LLM_TIMEOUT" in env:
+            try:
+                values["llm_timeout_s"] = float(env["QA_LLM_TIMEOUT"])
+            except ValueError:
+                raise ConfigError(f"QA_LLM_TIMEOUT must be seconds, got {env['QA_LLM_TIMEOUT']!r}.") from None
         key_value = env.get("QA_OPENAI_API_KEY") or env.get("OPENAI_API_KEY")
         if key_value:
             values["openai_api_key"] = key_value

@@ -18,6 +18,8 @@ from pathlib import Path
 SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".pdf"})
 SOURCES_FILE = "sources.toml"
 _HASH_BLOCK = 1 << 20
+# Control characters other than the newline would corrupt the UI and JSON output; tabs become spaces too.
+_CONTROLS = {code: " " for code in range(32) if code != ord("\n")}
 
 
 @dataclass(frozen=True)
@@ -176,8 +178,8 @@ def _decode(raw: bytes) -> str:
 
 def _normalise(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n")
-    # Other control characters would corrupt the UI and JSON output; tabs become spaces.
-    return "".join(ch if ch == "\n" or ord(ch) >= 32 else " " for ch in text)
+    # str.translate, not a join over characters: a per-character list of a 20 MB text took 0.5 GB.
+    return text.translate(_CONTROLS)
 
 
 def _html_text(html: str) -> str:

@@ -47,8 +47,12 @@ ANSWERS = ("key_fact_accuracy", "all_key_facts", "f1", "exact_match")
 CITATIONS = ("citation_precision", "citation_recall", "citation_fact_recall")
 # Whole-set scores.
 ABSTENTION = ("abstention_precision", "abstention_recall", "false_abstention_rate")
-LATENCY = tuple(f"{stage}_{p}_ms" for stage in ("retrieve", "answer", "total") for p in ("p50", "p95"))
-METRICS = RETRIEVAL + ANSWERS + CITATIONS + ABSTENTION + LATENCY
+# Over every answered question: the share of answer sentences verification could not match to a passage.
+GROUNDING = ("unsupported_sentence_rate",)
+# first_token: until the first streamed text (a non-streaming answerer's whole answer arrives at once).
+STAGES = ("retrieve", "first_token", "answer", "total")
+LATENCY = tuple(f"{stage}_{p}_ms" for stage in STAGES for p in ("p50", "p95"))
+METRICS = RETRIEVAL + ANSWERS + CITATIONS + ABSTENTION + GROUNDING + LATENCY
 
 
 @dataclass(frozen=True)
@@ -127,7 +131,22 @@ def ask_in_turn(qa: QA, item: EvalItem, mode: Mode) -> Answer:
     for question in item.history:
         earlier = qa.ask(question, history, backend=mode.backend, mode=mode.retrieval)
         history.append(Turn(question, earlier.query, earlier.answer))
-    return qa.ask(item.question, history, backend=mode.backend, mode=mode.retrieval)
+    return ask_timed(qa, item.question, history, mode)
+
+
+def ask_timed(qa: QA, question: str, history: Sequence[Turn], mode: Mode) -> Answer:
+    """`qa.stream` read to the end, with the time to its first text added as timings_ms["first_token"]."""
+    started = time.perf_counter()
+    first: float | None = None
+    answer: Answer | None = None
+    for event in qa.stream(question, history, backend=mode.backend, mode=mode.retrieval):
+        if first is None and event.delta:
+            first = (time.perf_counter() - started) * 1000
+        answer = event.answer or answer
+    assert answer is not None  # QA.stream always ends with an answer
+    return replace(
+        answer, timings_ms={**answer.timings_ms, "first_token": first or answer.timings_ms["total"]}
+    )
 
 
 def score_item(
@@ -140,9 +159,14 @@ def score_item(
     ]
     relevant = [bool(f) for f in found]
     ranked_ids = tuple((h.chunk_id, r) for h, r in zip(ranked, relevant, strict=True))
+    grounding: Scores = {
+        "unsupported_sentence_rate": None
+        if answer.abstained
+        else m.unsupported_share([s.verified for s in answer.sentences])
+    }
     if not item.answerable:
         why = "" if answer.abstained else "answered a question the documents do not answer"
-        return dict.fromkeys(RETRIEVAL + ANSWERS + CITATIONS), ranked_ids, why
+        return dict.fromkeys(RETRIEVAL + ANSWERS + CITATIONS) | grounding, ranked_ids, why
     n = len(item.evidence)
     text = m.strip_citation_marks(answer.answer) if not answer.abstained else ""
     quotes = [c.quote for c in answer.citations]
@@ -162,7 +186,7 @@ def score_item(
         "citation_precision": m.citation_precision(quotes, item.evidence, item.key_facts),
         "citation_recall": m.citation_recall(quotes, item.evidence),
         "citation_fact_recall": m.citation_fact_recall(quotes, item.key_facts),
-    }
+    } | grounding
     return scores, ranked_ids, miss_reason(item, answer, found, top_k)
 
 
@@ -227,7 +251,8 @@ def ideal_relevant(qa: QA, items: Sequence[EvalItem]) -> dict[str, int]:
 def summarise(outcomes: Sequence[Outcome]) -> Scores:
     """The metrics of a set of outcomes: per-question means, abstention counts, latency percentiles."""
     out: Scores = {
-        name: m.mean([o.scores[name] for o in outcomes]) for name in RETRIEVAL + ANSWERS + CITATIONS
+        name: m.mean([o.scores[name] for o in outcomes])
+        for name in RETRIEVAL + ANSWERS + CITATIONS + GROUNDING
     }
     ab = m.abstention_scores([o.answer.abstained for o in outcomes], [o.item.answerable for o in outcomes])
     out |= {
@@ -235,7 +260,7 @@ def summarise(outcomes: Sequence[Outcome]) -> Scores:
         "abstention_recall": ab.recall,
         "false_abstention_rate": ab.false_abstention_rate,
     }
-    for stage in ("retrieve", "answer", "total"):
+    for stage in STAGES:
         times = [o.answer.timings_ms.get(stage, 0.0) for o in outcomes]
         out[f"{stage}_p50_ms"] = m.percentile(times, 50)
         out[f"{stage}_p95_ms"] = m.percentile(times, 95)

@@ -20,8 +20,10 @@ import json
 import queue
 import re
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -48,6 +50,11 @@ PASSAGE_TEMPLATE = "[{n}] {title}\n{text}"
 PLAIN_PROMPT = "{system}\n\n{user}\n\nAnswer:"  # for a model whose tokenizer has no chat template
 # Passage tokens sent to the model, in the embedder's word pieces (close enough to any LLM's tokens).
 QUOTE_SPAN = 3  # a quote joins its best sentences when they lie this close together, else takes the best one
+
+# The llamacpp backend counts passages in its own tokens; these cover what the count of their texts misses.
+MESSAGE_TOKENS = 8  # chat-template markers around each message
+PASSAGE_TOKENS = 8  # "[n] ", the newline after the title and the blank line between passages
+SAFETY_TOKENS = 32
 
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
@@ -216,6 +223,53 @@ class TransformersGenerator:
             raise GenerationError(f"generation failed: {failure[0]}"[:300]) from failure[0]
 
 
+class LlamaCppGenerator:
+    """A GGUF model run in this process by llama.cpp (llama-cpp-python), streamed; see `qa.llm_models`."""
+
+    def __init__(self, path: Path, n_ctx: int, n_threads: int, max_tokens: int, timeout_s: float) -> None:
+        self.path, self.n_ctx, self.n_threads = path, n_ctx, n_threads
+        self.max_tokens, self.timeout_s = max_tokens, timeout_s
+
+    def _model(self) -> tuple[Any, threading.Lock]:
+        from qa import llm_models
+
+        try:
+            return llm_models.load_llama(self.path, self.n_ctx, self.n_threads)
+        except llm_models.ModelError as exc:
+            raise GenerationError(str(exc)) from None
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Tokens per text in the model's own vocabulary, plus one for the space or newline joining it."""
+        model, _ = self._model()
+        return [len(model.tokenize(t.encode(), add_bos=False, special=False)) + 1 for t in texts]
+
+    def passage_budget(self, framing: list[dict[str, str]], n_passages: int) -> int:
+        """Passage tokens that fit n_ctx beside the answer, the prompt without passages and their framing."""
+        prompt = sum(self.count_tokens([m["content"] for m in framing])) + MESSAGE_TOKENS * len(framing)
+        return self.n_ctx - self.max_tokens - prompt - PASSAGE_TOKENS * n_passages - SAFETY_TOKENS
+
+    def stream(self, messages: list[dict[str, str]]) -> Iterator[str]:
+        model, lock = self._model()
+        deadline = time.monotonic() + self.timeout_s
+        if not lock.acquire(timeout=self.timeout_s):
+            raise GenerationError(f"the model was busy with other questions for {self.timeout_s:g} s")
+        try:
+            # Greedy: a grounded answer wants the likeliest wording. The timeout is checked as each token
+            # arrives: reading the prompt cannot be interrupted (5-40 s for 1,200 tokens on 2 busy cores).
+            chunks = model.create_chat_completion(
+                messages=messages, stream=True, temperature=0.0, max_tokens=self.max_tokens
+            )
+            try:
+                for chunk in chunks:
+                    if time.monotonic() > deadline:
+                        raise GenerationError(f"no complete answer within {self.timeout_s:g} s")
+                    yield _delta(chunk)  # llama-cpp-python streams OpenAI-shaped events
+            finally:
+                chunks.close()
+        finally:
+            lock.release()
+
+
 def make_generator(settings: Settings, backend: Backend) -> Generator:
     """The generator for a backend; GenerationError names the setting to set when one is missing."""
     if backend is Backend.OPENAI:
@@ -236,7 +290,27 @@ def make_generator(settings: Settings, backend: Backend) -> Generator:
         if not settings.llm_path.strip():
             raise GenerationError("no model set: set QA_LLM_PATH to a model folder or .gguf file")
         return TransformersGenerator(settings.llm_path, settings.llm_max_new_tokens, settings.llm_timeout_s)
+    if backend is Backend.LLAMACPP:
+        from qa import llm_models
+
+        try:
+            path, n_ctx = llm_models.model_path(settings), llm_models.context_size(settings)
+        except llm_models.ModelError as exc:
+            raise GenerationError(str(exc)) from None
+        return LlamaCppGenerator(
+            path, n_ctx, settings.llm_threads, settings.llm_max_new_tokens, settings.llm_timeout_s
+        )
     raise ValueError(f"The {backend.value} backend does not use a generator.")
+
+
+def prompt_budget(
+    generator: Generator, query: str, n_passages: int, settings: Settings, embedder: Embedder
+) -> tuple[TokenCounter, int]:
+    """How to count passage tokens and how many fit: in the model's own tokens where the generator has them."""
+    if isinstance(generator, LlamaCppGenerator):
+        framing = build_messages(query, [], settings.max_answer_sentences)
+        return generator.count_tokens, generator.passage_budget(framing, n_passages)
+    return embedder.count_tokens, settings.llm_context_tokens
 
 
 def fit_passages(hits: Sequence[Hit], count_tokens: TokenCounter, budget: int) -> list[PromptPassage]:
@@ -378,7 +452,10 @@ def _citation(number: int, hit: Hit, supports: Sequence[Support]) -> Citation:
     chunk = hit.chunk
     best = max(supports, key=lambda s: s.cosine)
     indices = sorted({s.best for s in supports})
-    if indices[-1] - indices[0] >= QUOTE_SPAN:  # too far apart for one readable quote: keep the best
+    span = chunk.sentences[indices[0] : indices[-1] + 1]
+    # Too far apart for one readable quote, or split by more than one character (a blank line) so that
+    # joining them with a space would not be the source text: keep the best.
+    if indices[-1] - indices[0] >= QUOTE_SPAN or any(b.start != a.end + 1 for a, b in pairwise(span)):
         indices = [best.best]
     quoted = chunk.sentences[indices[0] : indices[-1] + 1]
     return Citation(
@@ -416,13 +493,13 @@ def generate(
         notice = f"The {backend.value} backend failed ({reason}); showing the extractive answer instead."
         return StreamEvent("", dataclasses.replace(extractive, notice=notice))
 
-    budget = settings.llm_context_tokens
-    passages = fit_passages(hits, embedder.count_tokens, budget)
-    # The query, not the raw question: it is standalone (a follow-up carries its earlier subject).
-    messages = build_messages(query, passages, settings.max_answer_sentences)
     parts: list[str] = []
     try:
-        for delta in make_generator(settings, backend).stream(messages):
+        generator = make_generator(settings, backend)
+        passages = fit_passages(hits, *prompt_budget(generator, query, len(hits), settings, embedder))
+        # The query, not the raw question: it is standalone (a follow-up carries its earlier subject).
+        messages = build_messages(query, passages, settings.max_answer_sentences)
+        for delta in generator.stream(messages):
             if delta:
                 parts.append(delta)
                 yield StreamEvent(delta)

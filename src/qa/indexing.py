@@ -33,7 +33,7 @@ from qa.corpus import (
     relative_name,
 )
 from qa.embedding import Embedder
-from qa.store import IndexCorrupt, IndexMismatch, IndexMissing, Manifest, Store
+from qa.store import IndexCorrupt, IndexMismatch, IndexMissing, Manifest, Store, prune
 
 SkipHandler = Callable[[Skipped], None]
 
@@ -118,6 +118,7 @@ def _build_locked(
     rebuilt = store is None
     if store is None:
         store = Store(Manifest(model=embedder.name, dim=embedder.dim, chunker=chunker))
+    store.policy = settings.vector_index  # exact or IVF by size, decided when the store is saved
     manifest = store.manifest
     skipped: list[Skipped] = []
     try:
@@ -216,6 +217,8 @@ def _build_locked(
     generation = ""
     if rebuilt or changed or removed_paths:
         generation = store.save(settings.index_dir)
+    else:
+        prune(settings.index_dir)  # a run killed after its switch, or before it, left folders behind
     return IndexSummary(
         added=added,
         updated=updated,

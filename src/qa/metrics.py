@@ -203,6 +203,15 @@ def abstention_scores(abstained: Sequence[bool], answerable: Sequence[bool]) -> 
     return AbstentionScores(precision, recall, far, balanced)
 
 
+def unsupported_share(verified: Sequence[bool]) -> float | None:
+    """Share of an answer's sentences that verification could not match to a passage; None without any.
+
+    >>> unsupported_share([True, False, True, True])
+    0.25
+    """
+    return sum(not v for v in verified) / len(verified) if verified else None
+
+
 # ---- aggregation ----------------------------------------------------------------------------------------
 
 

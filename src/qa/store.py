@@ -23,7 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from qa import vector_index
 from qa.chunking import Chunk, Sentence
+from qa.config import VectorIndexPolicy
+from qa.corpus import file_sha256
 from qa.lexical import content_terms, stemmer
 
 FORMAT_VERSION = 1
@@ -57,6 +60,9 @@ class Manifest:
     next_id: int = 0
     documents: dict[str, dict[str, Any]] = field(default_factory=dict)
     built_at: float = 0.0
+    # sha256 of every other file of the generation: a load then refuses a damaged file, not only an
+    # unparsable one (a flipped byte in a vector file parses fine and silently changes answers).
+    files: dict[str, str] = field(default_factory=dict)
 
     def check_compatible(self, model: str, dim: int, chunker: dict[str, Any]) -> None:
         """Refuse an index built with another model, dimension or chunker; name the fix."""
@@ -79,14 +85,16 @@ class Manifest:
 class Store:
     """An open index: chunk records, their vectors (FAISS), sentence vectors and BM25, all in memory."""
 
-    def __init__(self, manifest: Manifest, generation: str = "") -> None:
-        import faiss
-
+    def __init__(
+        self, manifest: Manifest, generation: str = "", policy: VectorIndexPolicy | None = None
+    ) -> None:
         self.manifest = manifest
         self.generation = generation
+        self.policy = policy or VectorIndexPolicy()
         self.chunks: dict[int, Chunk] = {}
         self.sentence_vectors: dict[int, np.ndarray] = {}
-        self.index: Any = faiss.IndexIDMap2(faiss.IndexFlatIP(manifest.dim))
+        # Exact search while small; `save` switches to IVF past policy.exact_max (see qa.vector_index).
+        self.index: Any = vector_index.new_flat(manifest.dim)
         self.bm25: Any = None
         self.bm25_ids: np.ndarray = np.zeros(0, dtype=np.int64)
         self._term_df: dict[str, int] | None = None
@@ -135,10 +143,8 @@ class Store:
         """Top-k chunk ids by inner product (= cosine, vectors are normalised)."""
         if len(self) == 0:
             return []
-        scores, ids = self.index.search(
-            np.ascontiguousarray(query_vector.reshape(1, -1), dtype=np.float32), k
-        )
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        scores, ids = vector_index.search(self.index, query_vector, k)
+        return [(int(i), float(s)) for i, s in zip(ids, scores, strict=True) if i >= 0]
 
     def search_bm25(self, query: str, k: int) -> list[tuple[int, float]]:
         """Top-k chunk ids by BM25; chunks sharing no term with the query are left out."""
@@ -196,6 +202,7 @@ class Store:
             else np.zeros((0, self.manifest.dim), dtype=np.float32)
         )
         records = [_chunk_to_json(cid, self.chunks[cid], r) for cid, r in zip(ids, rows, strict=True)]
+        self.index = vector_index.fit(self.index, self.policy)  # exact or IVF by size; (re)trains IVF
         _write_json(tmp / "chunks.json", records)
         np.save(tmp / "sentences.npy", sentence_matrix)
         faiss.write_index(self.index, str(tmp / "chunks.faiss"))
@@ -203,6 +210,9 @@ class Store:
             self.bm25.save(str(tmp / "bm25"))
             np.save(tmp / "bm25_ids.npy", self.bm25_ids)
         self.manifest.built_at = time.time()
+        self.manifest.files = {
+            p.relative_to(tmp).as_posix(): file_sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()
+        }
         _write_json(
             tmp / "manifest.json", asdict(self.manifest)
         )  # last: its presence marks a complete folder
@@ -218,21 +228,29 @@ class Store:
         return generation
 
     @classmethod
-    def load(cls, index_dir: Path) -> Store:
+    def load(cls, index_dir: Path, policy: VectorIndexPolicy | None = None) -> Store:
         """Open the live generation, or raise an IndexError_ that names the fix."""
         import bm25s
         import faiss
 
         generation = current_generation(index_dir)
         if generation is None:
+            if (index_dir / CURRENT).exists():
+                raise IndexCorrupt(
+                    f"{index_dir / CURRENT} does not name a complete index (damaged, or its folder was "
+                    "deleted): run `qa index --rebuild`."
+                )
             raise IndexMissing(f"No index found in {index_dir}: run `qa index` to build it.")
         folder = index_dir / generation
         try:
             manifest = Manifest(**json.loads((folder / "manifest.json").read_text(encoding="utf-8")))
+            for name, digest in dict(manifest.files).items():
+                if file_sha256(folder / name) != digest:
+                    raise ValueError(f"{name} does not match the checksum in manifest.json")
             records = json.loads((folder / "chunks.json").read_text(encoding="utf-8"))
             sentence_matrix = np.load(folder / "sentences.npy")
             index = faiss.read_index(str(folder / "chunks.faiss"))
-            store = cls(manifest, generation)
+            store = cls(manifest, generation, policy)
             store.index = index
             for rec in records:
                 chunk = _chunk_from_json(rec)
@@ -242,7 +260,7 @@ class Store:
             if (folder / "bm25").is_dir():
                 store.bm25 = bm25s.BM25.load(str(folder / "bm25"))
                 store.bm25_ids = np.load(folder / "bm25_ids.npy")
-        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        except (OSError, EOFError, ValueError, KeyError, TypeError, RuntimeError) as exc:
             raise IndexCorrupt(
                 f"The index in {folder} is damaged or incomplete ({type(exc).__name__}: {exc}): "
                 "run `qa index --rebuild`."
@@ -260,8 +278,8 @@ def current_generation(index_dir: Path) -> str | None:
     """The live generation's folder name, or None when there is no complete index."""
     try:
         name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
+    except (FileNotFoundError, NotADirectoryError, UnicodeDecodeError):
+        return None  # no index, or a damaged pointer (Store.load tells them apart; a save replaces it)
     except OSError as exc:
         raise IndexCorrupt(f"Cannot read {index_dir / CURRENT} ({exc}): run `qa index --rebuild`.") from exc
     if not name or "/" in name or not (index_dir / name / "manifest.json").is_file():
@@ -319,8 +337,22 @@ def _fsync_tree(folder: Path) -> None:
         _fsync_dir(Path(root))
 
 
+def prune(index_dir: Path) -> None:
+    """Remove what killed writers left (partial folders, stale pointers), keeping the live generation and
+    the one before it. For a writer (under the lock) that has nothing to save: a save prunes by itself."""
+    live = current_generation(index_dir)
+    if live is None:
+        return
+    older = sorted(
+        p.name for p in index_dir.glob("gen-*") if p.name < live and (p / "manifest.json").is_file()
+    )  # generation names sort by time
+    _remove_stale(index_dir, keep={live, *older[-1:]})
+
+
 def _remove_stale(index_dir: Path, keep: set[str]) -> None:
     """Drop generations other than the live and previous one (orphans of killed builds included)."""
     for entry in index_dir.iterdir():
         if entry.name.startswith("gen-") and entry.name not in keep and entry.is_dir():
             shutil.rmtree(entry, ignore_errors=True)
+        elif entry.name.startswith(f".{CURRENT}.") and entry.name.endswith(".tmp"):
+            entry.unlink(missing_ok=True)  # the pointer of a writer killed just before its switch

@@ -2,38 +2,46 @@
 
 `build_app(qa)` takes a ready QA object (or any object with the same methods, see `QAService`), so the UI is
 tested with a fake. `serve(settings)` is the edge: it loads the model once, brings the index up to date,
-and launches. The pure parts (rendering an Answer to HTML, checking an upload's name) are plain functions.
-
-Safety: every string that comes from a document, a file name or a user is escaped before it reaches an HTML
-or Markdown component (`esc` for HTML, `chat_text` for the chat's Markdown), so a document holding
-`<script>` or `<img onerror=...>` shows those characters and runs nothing.
+and launches. The pure parts live beside it: rendering an Answer to HTML or Markdown in `qa.render`, checking
+and saving an upload in `qa.uploads`; the stylesheet is the package data file `webapp.css`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import html
 import importlib
-import os
-import re
-import shutil
+import importlib.resources
 import sys
 import threading
-import time
-import unicodedata
-from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import gradio as gr
 from gradio.events import api as gradio_api
 
-from qa.answering import NOT_FOUND, Answer, StreamEvent
+from qa.answering import Answer, StreamEvent
 from qa.condense import Turn
 from qa.config import Backend, RetrievalMode, Settings
 from qa.corpus import SUPPORTED_SUFFIXES
 from qa.questions import QuestionError
+from qa.render import (
+    INSPECTOR_EMPTY,
+    SOURCES_EMPTY,
+    ChatState,
+    Exchange,
+    chat_text,
+    documents_html,
+    esc,
+    inspector_html,
+    reply_markdown,
+    sources_html,
+    status_html,
+    summary_lines,
+    upload_help,
+)
+from qa.uploads import UploadRejected, save_upload
 
 if TYPE_CHECKING:
     from qa.engine import DocumentInfo
@@ -52,12 +60,7 @@ BACKEND_LABELS = {
 }
 MAX_TOP_K = 20
 CONCURRENCY = 4  # answers computed at once; more requests wait in Gradio's queue
-MAX_NAME_CHARS = 120
-SCORE_HELP = "How well this sentence answers the question (0 to 1)"
-SIMILARITY_HELP = "Cosine similarity of the passage to the question"
 PLACEHOLDER = "**Ask about the documents.** Answers quote them and cite each source."
-SOURCES_EMPTY = '<div class="qa-empty">Sources for an answer appear here.</div>'
-INSPECTOR_EMPTY = '<div class="qa-empty">Ask a question to see what retrieval found.</div>'
 
 
 class QAService(Protocol):
@@ -91,291 +94,7 @@ class QAService(Protocol):
     def reload_if_changed(self) -> bool: ...
 
 
-# --- Rendering (pure) -------------------------------------------------------------------------------------
-
-
-def esc(text: object) -> str:
-    """Text for HTML: every <, >, &, and quote escaped."""
-    return html.escape(str(text), quote=True)
-
-
-_BRACKET = re.compile(r"[\[\]]")
-_MARKER = re.compile(r"\\\[(\d{1,3})\\\](?![:(\[])")
-
-
-def chat_text(text: str) -> str:
-    """Text for the chat's Markdown: HTML escaped and link syntax defused; `[n]` citation markers kept."""
-    escaped = _BRACKET.sub(lambda m: "\\" + m.group(), html.escape(text, quote=False))
-    return _MARKER.sub(r"[\1]", escaped)
-
-
-def where(source: str, page: int | None) -> str:
-    return f"{source}, page {page}" if page else source
-
-
-def highlight(passage: str, quote: str) -> str:
-    """The passage as HTML with the quoted sentence(s) marked (the whole passage unmarked if not found)."""
-    i = passage.find(quote) if quote else -1
-    if i < 0:
-        return esc(passage)
-    j = i + len(quote)
-    return f"{esc(passage[:i])}<mark>{esc(quote)}</mark>{esc(passage[j:])}"
-
-
-def reply_markdown(answer: Answer) -> str:
-    """The assistant's chat message for a finished answer."""
-    parts: list[str] = []
-    if answer.query != answer.question:
-        parts.append(f"_Searched for: “{chat_text(answer.query)}”_")
-    if answer.abstained:
-        text = f"**{chat_text(answer.answer or NOT_FOUND)}**"
-        if answer.related:
-            text += " Possibly related passages are listed under Sources."
-        parts.append(text)
-    else:
-        parts.append(chat_text(answer.answer))
-    for sentence in answer.sentences:
-        if not sentence.verified:
-            reason = f" ({chat_text(sentence.reason)})" if sentence.reason else ""
-            parts.append(f"⚠ _Not supported by the cited sources: {chat_text(sentence.text)}_{reason}")
-    if answer.notice:
-        parts.append(f"_Note: {chat_text(answer.notice)}_")
-    return "\n\n".join(parts)
-
-
-def _card(
-    title: str, place: str, score: str, score_help: str, body: str, n: int | None = None, quote: str = ""
-) -> str:
-    """One source as a <details> card: number, title, file and score; the passage shows when opened."""
-    number = f'<span class="qa-num">{n}</span>' if n is not None else ""
-    teaser = f'<span class="qa-quote">{esc(quote)}</span>' if quote else ""
-    data = f' data-n="{n}"' if n is not None else ""
-    return (
-        f'<details class="qa-source"{data}>'
-        f'<summary>{number}<span class="qa-head"><span class="qa-title">{esc(title)}</span>'
-        f'<span class="qa-meta-row"><span class="qa-file">{esc(place)}</span>'
-        f'<span class="qa-score" title="{esc(score_help)}">{esc(score)}</span></span>{teaser}</span>'
-        f'</summary><div class="qa-passage">{body}</div></details>'
-    )
-
-
-def sources_html(answer: Answer) -> str:
-    """The sources panel: each citation with its document, place, score, and the quote inside its passage."""
-    out = ['<div class="qa-sources">']
-    if answer.query != answer.question:
-        out.append(f'<p class="qa-searched">Searched for: <q>{esc(answer.query)}</q></p>')
-    for c in answer.citations:
-        out.append(
-            _card(
-                c.title,
-                where(c.source, c.page),
-                f"score {c.score:.2f}",
-                SCORE_HELP,
-                highlight(c.passage, c.quote),
-                n=c.n,
-                quote=c.quote,
-            )
-        )
-    if answer.abstained:
-        out.append(f'<p class="qa-abstain">{esc(NOT_FOUND)}</p>')
-        if answer.reason:
-            out.append(f'<p class="qa-reason">Why: {esc(answer.reason)}.</p>')
-        if answer.related:
-            out.append('<p class="qa-related-head">Possibly related passages</p>')
-        for p in answer.related:
-            out.append(
-                _card(
-                    p.title,
-                    where(p.source, p.page),
-                    f"similarity {p.score:.2f}",
-                    SIMILARITY_HELP,
-                    esc(p.text),
-                )
-            )
-    elif not answer.citations:
-        out.append('<p class="qa-empty">This answer cites no sources.</p>')
-    out.append("</div>")
-    return "".join(out)
-
-
-def snippet(text: str, limit: int = 160) -> str:
-    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
-
-
-def _rank(rank: int | None) -> str:
-    return str(rank) if rank is not None else "–"
-
-
-def inspector_html(answer: Answer) -> str:
-    """Every retrieved chunk with its dense and BM25 ranks, fused score and whether it was cited; timings."""
-    cited: dict[int, list[int]] = {}
-    for c in answer.citations:
-        cited.setdefault(c.chunk_id, []).append(c.n)
-    rows = []
-    for i, h in enumerate(answer.hits, start=1):
-        marks = cited.get(h.chunk_id)
-        rows.append(
-            f'<tr class="{"qa-cited" if marks else ""}"><td>{i}</td>'
-            f'<td><span class="qa-title">{esc(h.chunk.title)}</span><br>'
-            f'<span class="qa-file">{esc(where(h.chunk.doc_path, h.chunk.page))}</span>'
-            f'<div class="qa-snippet">{esc(snippet(h.chunk.text))}</div></td>'
-            f"<td>{_rank(h.dense_rank)}</td><td>{_rank(h.bm25_rank)}</td>"
-            f"<td>{h.score:.4f}</td><td>{h.dense_score:.3f}</td>"
-            f'<td class="qa-nowrap">{"yes " + " ".join(f"[{n}]" for n in marks) if marks else "no"}</td></tr>'
-        )
-    timings = " · ".join(f"{esc(k)} {v:.0f} ms" for k, v in answer.timings_ms.items())
-    backend = esc(answer.backend) + (f" ({esc(answer.reason)})" if answer.reason else "")
-    return (
-        f'<div class="qa-inspector"><p class="qa-meta">Searched for: <q>{esc(answer.query)}</q>'
-        f" · answerer: {backend} · {timings or 'no timings'}</p>"
-        '<table class="qa-table"><thead><tr><th>#</th><th>Passage</th><th>Dense rank</th>'
-        "<th>BM25 rank</th><th>Fused score</th><th>Cosine</th><th>Cited</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table></div>"
-    )
-
-
-def documents_html(docs: Sequence[DocumentInfo]) -> str:
-    """The indexed documents as a table."""
-    if not docs:
-        return '<div class="qa-empty">No documents are indexed yet: add some and rebuild the index.</div>'
-    rows = "".join(
-        f'<tr><td class="qa-title">{esc(d.title)}</td><td class="qa-file">{esc(d.path)}</td>'
-        f"<td>{d.pages or '–'}</td><td>{d.chunks}</td>"
-        f"<td>{time.strftime('%Y-%m-%d %H:%M', time.localtime(d.indexed_at))}</td></tr>"
-        for d in docs
-    )
-    total = sum(d.chunks for d in docs)
-    return (
-        f'<p class="qa-meta">{len(docs)} documents, {total} chunks</p>'
-        '<table class="qa-table qa-docs"><thead><tr><th>Title</th><th>File</th><th>Pages</th>'
-        f"<th>Chunks</th><th>Indexed</th></tr></thead><tbody>{rows}</tbody></table>"
-    )
-
-
-def upload_help(max_bytes: int) -> str:
-    types = " ".join(sorted(SUPPORTED_SUFFIXES))
-    return (
-        f'<p class="qa-meta">Accepted: {esc(types)}, up to {max_bytes // 2**20} MB each. Files are saved in '
-        "the corpus folder; a name already there gets a -2, -3 … suffix, so nothing is overwritten. "
-        "Then click <b>Rebuild index</b>; the chat uses the new index at once.</p>"
-    )
-
-
-def status_html(lines: Sequence[str], kind: str = "info") -> str:
-    items = "".join(f"<li>{esc(line)}</li>" for line in lines)
-    return f'<ul class="qa-status qa-{esc(kind)}">{items}</ul>'
-
-
-def summary_lines(summary: IndexSummary) -> list[str]:
-    lines = [f"Index updated: {summary.describe()}."]
-    lines += [f"Skipped {s.path}: {s.reason}" for s in summary.skipped]
-    return lines
-
-
-# --- Uploads ----------------------------------------------------------------------------------------------
-
-
-class UploadRejected(ValueError):
-    """An uploaded file cannot go into the corpus; the message says why and what to do."""
-
-
-def upload_name(name: str, size: int, existing: Collection[str], max_bytes: int) -> str:
-    """The file name under which an upload is saved in the corpus folder, or UploadRejected.
-
-    Only the last path component is kept ("../../x.txt" and "/etc/x.txt" become "x.txt"); characters other
-    than letters, digits, space, ".", "-" and "_" become "_". Hidden names, unsupported types, empty and
-    oversized files are refused. A name already in the folder (compared case-insensitively) is never
-    overwritten: the new file gets "-2", "-3", ... before its extension.
-    """
-    base = unicodedata.normalize("NFC", re.split(r"[\\/]", name)[-1])
-    base = "".join(ch if ch.isalnum() or ch in " .-_" else "_" for ch in base).strip()
-    if not base or base.strip(".") == "":
-        raise UploadRejected(f"{name!r} has no file name.")
-    if base.startswith("."):
-        raise UploadRejected(f"{base!r} is a hidden file (its name starts with '.'); rename it.")
-    stem, suffix = os.path.splitext(base)
-    suffix = suffix.lower()
-    allowed = ", ".join(sorted(SUPPORTED_SUFFIXES))
-    if suffix not in SUPPORTED_SUFFIXES:
-        raise UploadRejected(f"{base!r} is not a supported type: upload one of {allowed}.")
-    stem = stem.strip(" .")[:MAX_NAME_CHARS].strip(" .")
-    if not stem:
-        raise UploadRejected(f"{name!r} has no file name before its extension.")
-    if size <= 0:
-        raise UploadRejected(f"{base!r} is empty.")
-    if size > max_bytes:
-        raise UploadRejected(
-            f"{base!r} is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB. Split or shrink it."
-        )
-    taken = {n.casefold() for n in existing}
-    candidate, n = stem + suffix, 2
-    while candidate.casefold() in taken:
-        candidate, n = f"{stem}-{n}{suffix}", n + 1
-    return candidate
-
-
-def save_upload(src: Path, name: str, corpus_dir: Path, max_bytes: int) -> str:
-    """Copy an uploaded file into the top of the corpus folder under a safe new name; return that name."""
-    root = corpus_dir.resolve()
-    with src.open("rb") as fin:
-        size = os.fstat(fin.fileno()).st_size
-        for _attempt in range(3):
-            target_name = upload_name(name, size, os.listdir(root), max_bytes)
-            target = root / target_name
-            if target.parent != root:  # upload_name keeps one component; checked again, writing is for good
-                raise UploadRejected(f"{name!r} would be written outside the corpus folder.")
-            try:
-                fout = target.open("xb")  # "x": fails rather than replace a file
-            except FileExistsError:
-                continue  # another upload took the name since we listed the folder: pick the next free one
-            try:
-                with fout:
-                    shutil.copyfileobj(fin, fout)
-            except BaseException:
-                target.unlink(missing_ok=True)  # ours: created by the open above
-                raise
-            return target_name
-    raise UploadRejected(f"Could not find a free name for {name!r}; try again.")
-
-
-# --- Per-session chat state -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Exchange:
-    """One question and its answer as shown: the chat text, and the panels rendered for it."""
-
-    question: str
-    turn: Turn
-    reply: str
-    sources: str
-    inspector: str
-
-
-@dataclass(frozen=True)
-class ChatState:
-    """A browser session's conversation (kept in gr.State, so sessions never see each other's)."""
-
-    exchanges: tuple[Exchange, ...] = ()
-
-    def history(self) -> tuple[Turn, ...]:
-        return tuple(e.turn for e in self.exchanges)
-
-    def messages(self, pending: str | None = None, partial: str | None = None) -> list[dict[str, str]]:
-        out: list[dict[str, str]] = []
-        for e in self.exchanges:
-            out.append({"role": "user", "content": chat_text(e.question)})
-            out.append({"role": "assistant", "content": e.reply})
-        if pending is not None:
-            out.append({"role": "user", "content": chat_text(pending)})
-            if partial:
-                out.append({"role": "assistant", "content": partial})
-        return out
-
-    def panels(self) -> tuple[str, str]:
-        if not self.exchanges:
-            return SOURCES_EMPTY, INSPECTOR_EMPTY
-        return self.exchanges[-1].sources, self.exchanges[-1].inspector
+# --- Chat turns -------------------------------------------------------------------------------------------
 
 
 ChatOutputs = tuple[Any, list[dict[str, str]], ChatState, str, str]
@@ -619,7 +338,7 @@ def launch_options(settings: Settings) -> dict[str, Any]:
             neutral_hue="slate",
             font=["Inter", "ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "sans-serif"],
         ),
-        "css": CSS,
+        "css": load_css(),
         "max_file_size": settings.max_file_bytes,
         "ssr_mode": False,
         "show_error": True,
@@ -662,52 +381,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     return cli_main(["serve", *(sys.argv[1:] if argv is None else argv)])
 
 
-CSS = """
-.gradio-container { max-width: 1320px !important; width: 100% !important; margin: 0 auto !important; }
-.qa-header { padding: 4px 2px 2px; }
-.qa-header h1 { font-size: 1.45rem; font-weight: 650; margin: 0; letter-spacing: -0.01em; }
-.qa-header p { margin: 2px 0 0; color: var(--body-text-color-subdued); font-size: 0.95rem; }
-.qa-panel-title { font-size: 0.8rem; text-transform: uppercase; letter-spacing: 0.06em; margin: 6px 0 4px;
-  color: var(--body-text-color-subdued); font-weight: 600; }
-.qa-empty { color: var(--body-text-color-subdued); font-size: 0.92rem; padding: 12px 2px; }
-.qa-sources { display: flex; flex-direction: column; gap: 10px; }
-.qa-searched, .qa-meta, .qa-reason { color: var(--body-text-color-subdued); font-size: 0.85rem; margin: 0; }
-.qa-abstain { font-weight: 600; margin: 0; }
-.qa-related-head { font-weight: 600; font-size: 0.9rem; margin: 4px 0 0; }
-.qa-source { border: 1px solid var(--border-color-primary); border-radius: 10px;
-  background: var(--background-fill-primary); overflow: hidden; }
-.qa-source > summary { list-style: none; cursor: pointer; display: flex; gap: 10px; padding: 10px 12px;
-  align-items: flex-start; }
-.qa-source > summary::-webkit-details-marker { display: none; }
-.qa-source[open] > summary { border-bottom: 1px solid var(--border-color-primary); }
-.qa-num { flex: none; min-width: 1.6em; height: 1.6em; border-radius: 999px; display: inline-flex;
-  align-items: center; justify-content: center; font-size: 0.8rem; font-weight: 650;
-  background: var(--color-accent-soft); color: var(--color-accent); }
-.qa-head { display: flex; flex-direction: column; gap: 2px; min-width: 0; flex: 1; }
-.qa-score { flex: none; font-size: 0.75rem; font-variant-numeric: tabular-nums; padding: 1px 7px;
-  border-radius: 999px; border: 1px solid var(--border-color-primary);
-  color: var(--body-text-color-subdued); }
-.qa-title { font-weight: 600; font-size: 0.93rem; }
-.qa-meta-row { display: flex; flex-wrap: wrap; align-items: center; justify-content: space-between;
-  gap: 4px 8px; }
-.qa-file { font-family: var(--font-mono); font-size: 0.78rem; overflow-wrap: anywhere;
-  color: var(--body-text-color-subdued); }
-.qa-quote { font-size: 0.88rem; margin-top: 4px; border-left: 3px solid var(--color-accent);
-  padding-left: 8px; color: var(--body-text-color); }
-.qa-source[open] .qa-quote { display: none; }
-.qa-passage { padding: 10px 14px 12px; font-size: 0.88rem; line-height: 1.55;
-  color: var(--body-text-color-subdued); white-space: pre-wrap; }
-.qa-passage mark { background: #fde68a; color: #111827; padding: 1px 2px; border-radius: 3px; }
-.qa-table { width: 100%; border-collapse: collapse; font-size: 0.85rem; border: 0 !important; }
-.qa-table th, .qa-table td { border: 0 !important; padding: 6px 8px; vertical-align: top;
-  border-bottom: 1px solid var(--border-color-primary) !important; background: transparent; }
-.qa-table tr { border: 0 !important; }
-.qa-table th { text-align: left; font-weight: 600; white-space: nowrap; }
-.qa-table .qa-nowrap { white-space: nowrap; }
-.qa-snippet { font-size: 0.8rem; color: var(--body-text-color-subdued); margin-top: 2px; }
-.qa-table tr.qa-cited td { background: var(--color-accent-soft); }
-.qa-status { list-style: none; margin: 6px 0; padding: 8px 12px; border-radius: 8px; font-size: 0.9rem;
-  background: var(--background-fill-secondary); }
-.qa-status.qa-error { border-left: 3px solid #dc2626; }
-.qa-status.qa-info { border-left: 3px solid var(--color-accent); }
-"""
+def load_css() -> str:
+    """The app's stylesheet, shipped as package data beside this module."""
+    return importlib.resources.files("qa").joinpath("webapp.css").read_text(encoding="utf-8")

@@ -1,0 +1,59 @@
+"""`qa` exactly as installed (qa.cli.main), with the FakeEmbedder in place of the model, for subprocess tests.
+
+    python -m tests.fake_cli index --corpus DIR --index DIR      (run from the repository root)
+
+Only the embedder class is swapped, so argument parsing, locking, skip messages, exit codes and the atomic
+save are the real ones, and a process costs about a second instead of loading torch. Environment:
+
+    FAKE_EMBED_MS_PER_TEXT   milliseconds the fake spends per embedded text (makes a rebuild last, cheaply)
+    FAKE_CLI_RSS_FILE        where to write this process's peak resident memory in KiB when it ends
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+import qa.embedding
+from qa.cli import main
+from tests.conftest import FakeEmbedder
+
+BATCH = 32
+
+
+class SlowFakeEmbedder(FakeEmbedder):
+    """Takes the constructor arguments of SentenceTransformerEmbedder; sleeps per batch like a model would."""
+
+    def __init__(self, *_args: object, **_kwargs: object) -> None:
+        super().__init__()
+        self.ms_per_text = float(os.environ.get("FAKE_EMBED_MS_PER_TEXT", "0"))
+
+    def embed_with_spans(
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Sequence[tuple[int, int]]],
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        for start in range(0, len(texts), BATCH):
+            time.sleep(self.ms_per_text * len(texts[start : start + BATCH]) / 1000)
+        return super().embed_with_spans(texts, spans, progress)
+
+
+def run(argv: Sequence[str]) -> int:
+    qa.embedding.SentenceTransformerEmbedder = SlowFakeEmbedder  # type: ignore[misc,assignment]
+    try:
+        return main(argv)
+    finally:
+        rss_file = os.environ.get("FAKE_CLI_RSS_FILE")
+        if rss_file:
+            Path(rss_file).write_text(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+
+
+if __name__ == "__main__":
+    raise SystemExit(run(sys.argv[1:]))
