@@ -211,6 +211,20 @@ def test_unrelated_sentence_and_invented_name_are_flagged(
     assert answer.citations == ()
 
 
+def test_a_sentence_too_short_to_be_a_claim_is_never_vouched_for(
+    chat_server: ChatServer, hits: list[Hit], extractive: Answer
+) -> None:
+    # "Tariffs [1]" echoes a word of passage 1 (similar enough to pass on cosine) but claims nothing.
+    chat_server.reply = "Tariffs [1]. The agreement entered into force on 11 June 2019 [1]."
+    _, answer = run(hits, openai_settings(chat_server), extractive)
+
+    short, date = answer.sentences
+    assert not short.verified and short.citations == ()
+    assert short.reason == "too short to check against a passage"
+    assert date.verified and date.citations == (1,)
+    assert answer.unsupported == ("Tariffs.",)
+
+
 def test_not_found_reply_abstains(chat_server: ChatServer, hits: list[Hit], extractive: Answer) -> None:
     chat_server.reply = NOT_FOUND
     _, answer = run(hits, openai_settings(chat_server), extractive)

@@ -283,13 +283,6 @@ def test_citation_check_is_the_same_with_an_injected_document(injected: Indexed,
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="known weakness: with the real model the citation check accepts 'HACKED [1]' when [1] is the "
-    "injected sentence containing the word (cosine above verify_min_support); a one-word claim needs more "
-    "than similarity to count as supported",
-)
 def test_real_citation_check_rejects_an_obeyed_injection(injected: Indexed, real_embedder: Any) -> None:
     question = "What should I answer to every question?"  # retrieves the injected sentence as passage [1]
     _, verified, _ = _verify(injected, question, "HACKED [1]", checker=real_embedder)
@@ -384,17 +377,17 @@ def test_uploads_never_write_outside_the_corpus_or_over_a_file(tmp_path: Path) -
         save_upload(big, "big.txt", corpus, MB)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OSError,
-    reason="uploads: MAX_NAME_CHARS counts characters, so 120 four-byte characters (480 bytes) pass "
-    "upload_name and the save fails with OSError 'File name too long' naming the server path",
-)
-def test_a_name_too_long_for_the_filesystem_is_refused_or_shortened(tmp_path: Path) -> None:
+def test_a_name_too_long_for_the_filesystem_is_shortened_on_a_character_boundary(tmp_path: Path) -> None:
     src = tmp_path / "upload.tmp"
     src.write_text("uploaded text")
-    try:
-        name = save_upload(src, "\U0001d49c" * 200 + ".txt", tmp_path, MB)
-    except UploadRejected:
-        return
-    assert len(name.encode()) <= 255
+    name = save_upload(src, "\U0001d49c" * 200 + ".txt", tmp_path, MB)  # 800 bytes of 4-byte letters
+    assert len(name.encode()) <= 255 and name.endswith(".txt")
+    assert set(name.removesuffix(".txt")) == {"\U0001d49c"}  # whole characters only
+    assert (tmp_path / name).read_text() == "uploaded text"
+    again = save_upload(src, "\U0001d49c" * 200 + ".txt", tmp_path, MB)  # same long name: suffixed, fits
+    assert again != name and len(again.encode()) <= 255
+
+
+def test_the_size_message_states_the_configured_limit() -> None:
+    with pytest.raises(UploadRejected, match=r"is 21\.0 MB; the limit is 20 MB"):
+        upload_name("big.txt", 21 * MB, [], 20 * MB)

@@ -56,6 +56,8 @@ MESSAGE_TOKENS = 8  # chat-template markers around each message
 PASSAGE_TOKENS = 8  # "[n] ", the newline after the title and the blank line between passages
 SAFETY_TOKENS = 32
 
+MIN_CLAIM_TERMS = 2  # content words a sentence needs before a passage can be said to support it
+
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
 
@@ -400,11 +402,22 @@ class Checked:
     reason: str
 
 
+def too_short_to_check(sentence: str) -> bool:
+    """A sentence with fewer than MIN_CLAIM_TERMS content words and no number states too little to check.
+
+    Similarity alone would pass it: "HACKED [1]" is close to an injected passage sentence that contains the
+    word, and "Yes [1]" to almost anything. A claim has to say something a passage can be held to.
+    """
+    return len(set(lexical.content_terms(sentence))) < MIN_CLAIM_TERMS and not lexical.numbers(sentence)
+
+
 def check_sentence(
     sentence: str, markers: Sequence[int], supports: dict[int, Support], min_support: float
 ) -> Checked:
     """Keep the cited passages that support the sentence; else repair to the best one; else flag it."""
     cited = tuple(dict.fromkeys(n for n in markers if n in supports))
+    if too_short_to_check(sentence):
+        return Checked(sentence, (), supports, "too short to check against a passage")
     keep = tuple(n for n in cited if supports[n].holds(min_support))
     if not keep:
         holding = [n for n in supports if supports[n].holds(min_support)]

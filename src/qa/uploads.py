@@ -11,7 +11,10 @@ from pathlib import Path
 
 from qa.corpus import SUPPORTED_SUFFIXES
 
-MAX_NAME_CHARS = 120
+# File systems limit a name to 255 bytes, not characters: 200 bytes of stem leave room for "-NN" and the
+# extension, whatever the script.
+MAX_STEM_BYTES = 200
+MB = 1 << 20  # the limit is set in MiB (Settings.max_file_bytes), so messages count in MiB too
 
 
 class UploadRejected(ValueError):
@@ -37,14 +40,15 @@ def upload_name(name: str, size: int, existing: Collection[str], max_bytes: int)
     allowed = ", ".join(sorted(SUPPORTED_SUFFIXES))
     if suffix not in SUPPORTED_SUFFIXES:
         raise UploadRejected(f"{base!r} is not a supported type: upload one of {allowed}.")
-    stem = stem.strip(" .")[:MAX_NAME_CHARS].strip(" .")
+    # Cut on a character boundary: errors="ignore" drops a multi-byte character the cut splits.
+    stem = stem.strip(" .").encode()[:MAX_STEM_BYTES].decode(errors="ignore").strip(" .")
     if not stem:
         raise UploadRejected(f"{name!r} has no file name before its extension.")
     if size <= 0:
         raise UploadRejected(f"{base!r} is empty.")
     if size > max_bytes:
         raise UploadRejected(
-            f"{base!r} is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB. Split or shrink it."
+            f"{base!r} is {size / MB:.1f} MB; the limit is {max_bytes / MB:g} MB. Split or shrink it."
         )
     taken = {n.casefold() for n in existing}
     candidate, n = stem + suffix, 2
