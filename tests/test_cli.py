@@ -50,6 +50,9 @@ def test_bad_settings_are_named(tmp_path: Path) -> None:
     assert out.returncode == 2 and "top_k" in out.stderr
     out = _qa("ask", "What is RCEP?", "--backend", "nope", "--index", str(tmp_path))
     assert out.returncode == 2 and "extractive" in out.stderr
+    out = _qa("index", "--embed-backend", "tensorflow", "--index", str(tmp_path))
+    assert out.returncode == 2 and "QA_EMBED_BACKEND" in out.stderr and "onnx-int8" in out.stderr
+    assert "Traceback" not in out.stderr
 
 
 @pytest.mark.slow

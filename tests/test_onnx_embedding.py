@@ -77,3 +77,32 @@ def test_export_is_cached(int8: OnnxEmbedder, cache: Path) -> None:
 def test_missing_model_folder_names_the_setting(tmp_path: Path) -> None:
     with pytest.raises(EmbeddingError, match="QA_MODEL"):
         OnnxEmbedder(str(tmp_path / "nope"), tmp_path)
+
+
+def test_the_backend_setting_switches_the_index_and_answers_stay_cited(tmp_path: Path) -> None:
+    import shutil
+
+    from qa.config import EmbedBackend
+    from qa.embedding import make_embedder
+    from qa.engine import QA
+    from qa.indexing import build_index
+    from tests.conftest import CORPUS
+
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    base = Settings.from_env(
+        {"QA_EMBED_BACKEND": "onnx-int8"}, corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index"
+    )
+    base = base.replace(cache_dir=tmp_path / "cache")
+    assert base.embed_backend is EmbedBackend.ONNX_INT8
+    embedder = make_embedder(base)
+    assert isinstance(embedder, OnnxEmbedder) and embedder.name.endswith("-onnx-int8")
+    first = build_index(base, embedder)
+    assert first.rebuilt and first.chunks > 0
+
+    answer = QA(base, embedder=embedder).ask("When did the AHKFTA enter into force?")
+    assert not answer.abstained and "2019" in answer.answer and answer.citations
+
+    # Back to PyTorch: the index was built by another embedder, so the next `qa index` rebuilds it.
+    torch_settings = base.replace(embed_backend=EmbedBackend.TORCH)
+    again = build_index(torch_settings, make_embedder(torch_settings))
+    assert again.rebuilt and again.chunks == first.chunks

@@ -73,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--model", help="local sentence-transformers folder (default: bundled all-MiniLM-L6-v2)"
         )
+        p.add_argument("--embed-backend", help="torch (default), onnx or onnx-int8 (or QA_EMBED_BACKEND)")
 
     p = sub.add_parser("index", help="build or update the index from the corpus folder")
     common(p)
@@ -117,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    from qa.config import Settings, parse_backend, parse_retrieval_mode
+    from qa.config import Settings, parse_backend, parse_embed_backend, parse_retrieval_mode
 
     backend = getattr(args, "backend", None)
     retrieval = getattr(args, "retrieval", None)
@@ -128,15 +129,16 @@ def settings_from(args: argparse.Namespace) -> Settings:
         top_k=getattr(args, "top_k", None),
         backend=parse_backend(backend) if backend else None,
         retrieval_mode=parse_retrieval_mode(retrieval) if retrieval else None,
+        embed_backend=parse_embed_backend(args.embed_backend) if args.embed_backend else None,
     )
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from qa.embedding import SentenceTransformerEmbedder
+    from qa.embedding import make_embedder
     from qa.indexing import build_index
 
     settings = settings_from(args)
-    embedder = SentenceTransformerEmbedder(settings.model_path, settings.embed_batch_size)
+    embedder = make_embedder(settings)
     summary = build_index(settings, embedder, rebuild=args.rebuild)
     _print_summary(summary.to_json() if args.json else summary.describe(), args.json)
     if args.watch:

@@ -26,6 +26,15 @@ class Backend(StrEnum):
     LLAMACPP = "llamacpp"
 
 
+class EmbedBackend(StrEnum):
+    """What runs the embedding model. PyTorch is the default: int8 ONNX is faster but measurably blurrier
+    (README, "Embedding speed"); fp32 ONNX gives PyTorch's vectors with less framework overhead."""
+
+    TORCH = "torch"
+    ONNX = "onnx"  # fp32
+    ONNX_INT8 = "onnx-int8"
+
+
 class RetrievalMode(StrEnum):
     """Which retrievers feed the answerer; hybrid is the product, the others exist for evaluation."""
 
@@ -98,6 +107,9 @@ class Settings:
     min_section_tokens: int = 48  # a new heading only starts a new chunk once the current one has this much
     max_file_bytes: int = 20 * 1024 * 1024
     embed_batch_size: int = 32
+    # A change of backend changes the embedder's name, so `qa index` rebuilds the index for it.
+    embed_backend: EmbedBackend = EmbedBackend.TORCH
+    cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "qa")  # ONNX exports
     vector_index: VectorIndexPolicy = field(default_factory=VectorIndexPolicy)
     # Retrieval.
     top_k: int = 5
@@ -149,6 +161,8 @@ class Settings:
             values["top_k"] = _int(env, "QA_TOP_K")
         if "QA_BACKEND" in env:
             values["backend"] = parse_backend(env["QA_BACKEND"])
+        if "QA_EMBED_BACKEND" in env:
+            values["embed_backend"] = parse_embed_backend(env["QA_EMBED_BACKEND"])
         if "QA_RETRIEVAL" in env:
             values["retrieval_mode"] = parse_retrieval_mode(env["QA_RETRIEVAL"])
         for key, name in (
@@ -202,6 +216,14 @@ def parse_backend(value: str) -> Backend:
     except ValueError:
         names = ", ".join(b.value for b in Backend)
         raise ConfigError(f"Unknown backend {value!r}: choose one of {names}.") from None
+
+
+def parse_embed_backend(value: str) -> EmbedBackend:
+    try:
+        return EmbedBackend(value.strip().lower())
+    except ValueError:
+        names = ", ".join(b.value for b in EmbedBackend)
+        raise ConfigError(f"Unknown QA_EMBED_BACKEND {value!r}: choose one of {names}.") from None
 
 
 def parse_retrieval_mode(value: str) -> RetrievalMode:

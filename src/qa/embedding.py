@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from qa.config import Settings
 
 Spans = Sequence[tuple[int, int]]
 Progress = Callable[[int], None]
@@ -150,3 +153,19 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     out: np.ndarray = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
     return out
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    """The embedder the settings ask for (settings.embed_backend), loaded once by the caller."""
+    from qa.config import EmbedBackend
+
+    if settings.embed_backend is EmbedBackend.TORCH:
+        return SentenceTransformerEmbedder(settings.model_path, settings.embed_batch_size)
+    from qa.onnx_embedding import OnnxEmbedder  # imports this module: only here, when asked for
+
+    return OnnxEmbedder(
+        settings.model_path,
+        settings.cache_dir / "onnx",
+        settings.embed_batch_size,
+        quantize=settings.embed_backend is EmbedBackend.ONNX_INT8,
+    )

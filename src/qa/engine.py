@@ -15,7 +15,7 @@ from qa import answering
 from qa.answering import Answer, StreamEvent
 from qa.condense import Turn, condense
 from qa.config import Backend, RetrievalMode, Settings
-from qa.embedding import Embedder, SentenceTransformerEmbedder
+from qa.embedding import Embedder, make_embedder
 from qa.indexing import IndexSummary, SkipHandler, build_index
 from qa.questions import clean_question
 from qa.retrieval import retrieve
@@ -40,9 +40,7 @@ class QA:
         self, settings: Settings, embedder: Embedder | None = None, store: Store | None = None
     ) -> None:
         self.settings = settings
-        self.embedder: Embedder = embedder or SentenceTransformerEmbedder(
-            settings.model_path, settings.embed_batch_size
-        )
+        self.embedder: Embedder = embedder or make_embedder(settings)
         self._store = store if store is not None else Store.load(settings.index_dir)
         self._store.manifest.check_compatible(
             self.embedder.name, self.embedder.dim, settings.chunker_fingerprint()

@@ -348,11 +348,11 @@ def launch_options(settings: Settings) -> dict[str, Any]:
 
 def serve(settings: Settings, build: bool = True) -> None:
     """Load the model once, bring the index up to date (unless `build` is False), and serve the app."""
-    from qa.embedding import SentenceTransformerEmbedder
+    from qa.embedding import make_embedder
     from qa.engine import QA
     from qa.indexing import build_index
 
-    embedder = SentenceTransformerEmbedder(settings.model_path, settings.embed_batch_size)
+    embedder = make_embedder(settings)
     if build:
         summary = build_index(settings, embedder)
         print(f"qa serve: index: {summary.describe()}", file=sys.stderr, flush=True)
