@@ -294,11 +294,10 @@ def test_timeout_stops_generation_and_falls_back(
     slow = ScriptedLlama(ANSWER * 5, delay=0.02)
     lock = threading.Lock()
     monkeypatch.setattr(llm_models, "load_llama", lambda *a: (slow, lock))
-    started = time.perf_counter()
     deltas, answer = ask(hits, llama_settings.replace(llm_timeout_s=0.1), extractive)
 
-    assert time.perf_counter() - started < 1.0  # stopped, not run to the end (about 1.5 s)
-    assert 0 < len(deltas) < 20
+    words = len(slow.reply.split())  # 75 words at 0.02 s each: 1.5 s to the end, 0.1 s allowed
+    assert 0 < len(deltas) < words // 2  # stopped, not run to the end
     assert answer.answer == extractive.answer and answer.backend == "extractive"
     assert "no complete answer within 0.1 s" in answer.notice
     assert not lock.locked()  # the next question can use the model

@@ -56,7 +56,8 @@ EXAMPLES = (
 BACKEND_LABELS = {
     Backend.EXTRACTIVE: "Exact quotes (extractive)",
     Backend.OPENAI: "Generated (OpenAI-compatible)",
-    Backend.TRANSFORMERS: "Generated (local model)",
+    Backend.TRANSFORMERS: "Generated (transformers model)",
+    Backend.LLAMACPP: "Generated offline (llama.cpp)",
 }
 MAX_TOP_K = 20
 CONCURRENCY = 4  # answers computed at once; more requests wait in Gradio's queue
