@@ -29,6 +29,20 @@ def test_first_build_then_noop(fake_settings: Settings, fake_embedder: FakeEmbed
     assert again.generation == ""  # nothing written when nothing changed
 
 
+def test_progress_is_reported_for_the_chunks_embedded(
+    fake_settings: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    seen: list[tuple[int, int]] = []
+    summary = build_index(
+        fake_settings, fake_embedder, on_progress=lambda done, total: seen.append((done, total))
+    )
+    assert seen[0] == (0, summary.chunks) and seen[-1] == (summary.chunks, summary.chunks)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    seen.clear()
+    build_index(fake_settings, fake_embedder, on_progress=lambda done, total: seen.append((done, total)))
+    assert seen == []  # nothing changed, nothing embedded
+
+
 def test_add_change_remove_rename_touch(fake_settings: Settings, fake_embedder: FakeEmbedder) -> None:
     corpus = fake_settings.corpus_dir
     build_index(fake_settings, fake_embedder)

@@ -19,7 +19,7 @@ from qa.condense import Turn
 from qa.config import Backend, RetrievalMode, Settings
 from qa.corpus import Skipped
 from qa.engine import DocumentInfo
-from qa.indexing import IndexSummary, SkipHandler
+from qa.indexing import IndexSummary, ProgressHandler, SkipHandler
 from qa.questions import clean_question
 from qa.render import (
     ChatState,
@@ -124,8 +124,15 @@ class FakeQA:
     def documents(self) -> list[DocumentInfo]:
         return list(self.docs)
 
-    def rebuild(self, full: bool = False, on_skip: SkipHandler | None = None) -> IndexSummary:
+    def rebuild(
+        self,
+        full: bool = False,
+        on_skip: SkipHandler | None = None,
+        on_progress: ProgressHandler | None = None,
+    ) -> IndexSummary:
         self.rebuilds += 1
+        if on_progress is not None:
+            on_progress(40, 40)
         return IndexSummary(1, 0, 0, 5, 40, 0.5)
 
     def reload_if_changed(self) -> bool:

@@ -16,7 +16,7 @@ from qa.answering import Answer, StreamEvent
 from qa.condense import Turn, condense
 from qa.config import Backend, RetrievalMode, Settings
 from qa.embedding import Embedder, make_embedder
-from qa.indexing import IndexSummary, SkipHandler, build_index
+from qa.indexing import IndexSummary, ProgressHandler, SkipHandler, build_index
 from qa.questions import clean_question
 from qa.retrieval import retrieve
 from qa.store import Store, current_generation
@@ -66,10 +66,20 @@ class QA:
             self._store = store  # one reference swap: concurrent asks keep the store they started with
         return True
 
-    def rebuild(self, full: bool = False, on_skip: SkipHandler | None = None) -> IndexSummary:
+    def rebuild(
+        self,
+        full: bool = False,
+        on_skip: SkipHandler | None = None,
+        on_progress: ProgressHandler | None = None,
+    ) -> IndexSummary:
         """Incrementally update the index from the corpus folder, then switch to it."""
         summary = build_index(
-            self.settings, self.embedder, rebuild=full, on_skip=on_skip, show_progress=False
+            self.settings,
+            self.embedder,
+            rebuild=full,
+            on_skip=on_skip,
+            show_progress=False,
+            on_progress=on_progress,
         )
         self.reload_if_changed()
         return summary

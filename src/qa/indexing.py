@@ -36,6 +36,8 @@ from qa.embedding import Embedder
 from qa.store import IndexCorrupt, IndexMismatch, IndexMissing, Manifest, Store, prune
 
 SkipHandler = Callable[[Skipped], None]
+# (chunks embedded so far, chunks to embed): for a UI's progress bar; the CLI draws its own with tqdm.
+ProgressHandler = Callable[[int, int], None]
 
 
 class IndexBusy(RuntimeError):
@@ -83,6 +85,7 @@ def build_index(
     rebuild: bool = False,
     on_skip: SkipHandler | None = None,
     show_progress: bool | None = None,
+    on_progress: ProgressHandler | None = None,
 ) -> IndexSummary:
     """Bring the index in `settings.index_dir` in step with `settings.corpus_dir`."""
     started = time.perf_counter()
@@ -100,7 +103,9 @@ def build_index(
             f"Another `qa index` is updating {settings.index_dir} right now; wait for it to finish and run again."
         ) from None
     try:
-        return _build_locked(settings, embedder, rebuild, on_skip or _print_skip, show_progress, started)
+        return _build_locked(
+            settings, embedder, rebuild, on_skip or _print_skip, show_progress, on_progress, started
+        )
     finally:
         lock.release()
 
@@ -111,6 +116,7 @@ def _build_locked(
     rebuild: bool,
     on_skip: SkipHandler,
     show_progress: bool | None,
+    on_progress: ProgressHandler | None,
     started: float,
 ) -> IndexSummary:
     chunker = settings.chunker_fingerprint()
@@ -205,7 +211,7 @@ def _build_locked(
             "indexed_at": time.time(),
         }
 
-    vectors, sentence_vectors = _embed(new_chunks, embedder, reusable, show_progress)
+    vectors, sentence_vectors = _embed(new_chunks, embedder, reusable, show_progress, on_progress)
     store.remove(old_ids)
     ids = list(range(manifest.next_id, manifest.next_id + len(new_chunks)))
     manifest.next_id += len(new_chunks)
@@ -250,6 +256,7 @@ def _embed(
     embedder: Embedder,
     reusable: dict[str, tuple[np.ndarray, np.ndarray]],
     show_progress: bool | None,
+    on_progress: ProgressHandler | None = None,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
     sentence_vectors: list[np.ndarray] = [np.zeros((0, embedder.dim), dtype=np.float32)] * len(chunks)
@@ -269,12 +276,22 @@ def _embed(
         from tqdm import tqdm
 
         bar = tqdm(total=len(todo), unit="chunk", desc="embedding", file=sys.stderr)
+    done = 0
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        if bar is not None:
+            bar.update(n)
+        if on_progress is not None:
+            on_progress(done, len(todo))
+
     try:
         texts = [chunks[i].embed_text() for i in todo]
         spans = [chunks[i].sentence_spans() for i in todo]
-        new_vectors, new_sentence_vectors = embedder.embed_with_spans(
-            texts, spans, bar.update if bar else None
-        )
+        if on_progress is not None:
+            on_progress(0, len(todo))
+        new_vectors, new_sentence_vectors = embedder.embed_with_spans(texts, spans, advance)
     finally:
         if bar is not None:
             bar.close()

@@ -45,7 +45,7 @@ from qa.uploads import UploadRejected, save_upload
 
 if TYPE_CHECKING:
     from qa.engine import DocumentInfo
-    from qa.indexing import IndexSummary, SkipHandler
+    from qa.indexing import IndexSummary, ProgressHandler, SkipHandler
 
 EXAMPLES = (
     "When did the AHKFTA enter into force?",
@@ -90,7 +90,12 @@ class QAService(Protocol):
 
     def documents(self) -> list[DocumentInfo]: ...
 
-    def rebuild(self, full: bool = False, on_skip: SkipHandler | None = None) -> IndexSummary: ...
+    def rebuild(
+        self,
+        full: bool = False,
+        on_skip: SkipHandler | None = None,
+        on_progress: ProgressHandler | None = None,
+    ) -> IndexSummary: ...
 
     def reload_if_changed(self) -> bool: ...
 
@@ -299,9 +304,14 @@ def build_app(qa: QAService) -> gr.Blocks:
             return None, status_html(saved + problems, "error" if problems else "info")
 
         def rebuild_index(progress: gr.Progress = gr.Progress()) -> tuple[str, str]:  # noqa: B008
-            progress(0.1, desc="Reading and embedding new or changed documents…")
+            progress(0.0, desc="Reading new or changed documents…")
+
+            def embedding(done: int, total: int) -> None:
+                progress((done, total), desc="Embedding chunks", unit="chunks")
+
             try:
-                summary = qa.rebuild()  # skipped files are in the summary (and the server log)
+                # Skipped files are in the summary (and the server log).
+                summary = qa.rebuild(on_progress=embedding)
             except Exception as exc:  # IndexBusy, CorpusMissing, a model error: say it, keep serving
                 print(f"qa serve: rebuild failed: {exc!r}", file=sys.stderr)
                 return documents_html(qa.documents()), status_html([f"Rebuild failed: {exc}"], "error")
