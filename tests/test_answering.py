@@ -85,6 +85,14 @@ def test_answer_types_and_detectors() -> None:
     assert answer_type("Who signed the MOU?") is AnswerType.PERSON
     assert answer_type("Where was it signed?") is AnswerType.PLACE
     assert has_type("signed on 9 September 2017", AnswerType.DATE)
+    for when in (
+        "opens on Mondays at eight o'clock",
+        "closes at 5.30 p.m.",
+        "is emptied every Friday",
+        "meets weekly",
+    ):
+        assert has_type(when, AnswerType.DATE), when  # "when" is also a weekday, a time or a recurrence
+    assert not has_type("The agreement covers trade in goods.", AnswerType.DATE)
     assert has_type("HKD 25 million", AnswerType.AMOUNT) and not has_type("in Vietnam", AnswerType.AMOUNT)
     assert numeric_tokens("the 8th AEM in 2015 cost 1,033.9") == {"8th", "2015", "1033.9"}
     assert "sign" in content_terms("When was the MOU signed?") and "when" not in content_terms("When?")

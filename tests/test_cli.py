@@ -125,3 +125,42 @@ def test_watch_reindexes_when_the_corpus_changes(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+NO_TORCH_INDEX = """
+import sys
+from qa.cli import main
+code = main(sys.argv[1:])
+print("TORCH_LOADED" if "torch" in sys.modules else "TORCH_NOT_LOADED")
+sys.exit(code)
+"""
+
+
+@pytest.mark.slow
+def test_index_loads_the_model_only_when_something_needs_embedding(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    shutil.copytree(CORPUS, corpus)
+    dirs = ["--corpus", str(corpus), "--index", str(index)]
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", NO_TORCH_INDEX, "index", "--json", *dirs],
+            capture_output=True,
+            text=True,
+            env=ENV,
+            timeout=300,
+        )
+
+    first = run()
+    assert first.returncode == 0 and "TORCH_LOADED" in first.stdout.splitlines()[-1]
+    noop = run()
+    assert noop.returncode == 0, noop.stderr
+    assert noop.stdout.splitlines()[-1] == "TORCH_NOT_LOADED"
+    assert json.loads(noop.stdout.splitlines()[0])["unchanged"] == 5
+
+    (corpus / "extra.txt").write_text("The new cafeteria opens on Mondays at eight o'clock in the morning.\n")
+    changed = run()  # a new file: the model is loaded after all, and its vectors match a fresh build's name
+    assert changed.returncode == 0 and "TORCH_LOADED" in changed.stdout
+    assert json.loads(changed.stdout.splitlines()[0])["added"] == 1
+    ask = _qa("ask", "--json", "When does the new cafeteria open?", *dirs)
+    assert ask.returncode == 0 and json.loads(ask.stdout)["citations"][0]["source"] == "extra.txt"

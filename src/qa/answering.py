@@ -223,13 +223,14 @@ def score_sentences(
             seen_text.add(key)
             sentence_terms = frozenset(lexical.content_terms(sentence.text))
             lex = terms.coverage(set(sentence_terms))
-            typed = lexical.has_type(sentence.text, kind)
+            strength = lexical.type_strength(sentence.text, kind)
             if defined and any(f"({a})" in sentence.text for a in defined):
-                typed = True  # "What is RCEP?": the sentence that spells out "(RCEP)" defines it
+                strength = 1.0  # "What is RCEP?": the sentence that spells out "(RCEP)" defines it
+            typed = strength > 0
             score = (
                 W_DENSE * float(cosines[i])
                 + W_LEXICAL * lex
-                + (W_TYPE if typed else -W_TYPE) * (kind is not lexical.AnswerType.OTHER)
+                + W_TYPE * (2 * strength - 1) * (kind is not lexical.AnswerType.OTHER)
                 + W_RANK / rank
             )
             out.append(

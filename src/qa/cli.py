@@ -134,11 +134,11 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from qa.embedding import make_embedder
+    from qa.embedding import lazy_embedder
     from qa.indexing import build_index
 
     settings = settings_from(args)
-    embedder = make_embedder(settings)
+    embedder = lazy_embedder(settings)  # loads the model only if something needs embedding
     summary = build_index(settings, embedder, rebuild=args.rebuild)
     _print_summary(summary.to_json() if args.json else summary.describe(), args.json)
     if args.watch:

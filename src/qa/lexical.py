@@ -31,7 +31,18 @@ _MONTHS = (
     "january|february|march|april|may|june|july|august|september|october|november|december|"
     "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
 )
+_WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
 _DATE = re.compile(rf"\b(?:1[89]\d\d|20\d\d)\b|\b(?:{_MONTHS})\b", re.IGNORECASE)
+# "When" is also answered by a day of the week, a time of day or a recurrence ("every Friday at four
+# o'clock", "on Mondays at 8 a.m."). Weaker evidence than a year or month: in news text "on Tuesday" mostly
+# dates the report, not the event asked about, so these count half (`type_strength`).
+_WHEN_WEAK = re.compile(
+    rf"\b(?:{_WEEKDAYS})s?\b"
+    r"|\bo['’]clock\b|\b\d{1,2}(?:[:.]\d\d)?\s*(?:a\.?m\b\.?|p\.?m\b\.?)|\b(?:noon|midnight|midday)\b"
+    r"|\b(?:daily|weekly|monthly|quarterly|annually|yearly)\b"
+    r"|\b(?:every|each)\s+(?:day|week|month|quarter|year|spring|summer|autumn|fall|winter)\b",
+    re.IGNORECASE,
+)
 _AMOUNT = re.compile(
     r"\d[\d,.]*\s*(?:%|percent|per cent|billion|million|trillion|thousand|bn|m\b)|(?:USD|HKD|HK\$|US\$|\$|RMB|€|£)\s*\d",
     re.IGNORECASE,
@@ -140,10 +151,20 @@ def defined_terms(question: str) -> set[str]:
 
 def has_type(text: str, kind: AnswerType) -> bool:
     """Whether a sentence contains the kind of thing the question asks for."""
+    return type_strength(text, kind) > 0
+
+
+def type_strength(text: str, kind: AnswerType) -> float:
+    """1 when a sentence contains the kind of thing the question asks for, 0.5 for weak evidence of it (a
+    weekday or a time for "when"), else 0."""
+    if kind is AnswerType.DATE:
+        return 1.0 if _DATE.search(text) else 0.5 if _WHEN_WEAK.search(text) else 0.0
+    return float(_has_type(text, kind))
+
+
+def _has_type(text: str, kind: AnswerType) -> bool:
     if kind is AnswerType.DEFINITION:
         return False  # decided by the caller, who knows which term is being defined
-    if kind is AnswerType.DATE:
-        return bool(_DATE.search(text))
     if kind is AnswerType.AMOUNT:
         return bool(_AMOUNT.search(text))
     if kind is AnswerType.COUNT:
