@@ -90,7 +90,9 @@ def test_incremental_update_of_one_document(settings: Settings) -> None:
     old = writer.manifest.documents["doc1.txt"]["chunk_ids"]
     writer.remove(old)
     fresh = _vectors(3, 7)
-    writer.add([200, 201, 202], [_chunk(1000 + i) for i in range(3)], fresh, [fresh[i : i + 1] for i in range(3)])
+    writer.add(
+        [200, 201, 202], [_chunk(1000 + i) for i in range(3)], fresh, [fresh[i : i + 1] for i in range(3)]
+    )
     writer.manifest.documents["doc1.txt"]["chunk_ids"] = [200, 201, 202]
     writer.manifest.next_id = 203
     generation = writer.save(settings.index_dir)
