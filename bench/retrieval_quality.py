@@ -9,13 +9,13 @@ from common import EvalQuery, is_hit, rank_scores
 from qa.config import RetrievalMode, Settings
 from qa.embedding import Embedder
 from qa.retrieval import retrieve
-from qa.store import Store
+from qa.stores import VectorStore
 
 DEPTH = 10
 
 
 def ranked_hits(
-    store: Store, embedder: Embedder, queries: Sequence[EvalQuery], settings: Settings, mode: RetrievalMode
+    store: VectorStore, embedder: Embedder, queries: Sequence[EvalQuery], settings: Settings, mode: RetrievalMode
 ) -> list[list[bool]]:
     """For each answerable query, whether each of our top-10 passages is a hit."""
     out = []
@@ -29,7 +29,7 @@ def ranked_hits(
 
 
 def quality(
-    store: Store, embedder: Embedder, queries: Sequence[EvalQuery], settings: Settings
+    store: VectorStore, embedder: Embedder, queries: Sequence[EvalQuery], settings: Settings
 ) -> dict[str, dict[str, float]]:
     """{"hybrid": {...}, "dense": {...}} with hit1, hit5 and mrr10 as fractions."""
     return {

@@ -24,7 +24,7 @@ import numpy as np
 from qa import lexical
 from qa.config import AbstainThresholds
 from qa.retrieval import Hit
-from qa.store import Store
+from qa.stores import VectorStore
 
 NOT_FOUND = "I could not find this in the documents."
 W_DENSE, W_LEXICAL, W_TYPE, W_RANK = 0.55, 0.35, 0.12, 0.04
@@ -191,7 +191,7 @@ class QueryTerms:
         return [self.surface.get(t, t) for t in absent]
 
 
-def query_terms(question: str, query: str, store: Store) -> QueryTerms:
+def query_terms(question: str, query: str, store: VectorStore) -> QueryTerms:
     df = store.term_frequencies()
     n = max(len(store), 1)
     own = set(lexical.content_terms(question)) if question != query else set()
@@ -204,7 +204,7 @@ def query_terms(question: str, query: str, store: Store) -> QueryTerms:
 
 
 def score_sentences(
-    hits: Sequence[Hit], store: Store, query: str, query_vector: np.ndarray, terms: QueryTerms
+    hits: Sequence[Hit], store: VectorStore, query: str, query_vector: np.ndarray, terms: QueryTerms
 ) -> list[Candidate]:
     """Every answer-worthy sentence of the hits with its score, best first (headings and fragments left out)."""
     kind = lexical.answer_type(query)
@@ -285,7 +285,7 @@ class Evidence:
 
 
 def gather_evidence(
-    query: str, hits: Sequence[Hit], candidates: Sequence[Candidate], terms: QueryTerms, store: Store
+    query: str, hits: Sequence[Hit], candidates: Sequence[Candidate], terms: QueryTerms, store: VectorStore
 ) -> Evidence:
     """Measure how well the retrieved passages could answer the query."""
     if not hits or not candidates:
@@ -406,7 +406,7 @@ class Analysis:
 
 
 def analyse(
-    question: str, query: str, hits: Sequence[Hit], store: Store, query_vector: np.ndarray
+    question: str, query: str, hits: Sequence[Hit], store: VectorStore, query_vector: np.ndarray
 ) -> Analysis:
     """Weigh the query's terms, score every sentence of the hits, and gather the abstention evidence."""
     terms = query_terms(question, query, store)
@@ -418,7 +418,7 @@ def extractive_answer(
     question: str,
     query: str,
     hits: Sequence[Hit],
-    store: Store,
+    store: VectorStore,
     query_vector: np.ndarray,
     thresholds: AbstainThresholds,
     max_sentences: int = 3,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -41,6 +42,13 @@ class RetrievalMode(StrEnum):
     HYBRID = "hybrid"
     DENSE = "dense"
     BM25 = "bm25"
+
+
+class StoreKind(StrEnum):
+    """Where the index lives: FAISS files in the index folder, or a Milvus collection (see qa.stores)."""
+
+    FAISS = "faiss"
+    MILVUS = "milvus"
 
 
 class ConfigError(ValueError):
@@ -111,6 +119,13 @@ class Settings:
     embed_backend: EmbedBackend = EmbedBackend.TORCH
     cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "qa")  # ONNX exports
     vector_index: VectorIndexPolicy = field(default_factory=VectorIndexPolicy)
+    # Which store holds the index (README, "Scaling out with Milvus"). milvus_uri: a local path ending in .db
+    # runs Milvus Lite in this process; http(s)://host:port talks to a Milvus server or cluster. Empty means
+    # Milvus Lite in <index_dir>/milvus.db. The collection name is an alias moved on every full rebuild.
+    store: StoreKind = StoreKind.FAISS
+    milvus_uri: str = ""
+    milvus_token: str = ""
+    milvus_collection: str = "qa_chunks"
     # Retrieval.
     top_k: int = 5
     candidates: int = 30  # per retriever, before fusion
@@ -142,6 +157,11 @@ class Settings:
     def model_path(self) -> str:
         return self.model or default_model_path()
 
+    @property
+    def milvus_target(self) -> str:
+        """The URI the Milvus store connects to (Milvus Lite beside the index folder by default)."""
+        return self.milvus_uri or str(self.index_dir / "milvus.db")
+
     def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed (None values are ignored, so CLI flags can pass through)."""
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -163,6 +183,8 @@ class Settings:
             values["backend"] = parse_backend(env["QA_BACKEND"])
         if "QA_EMBED_BACKEND" in env:
             values["embed_backend"] = parse_embed_backend(env["QA_EMBED_BACKEND"])
+        if "QA_STORE" in env:
+            values["store"] = parse_store(env["QA_STORE"])
         if "QA_RETRIEVAL" in env:
             values["retrieval_mode"] = parse_retrieval_mode(env["QA_RETRIEVAL"])
         for key, name in (
@@ -170,6 +192,9 @@ class Settings:
             ("openai_model", "QA_OPENAI_MODEL"),
             ("llm_path", "QA_LLM_PATH"),
             ("llm_model", "QA_LLM_MODEL"),
+            ("milvus_uri", "QA_MILVUS_URI"),
+            ("milvus_token", "QA_MILVUS_TOKEN"),
+            ("milvus_collection", "QA_MILVUS_COLLECTION"),
         ):
             if name in env:
                 values[key] = env[name]
@@ -199,6 +224,21 @@ class Settings:
             raise ConfigError(f"max_chunk_tokens must be at least 32, got {self.max_chunk_tokens}.")
         if self.overlap_sentences < 0:
             raise ConfigError("overlap_sentences cannot be negative.")
+        if self.store is StoreKind.MILVUS:
+            uri = self.milvus_target
+            remote = uri.startswith(("http://", "https://"))
+            if not remote and ("://" in uri or not uri.endswith(".db")):
+                raise ConfigError(
+                    f"QA_MILVUS_URI must be http(s)://host:port (a Milvus server) or a local path ending in .db "
+                    f"(Milvus Lite), got {uri!r}."
+                )
+            if remote and not re.fullmatch(r"https?://[^/:\s]+(:\d{1,5})?/?", uri):
+                raise ConfigError(f"QA_MILVUS_URI must look like http://host:19530, got {uri!r}.")
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,199}", self.milvus_collection):
+                raise ConfigError(
+                    "QA_MILVUS_COLLECTION must be letters, digits and underscores (not starting with a digit), "
+                    f"got {self.milvus_collection!r}."
+                )
 
     def chunker_fingerprint(self) -> dict[str, Any]:
         """The settings that change chunk boundaries; a change means every document is re-chunked."""
@@ -224,6 +264,14 @@ def parse_embed_backend(value: str) -> EmbedBackend:
     except ValueError:
         names = ", ".join(b.value for b in EmbedBackend)
         raise ConfigError(f"Unknown QA_EMBED_BACKEND {value!r}: choose one of {names}.") from None
+
+
+def parse_store(value: str) -> StoreKind:
+    try:
+        return StoreKind(value.strip().lower())
+    except ValueError:
+        names = ", ".join(k.value for k in StoreKind)
+        raise ConfigError(f"Unknown store {value!r} in QA_STORE: choose one of {names}.") from None
 
 
 def parse_retrieval_mode(value: str) -> RetrievalMode:

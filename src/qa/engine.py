@@ -19,7 +19,7 @@ from qa.embedding import Embedder, make_embedder
 from qa.indexing import IndexSummary, ProgressHandler, SkipHandler, build_index
 from qa.questions import clean_question
 from qa.retrieval import retrieve
-from qa.store import Store, current_generation
+from qa.stores import VectorStore, live_generation, open_store
 
 
 @dataclass(frozen=True)
@@ -37,29 +37,29 @@ class QA:
     """Answers questions over one index. Thread-safe for concurrent `ask` calls."""
 
     def __init__(
-        self, settings: Settings, embedder: Embedder | None = None, store: Store | None = None
+        self, settings: Settings, embedder: Embedder | None = None, store: VectorStore | None = None
     ) -> None:
         self.settings = settings
         self.embedder: Embedder = embedder or make_embedder(settings)
-        self._store = store if store is not None else Store.load(settings.index_dir)
+        self._store = store if store is not None else open_store(settings)
         self._store.manifest.check_compatible(
             self.embedder.name, self.embedder.dim, settings.chunker_fingerprint()
         )
         self._reload_lock = threading.Lock()
 
     @property
-    def store(self) -> Store:
+    def store(self) -> VectorStore:
         return self._store
 
     def reload_if_changed(self) -> bool:
         """Pick up an index written since we loaded (by `qa index` in a shell, or the app's rebuild)."""
-        generation = current_generation(self.settings.index_dir)
+        generation = live_generation(self.settings)
         if generation is None or generation == self._store.generation:
             return False
         with self._reload_lock:
             if generation == self._store.generation:
                 return False
-            store = Store.load(self.settings.index_dir)
+            store = open_store(self.settings)
             store.manifest.check_compatible(
                 self.embedder.name, self.embedder.dim, self.settings.chunker_fingerprint()
             )

@@ -13,7 +13,6 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,7 +32,8 @@ from qa.corpus import (
     relative_name,
 )
 from qa.embedding import Embedder
-from qa.store import IndexCorrupt, IndexMismatch, IndexMissing, Manifest, Store, prune
+from qa.store import IndexCorrupt, IndexMismatch, IndexMissing, Manifest
+from qa.stores import VectorStore, new_store, open_store, prune
 
 SkipHandler = Callable[[Skipped], None]
 # (chunks embedded so far, chunks to embed): for a UI's progress bar; the CLI draws its own with tqdm.
@@ -120,11 +120,10 @@ def _build_locked(
     started: float,
 ) -> IndexSummary:
     chunker = settings.chunker_fingerprint()
-    store = None if rebuild else _open_previous(settings.index_dir, embedder, chunker)
+    store = None if rebuild else _open_previous(settings, embedder, chunker)
     rebuilt = store is None
     if store is None:
-        store = Store(Manifest(model=embedder.name, dim=embedder.dim, chunker=chunker))
-    store.policy = settings.vector_index  # exact or IVF by size, decided when the store is saved
+        store = new_store(settings, Manifest(model=embedder.name, dim=embedder.dim, chunker=chunker))
     manifest = store.manifest
     skipped: list[Skipped] = []
     try:
@@ -224,7 +223,7 @@ def _build_locked(
     if rebuilt or changed or removed_paths:
         generation = store.save(settings.index_dir)
     else:
-        prune(settings.index_dir)  # a run killed after its switch, or before it, left folders behind
+        prune(settings)  # a run killed after its switch, or before it, left folders behind
     return IndexSummary(
         added=added,
         updated=updated,
@@ -238,10 +237,10 @@ def _build_locked(
     )
 
 
-def _open_previous(index_dir: Path, embedder: Embedder, chunker: dict[str, Any]) -> Store | None:
+def _open_previous(settings: Settings, embedder: Embedder, chunker: dict[str, Any]) -> VectorStore | None:
     """The current index if it can be extended; None means start from scratch (with the reason on stderr)."""
     try:
-        store = Store.load(index_dir)
+        store = open_store(settings, writing=True)
         store.manifest.check_compatible(embedder.name, embedder.dim, chunker)
     except IndexMissing:
         return None

@@ -6,14 +6,15 @@ blurs. RRF needs no score calibration between the two: each list contributes 1 /
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from qa.chunking import Chunk
 from qa.config import RetrievalMode
-from qa.store import Store
+from qa.stores import VectorStore, rrf_fuse
+
+__all__ = ["Hit", "is_near_duplicate", "retrieve", "rrf_fuse"]
 
 
 @dataclass(frozen=True)
@@ -29,19 +30,6 @@ class Hit:
     bm25_score: float
 
 
-def rrf_fuse(rankings: Sequence[Sequence[int]], k: int = 60) -> list[tuple[int, float]]:
-    """Reciprocal rank fusion of several ranked id lists, best first; ties keep first-seen order.
-
-    >>> rrf_fuse([[1, 2, 3], [3, 1]], k=60)[0][0]
-    1
-    """
-    scores: dict[int, float] = {}
-    for ranking in rankings:
-        for rank, item in enumerate(ranking, start=1):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
-    return sorted(scores.items(), key=lambda kv: -kv[1])
-
-
 def is_near_duplicate(a: Chunk, b: Chunk, threshold: float = 0.6) -> bool:
     """Two chunks of one document sharing most of their characters, or two identical texts anywhere."""
     if a.doc_path == b.doc_path:
@@ -53,7 +41,7 @@ def is_near_duplicate(a: Chunk, b: Chunk, threshold: float = 0.6) -> bool:
 
 
 def retrieve(
-    store: Store,
+    store: VectorStore,
     query: str,
     query_vector: np.ndarray,
     top_k: int,
@@ -64,14 +52,10 @@ def retrieve(
     """The top_k fused hits for a query, near-duplicates collapsed."""
     if len(store) == 0:
         return []
-    dense = store.search(query_vector, candidates) if mode != RetrievalMode.BM25 else []
-    lexical = store.search_bm25(query, candidates) if mode != RetrievalMode.DENSE else []
-    dense_rank = {cid: r for r, (cid, _) in enumerate(dense, start=1)}
-    bm25_rank = {cid: r for r, (cid, _) in enumerate(lexical, start=1)}
-    bm25_score = dict(lexical)
-    fused = rrf_fuse([[cid for cid, _ in dense], [cid for cid, _ in lexical]], k=rrf_k)
+    # The store fuses: the FAISS store in this process, the Milvus store in the engine (one hybrid search).
+    fused = store.fused_search(query, query_vector, candidates, rrf_k, mode)
     hits: list[Hit] = []
-    for cid, score in fused:
+    for cid, score in fused.ranking:
         chunk = store.chunks[cid]
         if any(is_near_duplicate(chunk, h.chunk) for h in hits):
             continue
@@ -80,10 +64,10 @@ def retrieve(
                 chunk_id=cid,
                 chunk=chunk,
                 score=score,
-                dense_rank=dense_rank.get(cid),
-                bm25_rank=bm25_rank.get(cid),
+                dense_rank=fused.dense_rank.get(cid),
+                bm25_rank=fused.bm25_rank.get(cid),
                 dense_score=float(store.vector(cid) @ query_vector),
-                bm25_score=bm25_score.get(cid, 0.0),
+                bm25_score=fused.bm25_score.get(cid, 0.0),
             )
         )
         if len(hits) >= top_k:

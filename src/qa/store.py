@@ -25,9 +25,10 @@ import numpy as np
 
 from qa import vector_index
 from qa.chunking import Chunk, Sentence
-from qa.config import VectorIndexPolicy
+from qa.config import RetrievalMode, VectorIndexPolicy
 from qa.corpus import file_sha256
 from qa.lexical import content_terms, stemmer
+from qa.stores import Fused, fuse_here
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
@@ -83,7 +84,9 @@ class Manifest:
 
 
 class Store:
-    """An open index: chunk records, their vectors (FAISS), sentence vectors and BM25, all in memory."""
+    """An open index: chunk records, their vectors (FAISS), sentence vectors and BM25, all in memory.
+
+    The FAISS implementation of `qa.stores.VectorStore`."""
 
     def __init__(
         self, manifest: Manifest, generation: str = "", policy: VectorIndexPolicy | None = None
@@ -145,6 +148,12 @@ class Store:
             return []
         scores, ids = vector_index.search(self.index, query_vector, k)
         return [(int(i), float(s)) for i, s in zip(ids, scores, strict=True) if i >= 0]
+
+    def fused_search(
+        self, query: str, query_vector: np.ndarray, k: int, rrf_k: int, mode: RetrievalMode
+    ) -> Fused:
+        """Dense and BM25 top-k fused with RRF (both indexes are in this process's memory)."""
+        return fuse_here(self, query, query_vector, k, rrf_k, mode)
 
     def search_bm25(self, query: str, k: int) -> list[tuple[int, float]]:
         """Top-k chunk ids by BM25; chunks sharing no term with the query are left out."""
