@@ -310,6 +310,17 @@ def test_prompt_passages_are_trimmed_by_whole_sentences_from_the_lowest_ranked()
     assert "[2] T1\nSentence 0 of passage 1 is here." in user and "[3]" not in user
 
 
+def test_references_to_the_passages_themselves_are_not_claims() -> None:
+    text = (
+        "According to passage [1], the agreement entered into force in 2019. "
+        "This information is found in passage [1]. As stated in the passages [2], tariffs were removed."
+    )
+    assert generation.split_answer(text) == [
+        ("The agreement entered into force in 2019.", (1,)),
+        ("Tariffs were removed.", (2,)),
+    ]
+
+
 def test_answer_is_split_into_sentences_with_their_markers() -> None:
     text = "First point [1]. Second point. [2][3]\n- A list item [1, 2]\n[4]"
     assert generation.split_answer(text) == [

@@ -187,6 +187,10 @@ class ScriptedLlama:
     def __init__(self, reply: str = ANSWER, delay: float = 0.0) -> None:
         self.reply, self.delay = reply, delay
         self.requests: list[dict[str, Any]] = []
+        self.resets = 0
+
+    def reset(self) -> None:
+        self.resets += 1
 
     def tokenize(self, text: bytes, add_bos: bool = True, special: bool = False) -> list[int]:
         return list(range(len(text.split())))
@@ -248,6 +252,8 @@ def test_streams_tokens_and_verifies_them(
     assert request["stream"] is True and request["temperature"] == 0.0
     assert request["max_tokens"] == llama_settings.llm_max_new_tokens
     assert "[1] ASEAN-Hong Kong FTA" in request["messages"][-1]["content"]
+    ask(hits, llama_settings, extractive)
+    assert llama.resets == 2  # every question starts from a clean state: no answer depends on the last one
 
 
 def test_an_injected_unsupported_sentence_is_flagged(

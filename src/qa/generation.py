@@ -41,6 +41,8 @@ from qa.retrieval import Hit
 SYSTEM_PROMPT = (
     "You answer questions using only the numbered passages you are given. "
     "Write a short answer of at most {max_sentences} sentences. "
+    # Without this line Qwen2.5 1.5B answered 17 of 63 evaluation questions with a bare "[1]".
+    "Answer in complete sentences that state the facts asked for; never reply with only a passage number. "
     "End every sentence with the number of the passage that supports it in square brackets, like [1]. "
     "Do not add anything that the passages do not say. "
     f'If the passages do not contain the answer, reply exactly "{NOT_FOUND}"'
@@ -58,6 +60,17 @@ SAFETY_TOKENS = 32
 
 MIN_CLAIM_TERMS = 2  # content words a sentence needs before a passage can be said to support it
 
+# Models refer to the prompt's passages in words: "According to passage [1], X." keeps X and its [1];
+# "This information is found in passage [2]." says nothing about the world and is dropped.
+_META_PREFIX = re.compile(
+    r"^(?:according to|as (?:stated|mentioned|noted|shown) in|based on) (?:the )?passages?(?: in)?\s*,?\s*",
+    re.I,
+)
+_META_SENTENCE = re.compile(
+    r"^(?:this|the|that) (?:information|answer|fact|figure)s? (?:is|are|was|can be) (?:found|stated|given|"
+    r"supported|mentioned|provided) (?:in|by) (?:the )?passages?\W*$",
+    re.I,
+)
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
 
@@ -256,6 +269,10 @@ class LlamaCppGenerator:
         if not lock.acquire(timeout=self.timeout_s):
             raise GenerationError(f"the model was busy with other questions for {self.timeout_s:g} s")
         try:
+            # Forget the previous prompt: llama.cpp would reuse its matching prefix, and the answer would then
+            # depend on what was asked before (the same question gave a sentence after a fresh start and a
+            # bare "[1]" after another question). Re-reading the shared system prompt costs ~100 tokens.
+            model.reset()
             # Greedy: a grounded answer wants the likeliest wording. The timeout is checked as each token
             # arrives: reading the prompt cannot be interrupted (5-40 s for 1,200 tokens on 2 busy cores).
             chunks = model.create_chat_completion(
@@ -357,6 +374,10 @@ def split_answer(text: str) -> list[tuple[str, tuple[int, ...]]]:
         for piece in segment("en", _BULLET.sub("", line)):
             cited = tuple(int(n) for m in _MARKER.finditer(piece) for n in m.group(1).split(","))
             clean = re.sub(r"\s+([.,;:!?])", r"\1", _MARKER.sub("", piece)).strip()
+            if _META_SENTENCE.match(clean):
+                continue
+            clean = _META_PREFIX.sub("", clean)
+            clean = clean[:1].upper() + clean[1:]
             if not re.search(r"\w", clean):
                 if out and cited:
                     out[-1] = (out[-1][0], out[-1][1] + cited)
