@@ -15,7 +15,11 @@ DEPTH = 10
 
 
 def ranked_hits(
-    store: VectorStore, embedder: Embedder, queries: Sequence[EvalQuery], settings: Settings, mode: RetrievalMode
+    store: VectorStore,
+    embedder: Embedder,
+    queries: Sequence[EvalQuery],
+    settings: Settings,
+    mode: RetrievalMode,
 ) -> list[list[bool]]:
     """For each answerable query, whether each of our top-10 passages is a hit."""
     out = []
