@@ -47,6 +47,8 @@ class SlowFakeEmbedder(FakeEmbedder):
 
 def run(argv: Sequence[str]) -> int:
     qa.embedding.SentenceTransformerEmbedder = SlowFakeEmbedder  # type: ignore[misc,assignment]
+    # `qa index` would otherwise name its embedder from the real model folder and load the fake lazily.
+    qa.embedding.model_identity = lambda settings: None
     try:
         return main(argv)
     finally:

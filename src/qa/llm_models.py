@@ -15,6 +15,7 @@ loading only re-hashes (a few seconds) when the stamp no longer matches the file
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import hashlib
 import json
@@ -150,8 +151,19 @@ def load_llama(path: Path, n_ctx: int, n_threads: int) -> tuple[Any, threading.L
                 )
             except (ValueError, RuntimeError, OSError) as exc:
                 raise ModelError(f"cannot load {path.name} with llama.cpp: {exc}"[:300]) from exc
+            if not _LLAMAS:
+                atexit.register(_close_all)
             _LLAMAS[key] = (model, threading.Lock())  # one Llama is not safe to use from two threads
         return _LLAMAS[key]
+
+
+def _close_all() -> None:
+    """Free the models before the interpreter tears down the modules their destructors need (llama-cpp-python
+    otherwise prints a TypeError traceback from `Llama.__del__` at every exit)."""
+    with _LLAMAS_LOCK:
+        for model, _ in _LLAMAS.values():
+            model.close()
+        _LLAMAS.clear()
 
 
 # ---- checking ---------------------------------------------------------------------------------------------
