@@ -32,7 +32,9 @@ ROWS = (
 def cell(value: float | None, style: str) -> str:
     if value is None:
         return "—"
-    return f"{value / 1000:.1f}" if style == "s" else style.format(value)
+    if style == "s":  # extractive answers take milliseconds: keep them visible beside the models' seconds
+        return f"{value / 1000:.1f}" if value >= 1000 else f"{value / 1000:.3f}"
+    return style.format(value)
 
 
 def columns(folders: list[Path]) -> list[tuple[str, dict[str, Any], int]]:
