@@ -14,17 +14,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from serving import connect, free_port, percentile, wait_for_page
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = [
@@ -34,28 +34,6 @@ QUESTIONS = [
     "How much FDI flowed from Hong Kong, China into ASEAN in 2024?",
     "On what date were the negotiations for the AHKFTA and AHKIA concluded?",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def wait_for_page(url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None = None) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise SystemExit(f"qa serve exited with code {proc.returncode} before serving")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise SystemExit(f"no page at {url} after {timeout_s:.0f} s")
 
 
 @contextmanager
@@ -88,23 +66,12 @@ def served(timeout_s: float) -> Iterator[tuple[str, float]]:
             proc.kill()
 
 
-def connect(url: str) -> Any:
-    from gradio_client import Client
-
-    return Client(url, verbose=False)
-
-
 def timed_ask(client: Any, question: str) -> tuple[float, float, bool]:
     """(seconds the call took, seconds the app spent answering inside it, whether it cited)."""
     started = time.perf_counter()
     result: dict[str, Any] = client.predict(question, api_name="/ask")
     seconds = time.perf_counter() - started
     return seconds, result["timings_ms"]["total"] / 1000, bool(result.get("citations"))
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def measure(url: str, clients: int, rounds: int) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from typing import Any
 
 from app_latency import served, timed_ask
 from common import CORPUS, ROOT, machine
+from serving import connect, write_section
 
 RESULTS_JSON = ROOT / "bench" / "cold_start.json"
 RESULTS_MD = ROOT / "bench" / "results.md"
@@ -86,8 +87,6 @@ def phases(corpus: Path, index: Path) -> dict[str, float]:
 
 
 def end_to_end(corpus: Path, index: Path, timeout_s: float) -> dict[str, float]:
-    from app_latency import connect
-
     os.environ["QA_CORPUS"], os.environ["QA_INDEX"] = str(corpus), str(index)
     started = time.perf_counter()
     with served(timeout_s) as (url, to_page):
@@ -157,18 +156,6 @@ def markdown(r: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace this script's section of results.md, or append it; other sections stay as they are."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    start = text.find(f"\n{SECTION}\n")
-    if start < 0:
-        path.write_text(text.rstrip("\n") + "\n\n" + section, encoding="utf-8")
-        return
-    end = text.find("\n## ", start + 1)
-    rest = text[end:] if end >= 0 else "\n"
-    path.write_text(text[: start + 1] + section + rest, encoding="utf-8")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -176,7 +163,7 @@ def main() -> int:
     args = parser.parse_args()
     result = run(args.rounds, args.timeout)
     RESULTS_JSON.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    write_section(RESULTS_MD, markdown(result))
+    write_section(RESULTS_MD, SECTION, markdown(result))
     print(json.dumps({k: result[k] for k in ("end_to_end_median", "phases_median")}))
     return 0
 

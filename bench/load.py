@@ -23,20 +23,20 @@ import json
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from serving import connect, free_port, percentile, wait_for_page, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 QA_BIN = ROOT / ".venv" / "bin" / "qa"
@@ -73,28 +73,6 @@ class Call:
     cited_new: bool
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def wait_for_page(url: str, timeout_s: float, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"qa serve exited with code {proc.returncode} before serving")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"no page at {url} after {timeout_s:.0f} s")
-
-
 @contextmanager
 def served(corpus: Path, index: Path, log: Path, timeout_s: float) -> Iterator[tuple[str, int]]:
     """`qa serve` over `corpus` and `index` on a free port; yields its URL and process id."""
@@ -116,7 +94,7 @@ def served(corpus: Path, index: Path, log: Path, timeout_s: float) -> Iterator[t
             stderr=subprocess.STDOUT,
         )
         try:
-            wait_for_page(url, timeout_s, proc)
+            wait_for_page(url, timeout_s, proc, poll_s=0.2)
             yield url, proc.pid
         finally:
             proc.terminate()
@@ -136,12 +114,6 @@ def peak_rss_mib(pid: int) -> float | None:
     except OSError:
         return None
     return None
-
-
-def connect(url: str) -> Any:
-    from gradio_client import Client
-
-    return Client(url, verbose=False)
 
 
 def client_loop(
@@ -196,11 +168,6 @@ def rebuild(corpus: Path, index: Path, t0: float, at: float, record: dict[str, A
     record["returncode"] = proc.returncode
     record["summary"] = out.read_text().strip()
     record["stderr_tail"] = err.read_text().strip()[-500:]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
 
 
 def latency_stats(calls: list[Call]) -> dict[str, Any]:
@@ -324,18 +291,6 @@ def markdown(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace our section of results.md (from its heading to the next `## `), or append it."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    start = text.find(f"\n{SECTION}\n")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[: start + 1] + section + ("\n" + text[end + 1 :] if end >= 0 else "")
-    path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50)
@@ -351,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(result, indent=1))
     if not args.no_write:
         RESULTS_JSON.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-        write_section(RESULTS_MD, markdown(result))
+        write_section(RESULTS_MD, SECTION, markdown(result))
         print(f"wrote {RESULTS_JSON} and the {SECTION!r} section of {RESULTS_MD}", file=sys.stderr)
     return 0 if result["errors"] == 0 and result["rebuild"].get("returncode") == 0 else 1
 
