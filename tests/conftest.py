@@ -17,8 +17,11 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+from qa.answering import Answer
+from qa.chunking import Chunk, Sentence
 from qa.config import Settings
 from qa.embedding import Spans, normalise
+from qa.retrieval import Hit
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
@@ -111,3 +114,42 @@ def real_qa(real_settings: Settings, real_embedder: object) -> object:
     from qa.engine import QA
 
     return QA(real_settings, embedder=real_embedder)  # type: ignore[arg-type]
+
+
+# --- Retrieved passages for answer tests (generation, llamacpp) -------------------------------------------
+
+AGREEMENT = (
+    "The ASEAN-Hong Kong, China Free Trade Agreement entered into force on 11 June 2019.",
+    "It covers trade in goods, trade in services and economic co-operation.",
+    "Tariffs on most goods traded between the parties were removed by 2024.",
+)
+INVESTMENT = (
+    "The investment agreement protects investors from Hong Kong and the ASEAN member states.",
+    "Disputes between investors and governments can be taken to international arbitration.",
+)
+
+
+def make_chunk(path: str, title: str, texts: tuple[str, ...], offset: int = 100) -> Chunk:
+    """A chunk whose sentences sit at known offsets of an imaginary document (after a 100-char preamble)."""
+    sentences, pos = [], offset
+    for text in texts:
+        sentences.append(Sentence(pos, pos + len(text), text))
+        pos += len(text) + 1
+    return Chunk(path, title, "", None, offset, pos - 1, tuple(sentences))
+
+
+def make_hits(*chunks: Chunk) -> list[Hit]:
+    return [Hit(i, c, 1 / (60 + i), i + 1, i + 1, 0.6, 3.0) for i, c in enumerate(chunks)]
+
+
+@pytest.fixture
+def hits() -> list[Hit]:
+    return make_hits(
+        make_chunk("ahkfta.txt", "ASEAN-Hong Kong FTA", AGREEMENT),
+        make_chunk("investment.txt", "Investment agreement", INVESTMENT),
+    )
+
+
+@pytest.fixture
+def extractive() -> Answer:
+    return Answer("q", "q", f"{AGREEMENT[0]} [1]", False, backend="extractive")

@@ -21,46 +21,9 @@ import pytest
 
 from qa import generation
 from qa.answering import NOT_FOUND, Answer, StreamEvent
-from qa.chunking import Chunk, Sentence
 from qa.config import Backend, Settings
 from qa.retrieval import Hit
-from tests.conftest import FakeEmbedder
-
-AGREEMENT = (
-    "The ASEAN-Hong Kong, China Free Trade Agreement entered into force on 11 June 2019.",
-    "It covers trade in goods, trade in services and economic co-operation.",
-    "Tariffs on most goods traded between the parties were removed by 2024.",
-)
-INVESTMENT = (
-    "The investment agreement protects investors from Hong Kong and the ASEAN member states.",
-    "Disputes between investors and governments can be taken to international arbitration.",
-)
-
-
-def make_chunk(path: str, title: str, texts: tuple[str, ...], offset: int = 100) -> Chunk:
-    """A chunk whose sentences sit at known offsets of an imaginary document (after a 100-char preamble)."""
-    sentences, pos = [], offset
-    for text in texts:
-        sentences.append(Sentence(pos, pos + len(text), text))
-        pos += len(text) + 1
-    return Chunk(path, title, "", None, offset, pos - 1, tuple(sentences))
-
-
-def make_hits(*chunks: Chunk) -> list[Hit]:
-    return [Hit(i, c, 1 / (60 + i), i + 1, i + 1, 0.6, 3.0) for i, c in enumerate(chunks)]
-
-
-@pytest.fixture
-def hits() -> list[Hit]:
-    return make_hits(
-        make_chunk("ahkfta.txt", "ASEAN-Hong Kong FTA", AGREEMENT),
-        make_chunk("investment.txt", "Investment agreement", INVESTMENT),
-    )
-
-
-@pytest.fixture
-def extractive() -> Answer:
-    return Answer("q", "q", f"{AGREEMENT[0]} [1]", False, backend="extractive")
+from tests.conftest import AGREEMENT, INVESTMENT, FakeEmbedder, make_chunk, make_hits
 
 
 class ChatServer:

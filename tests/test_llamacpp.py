@@ -27,8 +27,7 @@ from qa.config import Backend, Settings
 from qa.generation import GenerationError, LlamaCppGenerator
 from qa.llm_models import ModelError, ModelSpec
 from qa.retrieval import Hit
-from tests.conftest import ROOT, FakeEmbedder
-from tests.test_generation import AGREEMENT, INVESTMENT, make_chunk, make_hits
+from tests.conftest import ROOT, FakeEmbedder, make_chunk, make_hits
 
 ANSWER = "The ASEAN-Hong Kong, China Free Trade Agreement entered into force on 11 June 2019 [1]."
 # Unsupported, and cited to nothing, as the 1.5B model did when asked about Hong Kong's importance to ASEAN.
@@ -216,19 +215,6 @@ def llama_settings(tmp_path: Path) -> Settings:
     model = tmp_path / "scripted.gguf"
     model.write_bytes(b"GGUF")
     return Settings(backend=Backend.LLAMACPP, llm_model=str(model))
-
-
-@pytest.fixture
-def hits() -> list[Hit]:
-    return make_hits(
-        make_chunk("ahkfta.txt", "ASEAN-Hong Kong FTA", AGREEMENT),
-        make_chunk("investment.txt", "Investment agreement", INVESTMENT),
-    )
-
-
-@pytest.fixture
-def extractive() -> Answer:
-    return Answer("q", "q", f"{AGREEMENT[0]} [1]", False, backend="extractive")
 
 
 def ask(hits: list[Hit], settings: Settings, extractive: Answer) -> tuple[list[str], Answer]:
