@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from qa import metrics as m
-from qa.answering import NOT_FOUND, Answer, Citation
 from qa.config import Backend, ConfigError, Settings
 from qa.evaluation import MAIN, METRICS, EvalItem, load_limits, load_questions, miss_reason, run_eval
+from qa.types import NOT_FOUND, Answer, Citation
 
 ROOT = Path(__file__).resolve().parents[1]
 

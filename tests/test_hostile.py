@@ -21,13 +21,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from qa import generation
-from qa.answering import Answer
 from qa.config import Settings
 from qa.corpus import SUPPORTED_SUFFIXES, read_document
 from qa.engine import QA
 from qa.indexing import build_index
 from qa.questions import QuestionError, clean_question
 from qa.retrieval import retrieve
+from qa.types import Answer
 from qa.uploads import UploadRejected, save_upload, upload_name
 from tests.conftest import CORPUS, ROOT, FakeEmbedder
 

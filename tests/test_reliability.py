@@ -22,13 +22,13 @@ import pytest
 from filelock import FileLock
 
 from bench.make_bad_corpus import DEEP_FACT, GOOD_FACTS, make_bad_corpus
-from qa.answering import Answer
 from qa.chunking import chunk_document
 from qa.config import Settings
 from qa.corpus import Document, file_sha256, read_document
 from qa.engine import QA
 from qa.indexing import build_index
 from qa.store import CURRENT, IndexError_, Store, current_generation
+from qa.types import Answer
 from tests.conftest import ROOT, FakeEmbedder
 
 MB = 1 << 20

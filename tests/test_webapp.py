@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from qa.answering import NOT_FOUND, Answer, AnswerSentence, Citation, Passage, StreamEvent
 from qa.chunking import Chunk, Sentence
 from qa.condense import Turn
 from qa.config import Backend, RetrievalMode, Settings
@@ -32,6 +31,7 @@ from qa.render import (
     summary_lines,
 )
 from qa.retrieval import Hit
+from qa.types import NOT_FOUND, Answer, AnswerSentence, Citation, Passage, StreamEvent
 from qa.uploads import UploadRejected, save_upload, upload_name
 from qa.webapp import build_app, chat_turn, launch_options
 

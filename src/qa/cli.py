@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from qa.answering import Answer
     from qa.config import Settings
+    from qa.types import Answer
 
 EXIT_USAGE = 2
 

@@ -22,8 +22,10 @@ _Choice = TypeVar("_Choice", bound=StrEnum)
 
 
 class Backend(StrEnum):
-    """Which answerer writes the answer."""
+    """Which answerer writes the answer. `auto` (the default): the local model reads the best evidence
+    sentences and writes a verified answer; the extractive quote stands when no model is installed."""
 
+    AUTO = "auto"
     EXTRACTIVE = "extractive"
     OPENAI = "openai"
     TRANSFORMERS = "transformers"
@@ -135,7 +137,7 @@ class Settings:
     rrf_k: int = 60
     retrieval_mode: RetrievalMode = RetrievalMode.HYBRID
     # Answering.
-    backend: Backend = Backend.EXTRACTIVE
+    backend: Backend = Backend.AUTO
     max_answer_sentences: int = 3
     max_question_chars: int = 2000
     abstain: AbstainThresholds = field(default_factory=AbstainThresholds)
@@ -150,11 +152,20 @@ class Settings:
     # The llamacpp backend: a model of qa.llm_models.MODELS (installed by `make install-llm`) or a .gguf path.
     llm_model: str = "1.5b"
     llm_model_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "qa" / "models")
-    llm_threads: int = 2
+    llm_threads: int = 0  # 0: one per core of this machine
     # llama.cpp's context window; the passages get what the prompt and the answer leave. Reading the prompt
     # dominates latency on a CPU (see README, "Generative answers"), so it is sized for 2 cores.
     llm_n_ctx: int = 2048
     verify_min_support: float = 0.45
+    # One model per process, shared: a question that would wait longer than this for it gets the extractive
+    # answer with a notice instead of queueing (QA_LLM_WAIT).
+    llm_wait_s: float = 10.0
+    llm_prompt_lookup: int = 0  # prompt-lookup decoding draft tokens (0 = off; see bench/reader_speed.py)
+    # The auto reader's prompt: the extractive answerer's best sentences, then their neighbours, within a
+    # token budget (README, "Answers"). Reading ~70 prompt tokens/s on 2 cores, every 70 tokens is a second.
+    reader_prompt_tokens: int = 360
+    reader_focus_sentences: int = 6
+    reader_neighbours: int = 1
 
     @property
     def model_path(self) -> str:
@@ -207,11 +218,16 @@ class Settings:
             values["llm_threads"] = _int(env, "QA_LLM_THREADS")
         if "QA_LLM_CTX" in env:
             values["llm_n_ctx"] = _int(env, "QA_LLM_CTX")
-        if "QA_LLM_TIMEOUT" in env:
-            try:
-                values["llm_timeout_s"] = float(env["QA_LLM_TIMEOUT"])
-            except ValueError:
-                raise ConfigError(f"QA_LLM_TIMEOUT must be seconds, got {env['QA_LLM_TIMEOUT']!r}.") from None
+        for key, name in (("llm_wait_s", "QA_LLM_WAIT"), ("llm_timeout_s", "QA_LLM_TIMEOUT")):
+            if name in env:
+                try:
+                    values[key] = float(env[name])
+                except ValueError:
+                    raise ConfigError(f"{name} must be seconds, got {env[name]!r}.") from None
+        if "QA_READER_TOKENS" in env:
+            values["reader_prompt_tokens"] = _int(env, "QA_READER_TOKENS")
+        if "QA_LLM_PROMPT_LOOKUP" in env:
+            values["llm_prompt_lookup"] = _int(env, "QA_LLM_PROMPT_LOOKUP")
         key_value = env.get("QA_OPENAI_API_KEY") or env.get("OPENAI_API_KEY")
         if key_value:
             values["openai_api_key"] = key_value
@@ -223,6 +239,10 @@ class Settings:
         """Refuse values that would fail later in a confusing way."""
         if not 1 <= self.top_k <= 50:
             raise ConfigError(f"top_k must be between 1 and 50, got {self.top_k}: set QA_TOP_K or --top-k.")
+        if self.reader_prompt_tokens < 32:
+            raise ConfigError(
+                f"reader_prompt_tokens must be at least 32, got {self.reader_prompt_tokens}: set QA_READER_TOKENS."
+            )
         if self.max_chunk_tokens < 32:
             raise ConfigError(f"max_chunk_tokens must be at least 32, got {self.max_chunk_tokens}.")
         if self.overlap_sentences < 0:
@@ -249,7 +269,7 @@ class Settings:
             "max_chunk_tokens": self.max_chunk_tokens,
             "overlap_sentences": self.overlap_sentences,
             "min_section_tokens": self.min_section_tokens,
-            "chunker_version": 1,
+            "chunker_version": 2,  # 2: bibliography entries and captions are context
         }
 
 

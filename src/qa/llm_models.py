@@ -22,7 +22,7 @@ import json
 import os
 import re
 import sys
-import threading
+import weakref
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -115,7 +115,7 @@ def model_path(settings: Settings) -> Path:
     path = settings.llm_model_dir / spec.filename
     if not is_valid(path, spec.size, spec.sha256):
         state = "is damaged" if path.exists() else "is not installed"
-        raise ModelError(f"the {spec.name} model {state} ({path}): {install_hint(spec.name)}")
+        raise ModelError(f"the {spec.name} model {state} ({path.name}): {install_hint(spec.name)}")
     return path
 
 
@@ -129,42 +129,47 @@ def context_size(settings: Settings) -> int:
     return settings.llm_n_ctx
 
 
-_LLAMAS: dict[tuple[str, int, int], tuple[Any, threading.Lock]] = {}
-_LLAMAS_LOCK = threading.Lock()
+_OPEN: weakref.WeakSet[Any] = weakref.WeakSet()  # models to close before the interpreter tears down
 
 
-def load_llama(path: Path, n_ctx: int, n_threads: int) -> tuple[Any, threading.Lock]:
-    """A llama_cpp.Llama for the file, loaded once per process, and the lock that serialises its use."""
-    key = (str(path), n_ctx, n_threads)
-    with _LLAMAS_LOCK:
-        if key not in _LLAMAS:
-            try:
-                import llama_cpp
-            except ImportError:
-                raise ModelError("llama-cpp-python is not installed: run `make install-llm`") from None
-            try:
-                model = llama_cpp.Llama(
-                    model_path=str(path),
-                    n_ctx=n_ctx,
-                    n_threads=n_threads,
-                    n_threads_batch=n_threads,
-                    verbose=False,
-                )
-            except (ValueError, RuntimeError, OSError) as exc:
-                raise ModelError(f"cannot load {path.name} with llama.cpp: {exc}"[:300]) from exc
-            if not _LLAMAS:
-                atexit.register(_close_all)
-            _LLAMAS[key] = (model, threading.Lock())  # one Llama is not safe to use from two threads
-        return _LLAMAS[key]
+def load_llama(path: Path, n_ctx: int, n_threads: int, prompt_lookup: int = 0) -> Any:
+    """A new llama_cpp.Llama for the file (the caller keeps it: loading takes seconds and ~1 GB).
+
+    `prompt_lookup` > 0 turns on prompt-lookup decoding with that many draft tokens: answers copy phrases
+    from the passages, and a copied run is checked in one batch instead of token by token.
+    """
+    try:
+        import llama_cpp
+    except ImportError:
+        raise ModelError("llama-cpp-python is not installed: run `make install`") from None
+    kwargs: dict[str, Any] = {}
+    if prompt_lookup > 0:
+        from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
+
+        kwargs["draft_model"] = LlamaPromptLookupDecoding(num_pred_tokens=prompt_lookup)
+    try:
+        model = llama_cpp.Llama(
+            model_path=str(path),
+            n_ctx=n_ctx,
+            n_threads=n_threads,
+            n_threads_batch=n_threads,
+            verbose=False,
+            **kwargs,
+        )
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise ModelError(f"cannot load {path.name} with llama.cpp: {exc}"[:300]) from exc
+    if not _OPEN:
+        atexit.register(_close_all)
+    _OPEN.add(model)
+    return model
 
 
 def _close_all() -> None:
     """Free the models before the interpreter tears down the modules their destructors need (llama-cpp-python
     otherwise prints a TypeError traceback from `Llama.__del__` at every exit)."""
-    with _LLAMAS_LOCK:
-        for model, _ in _LLAMAS.values():
-            model.close()
-        _LLAMAS.clear()
+    for model in list(_OPEN):
+        model.close()
+    _OPEN.clear()
 
 
 # ---- checking ---------------------------------------------------------------------------------------------

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from qa.answering import NOT_FOUND, Answer
 from qa.condense import Turn
 from qa.corpus import SUPPORTED_SUFFIXES
+from qa.types import NOT_FOUND, Answer
 
 if TYPE_CHECKING:
     from qa.engine import DocumentInfo

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 import gradio as gr
 from gradio.events import api as gradio_api
 
-from qa.answering import Answer, StreamEvent
 from qa.condense import Turn
 from qa.config import Backend, RetrievalMode, Settings
 from qa.corpus import SUPPORTED_SUFFIXES
@@ -41,6 +40,7 @@ from qa.render import (
     summary_lines,
     upload_help,
 )
+from qa.types import Answer, StreamEvent
 from qa.uploads import UploadRejected, save_upload
 
 if TYPE_CHECKING:
