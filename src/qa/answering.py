@@ -33,6 +33,7 @@ W_DENSE, W_LEXICAL, W_TYPE, W_RANK = 0.55, 0.35, 0.12, 0.04
 REDUNDANT_COSINE = 0.88  # a second sentence this close to one already chosen adds nothing
 EXTRA_SENTENCE_WINDOW = 0.20  # extra sentences must score within this of the best one ...
 MIN_EXTRA_GAIN = 0.10  # ... and cover at least this share of the query's weight that is not covered yet
+MAX_LIST_ITEMS = 15  # list lines a quote of "... as follows:" takes with it
 CONFIDENCE_COVERAGE_WEIGHT = 0.5  # confidence = cosine + this * term coverage of the best sentence
 # A sentence opening with one of these leans on the one before it ("They are comprehensive in scope").
 _ANAPHORA = (
@@ -275,7 +276,18 @@ def compose(selected: Sequence[Candidate]) -> tuple[str, tuple[Citation, ...], t
             # them (not across a blank line, which also ends the thought).
             if not prev.context and prev.end + 1 == chunk.sentences[cand.index].start:
                 first = cand.index - 1
-        quoted = chunk.sentences[first : cand.index + 1]
+        last = cand.index
+        # "... are as follows:" is answered by the list after it: its items (short context lines, never
+        # ranked on their own) join the quote while they follow line by line.
+        if chunk.sentences[last].text.rstrip().endswith(":"):
+            while (
+                last + 1 < len(chunk.sentences)
+                and last - cand.index < MAX_LIST_ITEMS
+                and chunk.sentences[last + 1].context
+                and chunk.sentences[last + 1].start == chunk.sentences[last].end + 1
+            ):
+                last += 1
+        quoted = chunk.sentences[first : last + 1]
         quote = " ".join(s.text for s in quoted)
         citations.append(
             Citation(

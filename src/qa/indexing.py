@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from filelock import FileLock, Timeout
 
+from qa.cards import document_card
 from qa.chunking import Chunk, chunk_document
 from qa.config import Settings
 from qa.corpus import (
@@ -196,6 +197,9 @@ def _build_locked(
             settings.overlap_sentences,
             settings.min_section_tokens,
         )
+        card = document_card(doc, embedder.count_tokens, settings.max_chunk_tokens)
+        if card is not None:
+            chunks.append(card)
         new_chunks.extend(chunks)
         owners.extend([rel] * len(chunks))
         doc_info[rel] = {

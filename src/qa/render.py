@@ -79,6 +79,16 @@ def reply_markdown(answer: Answer) -> str:
     return "\n\n".join(parts)
 
 
+DRAFT_NOTE = "_Quoted from the documents while the local model writes an answer…_"
+
+
+def draft_markdown(draft: Answer) -> str:
+    """The chat message shown while the reader works: the extractive answer, marked as a quote."""
+    if draft.abstained:
+        return "_Searching the documents; the local model is reading the closest passages…_"
+    return f"{DRAFT_NOTE}\n\n> {chat_text(draft.answer)}"
+
+
 def _card(
     title: str, place: str, score: str, score_help: str, body: str, n: int | None = None, quote: str = ""
 ) -> str:

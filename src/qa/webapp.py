@@ -32,6 +32,7 @@ from qa.render import (
     Exchange,
     chat_text,
     documents_html,
+    draft_markdown,
     esc,
     inspector_html,
     reply_markdown,
@@ -54,6 +55,7 @@ EXAMPLES = (
     "Who is visiting Tokyo and Seoul to promote Hong Kong?",
 )
 BACKEND_LABELS = {
+    Backend.AUTO: "Written from the documents, verified (auto)",
     Backend.EXTRACTIVE: "Exact quotes (extractive)",
     Backend.OPENAI: "Generated (OpenAI-compatible)",
     Backend.TRANSFORMERS: "Generated (transformers model)",
@@ -129,6 +131,9 @@ def chat_turn(
         for event in qa.stream(question, state.history(), backend=backend, top_k=top_k):
             if event.answer is not None:
                 answer = event.answer
+            elif event.draft is not None and not streamed:
+                # The quote is shown at once; the reader's streamed answer replaces it.
+                yield ("", state.messages(question, draft_markdown(event.draft)), state, waiting, waiting)
             elif event.delta:
                 streamed += event.delta
                 yield ("", state.messages(question, chat_text(streamed)), state, waiting, waiting)
@@ -377,9 +382,17 @@ def serve(settings: Settings, build: bool = True) -> None:
 def _warm_up(qa: QAService) -> None:
     """Pay first-call costs while the server starts rather than on the first question (about 1.5 s)."""
     try:
-        qa.ask("What is this about?")  # the model's first forward pass and first searches are slow
+        # The embedder's first forward pass and first searches are slow; the extractive answerer alone, so
+        # the local model is not kept busy by a question nobody asked.
+        qa.ask("What is this about?", backend=Backend.EXTRACTIVE)
     except Exception as exc:  # the first real question will report it properly
         print(f"qa serve: warm-up question failed: {exc!r}", file=sys.stderr)
+    warm_reader = getattr(qa, "warm_reader", None)
+    if warm_reader is not None and qa.settings.backend is Backend.AUTO:
+        # Loading the local model (seconds) and reading its fixed prompt overlap the server's start.
+        problem = warm_reader()
+        if problem:
+            print(f"qa serve: answers will quote the documents: {problem}", file=sys.stderr, flush=True)
     # Gradio wraps every event in a matplotlib backend switch, which imports matplotlib (when installed).
     with contextlib.suppress(ImportError):
         importlib.import_module("matplotlib")

@@ -42,6 +42,8 @@ class LlamaCppGenerator:
         self._use_lock = threading.Lock()  # one Llama is not safe to use from two threads
         self._prefix: tuple[int, ...] = ()  # the tokens whose KV state the model holds right now
         self._template: Any = None
+        # (prompt tokens, of which the saved prefix) of the last question: what the benchmark reports.
+        self.last_prompt: tuple[int, int] = (0, 0)
 
     # ---- loading --------------------------------------------------------------------------------------
 
@@ -96,6 +98,7 @@ class LlamaCppGenerator:
             if len(prefix) + len(suffix) + 1 >= self.n_ctx:
                 raise GenerationError(f"the prompt does not fit the model's {self.n_ctx}-token context")
             self._restore(model, prefix)
+            self.last_prompt = (len(prefix) + len(suffix), len(prefix))
             # Greedy: a grounded answer wants the likeliest wording. The timeout is checked as each token
             # arrives: reading the prompt cannot be interrupted.
             chunks = model.create_completion(

@@ -163,6 +163,15 @@ def evidence_passages(
             for index in (f.index - distance, f.index + distance):
                 if 0 <= index < len(f.hit.chunk.sentences):
                     add(f.hit, index)
+    # A sentence that introduces a list ("... in the following areas:") is answered by the list: its items
+    # are short context lines the extractive answerer never ranks, so they follow it while the budget lasts.
+    for f in top:
+        sentences = f.hit.chunk.sentences
+        if f.hit.chunk_id not in chosen or not sentences[f.index].text.rstrip().endswith(":"):
+            continue
+        index = f.index + 1
+        while index < len(sentences) and sentences[index].context and add(f.hit, index):
+            index += 1
     return [
         PromptPassage(n, hits[cid], tuple(hits[cid].chunk.sentences[i] for i in sorted(indices)))
         for n, (cid, indices) in enumerate(chosen.items(), start=1)
