@@ -193,7 +193,11 @@ def test_one_generator_is_shared_by_concurrent_questions(
     qa = QA(indexed, embedder=fake_embedder, generator=generator)
     answers: list[Answer] = []
     threads = [
-        threading.Thread(target=lambda: answers.append(qa.ask("When did the AHKFTA enter into force?", backend=Backend.AUTO)))
+        threading.Thread(
+            target=lambda: answers.append(
+                qa.ask("When did the AHKFTA enter into force?", backend=Backend.AUTO)
+            )
+        )
         for _ in range(4)
     ]
     for t in threads:

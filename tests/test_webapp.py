@@ -21,6 +21,7 @@ from qa.engine import DocumentInfo
 from qa.indexing import IndexSummary, ProgressHandler, SkipHandler
 from qa.questions import clean_question
 from qa.render import (
+    DRAFT_NOTE,
     ChatState,
     chat_text,
     documents_html,
@@ -86,6 +87,7 @@ class FakeQA:
     def __init__(self, settings: Settings, deltas: Sequence[str] = ()) -> None:
         self._settings = settings
         self.deltas = list(deltas)
+        self.draft: Answer | None = None  # auto mode: the extractive quote shown first
         self.calls: list[tuple[str, tuple[Turn, ...], Backend | None, int | None]] = []
         self.rebuilds = 0
         self.docs = [DocumentInfo("overview.txt", f"Overview {XSS_IMG}", 4, 1.7e9, None)]
@@ -105,6 +107,8 @@ class FakeQA:
         question, _ = clean_question(question, 2000)
         self.calls.append((question, tuple(history), backend, top_k))
         query = f"{history[-1].query} {question}" if history else question
+        if self.draft is not None:
+            yield StreamEvent("", draft=self.draft)
         for delta in self.deltas:
             yield StreamEvent(delta)
         yield StreamEvent("" if self.deltas else "x", make_answer(question, query))
@@ -243,6 +247,15 @@ def test_documents_table_and_rebuild_summary() -> None:
 
 def run_turn(qa: FakeQA, question: str, state: ChatState, top_k: int = 5) -> list[Any]:
     return list(chat_turn(qa, question, state, Backend.EXTRACTIVE, top_k))
+
+
+def test_auto_shows_the_quote_marked_as_such_until_the_reader_writes(fake_qa: FakeQA) -> None:
+    fake_qa.draft = make_answer("q", "q")
+    fake_qa.deltas = ["Written ", "answer [1]."]
+    outputs = list(chat_turn(fake_qa, "When did the AHKFTA enter into force?", ChatState(), Backend.AUTO, 5))
+    shown = [o[1][-1]["content"] for o in outputs if len(o[1]) == 2]
+    assert shown[0].startswith(DRAFT_NOTE) and "11 June 2019" in shown[0]
+    assert shown[1].strip() == "Written" and DRAFT_NOTE not in shown[-1]  # replaced as soon as text streams
 
 
 def test_chat_turn_answers_and_passes_history_for_follow_ups(fake_qa: FakeQA) -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qa import lexical
+from qa.cards import is_catalogue
 from qa.config import AbstainThresholds
 from qa.retrieval import Hit
 from qa.stores import VectorStore
@@ -114,6 +115,7 @@ def score_sentences(
         kind = lexical.AnswerType.DEFINITION
     out: list[Candidate] = []
     seen_text: set[str] = set()
+    about_document = lexical.asks_about_document(query)
     for rank, hit in enumerate(hits, start=1):
         vectors = store.sentence_vectors[hit.chunk_id]
         cosines = vectors @ query_vector
@@ -121,6 +123,8 @@ def score_sentences(
             key = sentence.text.lower()
             if sentence.context or key in seen_text:  # overlap sentences appear in two chunks: score once
                 continue
+            if is_catalogue(hit.chunk, i) and not about_document:
+                continue  # "X is a news article, published by ..." answers only questions about X itself
             seen_text.add(key)
             sentence_terms = frozenset(lexical.content_terms(sentence.text))
             lex = terms.coverage(set(sentence_terms))

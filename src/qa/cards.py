@@ -21,6 +21,11 @@ CARD_HEADING = "Document card"
 CARD_LEAD_SHARE = 0.6  # of the chunk window given to lead sentences after the catalogue sentence
 
 
+def is_catalogue(chunk: Chunk, index: int) -> bool:
+    """Whether sentence `index` of `chunk` is a card's catalogue sentence (not text of the file)."""
+    return index == 0 and chunk.heading == CARD_HEADING
+
+
 def catalogue_sentence(doc: Document) -> str:
     """One sentence from the document's metadata: title, kind, publisher and date, as far as known."""
     origin = doc.origin
