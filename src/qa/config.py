@@ -166,6 +166,9 @@ class Settings:
     reader_prompt_tokens: int = 360
     reader_focus_sentences: int = 6
     reader_neighbours: int = 1
+    # Reader answers are one to three sentences (a list a few more); a model that rambles past this is cut
+    # off, and the cut sentence is verified like the rest.
+    reader_max_tokens: int = 128
 
     @property
     def model_path(self) -> str:

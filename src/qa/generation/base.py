@@ -35,6 +35,13 @@ class CountsTokens(Protocol):
 
 
 @runtime_checkable
+class Bounded(Protocol):
+    """A generator that takes a per-call bound on the tokens it writes (the reader's is shorter)."""
+
+    def stream_bounded(self, messages: list[dict[str, str]], max_tokens: int) -> Iterator[str]: ...
+
+
+@runtime_checkable
 class Warmable(Protocol):
     """A generator whose model can be loaded ahead of the first question (the app does it at start)."""
 

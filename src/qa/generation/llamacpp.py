@@ -89,6 +89,10 @@ class LlamaCppGenerator:
     # ---- answering ------------------------------------------------------------------------------------
 
     def stream(self, messages: list[dict[str, str]]) -> Iterator[str]:
+        return self.stream_bounded(messages, self.max_tokens)
+
+    def stream_bounded(self, messages: list[dict[str, str]], max_tokens: int) -> Iterator[str]:
+        """`stream`, writing at most `max_tokens` tokens."""
         model = self.model()
         if not self._use_lock.acquire(timeout=self.wait_s):
             raise GenerationBusy(f"the local model was busy with other questions for {self.wait_s:g} s")
@@ -105,7 +109,7 @@ class LlamaCppGenerator:
                 prompt=[*prefix, *suffix],
                 stream=True,
                 temperature=0.0,
-                max_tokens=self.max_tokens,
+                max_tokens=max_tokens,
                 stop=stop,
             )
             try:

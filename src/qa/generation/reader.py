@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 
 from qa.config import Backend, Settings
 from qa.embedding import Embedder
-from qa.generation.base import CountsTokens, GenerationBusy, GenerationError, Generator
+from qa.generation.base import Bounded, CountsTokens, GenerationBusy, GenerationError, Generator
 from qa.generation.prompts import (
     READER_SYSTEM_PROMPT,
     Focus,
@@ -35,8 +35,16 @@ def _fallback(extractive: Answer, notice: str) -> StreamEvent:
     return StreamEvent("", dataclasses.replace(extractive, notice=notice))
 
 
-def _stream_text(generator: Generator, messages: list[dict[str, str]], parts: list[str]) -> Iterator[str]:
-    for piece in generator.stream(messages):
+def _stream_text(
+    generator: Generator, messages: list[dict[str, str]], parts: list[str], max_tokens: int | None = None
+) -> Iterator[str]:
+    # A generator that takes a token bound (llama.cpp) gets the reader's; the others use their own setting.
+    pieces = (
+        generator.stream_bounded(messages, max_tokens)
+        if max_tokens is not None and isinstance(generator, Bounded)
+        else generator.stream(messages)
+    )
+    for piece in pieces:
         if piece:
             parts.append(piece)
             yield piece
@@ -141,7 +149,7 @@ def read(
     parts: list[str] = []
     try:
         passages, messages = reader_messages(query, focus, generator, settings, embedder)
-        for piece in _stream_text(generator, messages, parts):
+        for piece in _stream_text(generator, messages, parts, settings.reader_max_tokens):
             yield StreamEvent(piece)
     except GenerationBusy as exc:
         yield _fallback(extractive, f"{exc}; this answer quotes the documents instead.")

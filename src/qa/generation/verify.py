@@ -21,7 +21,7 @@ from sentencex import segment
 
 from qa import lexical
 from qa.embedding import Embedder
-from qa.generation.prompts import PromptPassage
+from qa.generation.prompts import PromptPassage, passage_title
 from qa.retrieval import Hit
 from qa.types import NOT_FOUND, AnswerSentence, Citation
 
@@ -147,7 +147,11 @@ def verify(
     With `drop_unsupported`, sentences no passage supports are left out of the text (they stay in the
     returned sentences, flagged, so a UI or the JSON can say what was left out and why).
     """
-    parsed = split_answer(text)
+    # A passage's own header copied as a sentence ("Overview — Document card [1]") states nothing.
+    headers = {passage_title(p.hit).lower().strip(" .") for p in passages} | {
+        p.hit.chunk.title.lower().strip(" .") for p in passages
+    }
+    parsed = [(s, m) for s, m in split_answer(text) if s.lower().strip(" .") not in headers]
     vectors = embedder.embed([s for s, _ in parsed])
     by_n = {p.n: p for p in passages}
     passage_vectors = {p.n: embedder.embed([s.text for s in p.hit.chunk.sentences]) for p in passages}
