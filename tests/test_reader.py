@@ -6,6 +6,7 @@ well under a second each; the real model's behaviour is measured by `qa eval --b
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ from qa.engine import QA
 from qa.generation import Focus, GenerationBusy, GenerationError
 from qa.indexing import build_index
 from qa.retrieval import Hit
-from qa.types import NOT_FOUND, Answer
+from qa.types import NOT_FOUND, Answer, AnswerSentence, Citation
 from tests.conftest import AGREEMENT, FakeEmbedder, make_chunk, make_hits
 
 SUPPORTED = "The ASEAN-Hong Kong, China Free Trade Agreement entered into force on 11 June 2019 [1]."
@@ -114,10 +115,31 @@ def test_unsupported_sentences_are_left_out_of_the_answer(hits: list[Hit], extra
 
 
 def test_an_answer_with_no_supported_sentence_is_an_abstention(hits: list[Hit], extractive: Answer) -> None:
-    answer = read(hits, extractive, ScriptedGenerator(INVENTED))
+    nothing = dataclasses.replace(extractive, answer=NOT_FOUND, abstained=True)
+    answer = read(hits, nothing, ScriptedGenerator(INVENTED))
     assert answer.abstained and answer.answer == NOT_FOUND and not answer.citations
     assert answer.related and "no sentence" in answer.reason
     assert answer.sentences == ()  # an abstention shows no warnings, only the closest passages
+
+
+def test_an_unsupported_answer_gives_way_to_the_quote_when_there_is_one(
+    hits: list[Hit], extractive: Answer
+) -> None:
+    answer = read(hits, extractive, ScriptedGenerator(INVENTED))
+    assert answer.answer == extractive.answer and "could not be checked" in answer.notice
+
+
+def test_quotes_that_add_facts_follow_the_written_answer(hits: list[Hit]) -> None:
+    quote = Citation(1, "ahkfta.txt", "A", None, AGREEMENT[2], 0, 1.0, 0, 1, " ".join(AGREEMENT))
+    extractive = Answer(
+        "q", "q", f"{AGREEMENT[2]} [1]", False, (quote,), sentences=(AnswerSentence(AGREEMENT[2], (1,)),)
+    )
+    answer = read(hits, extractive, ScriptedGenerator())
+    assert answer.answer == f"{AGREEMENT[0]} [1] “{AGREEMENT[2]}” [2]"  # 2024 is not in the written answer
+    assert [c.n for c in answer.citations] == [1, 2] and answer.sentences[-1].quoted
+    same = dataclasses.replace(quote, quote=AGREEMENT[0])
+    answer = read(hits, dataclasses.replace(extractive, citations=(same,)), ScriptedGenerator())
+    assert answer.answer == f"{AGREEMENT[0]} [1]"  # a quote the answer already says is not repeated
 
 
 def test_not_found_from_the_model_is_an_abstention(hits: list[Hit], extractive: Answer) -> None:

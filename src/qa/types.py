@@ -51,6 +51,7 @@ class AnswerSentence:
     citations: tuple[int, ...]
     verified: bool = True
     reason: str = ""
+    quoted: bool = False  # an exact quote added to a written answer (auto mode)
 
 
 @dataclass(frozen=True)
