@@ -108,6 +108,9 @@ def _parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="exit 1 when a metric falls below eval/thresholds.toml"
     )
     p.add_argument("--quick", action="store_true", help="extractive hybrid only (what --check needs)")
+    p.add_argument("--dataset", help="a public set instead: squad2, nfcorpus or halueval (eval/README.md)")
+    p.add_argument("--limit", type=int, help="with --dataset: a fixed random sample of N questions")
+    p.add_argument("--seed", type=int, default=0, help="with --dataset: the sample's seed (default 0)")
     p.add_argument(
         "--calibrate",
         action="store_true",
@@ -223,6 +226,24 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     extra = parse_backend(args.backend) if args.backend else None
+    if args.limit is not None and not args.dataset:
+        raise UserError("--limit samples a public set: use it with --dataset.")
+    if args.dataset:
+        from qa.datasets import parse_dataset
+        from qa.datasets.runner import run_dataset
+
+        if args.questions or args.calibrate:
+            raise UserError("--questions and --calibrate are for the project's own set, not --dataset.")
+        return run_dataset(
+            settings,
+            parse_dataset(args.dataset),
+            out=args.out,
+            limit=args.limit,
+            seed=args.seed,
+            backend=extra,
+            quick=args.quick,
+            check=args.check,
+        )
     return run_eval(
         settings,
         questions=args.questions,
