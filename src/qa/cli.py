@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--model", help="local sentence-transformers folder (default: bundled all-MiniLM-L6-v2)"
         )
-        p.add_argument("--embed-backend", help="torch (default), onnx or onnx-int8 (or QA_EMBED_BACKEND)")
+        p.add_argument("--embed-backend", help="onnx (default, fp32), onnx-int8 or torch (or QA_EMBED_BACKEND)")
 
     p = sub.add_parser("index", help="build or update the index from the corpus folder")
     common(p)

@@ -31,11 +31,12 @@ class Backend(StrEnum):
 
 
 class EmbedBackend(StrEnum):
-    """What runs the embedding model. PyTorch is the default: int8 ONNX is faster but measurably blurrier
-    (README, "Embedding speed"); fp32 ONNX gives PyTorch's vectors with less framework overhead."""
+    """What runs the embedding model. fp32 ONNX is the default: PyTorch's vectors (bench/onnx_equality.py)
+    without importing torch on the serving path; int8 ONNX is faster but measurably blurrier (README,
+    "Embedding speed"); PyTorch itself stays selectable (and makes the ONNX export)."""
 
-    TORCH = "torch"
     ONNX = "onnx"  # fp32
+    TORCH = "torch"
     ONNX_INT8 = "onnx-int8"
 
 
@@ -119,8 +120,8 @@ class Settings:
     max_file_bytes: int = 20 * 1024 * 1024
     embed_batch_size: int = 32
     # A change of backend changes the embedder's name, so `qa index` rebuilds the index for it.
-    embed_backend: EmbedBackend = EmbedBackend.TORCH
-    cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "qa")  # ONNX exports
+    embed_backend: EmbedBackend = EmbedBackend.ONNX
+    cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "qa")  # ONNX exports in onnx/
     vector_index: VectorIndexPolicy = field(default_factory=VectorIndexPolicy)
     # Which store holds the index (README, "Scaling out with Milvus"). milvus_uri: a local path ending in .db
     # runs Milvus Lite in this process; http(s)://host:port talks to a Milvus server or cluster. Empty means
