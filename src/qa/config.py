@@ -111,6 +111,7 @@ class Settings:
     """Everything configurable. Build with `Settings.from_env()` at the edge; never read env elsewhere."""
 
     corpus_dir: Path = PROJECT_ROOT / "corpus"
+    corpus_name: str = ""  # how the app and `qa chat` name the collection; empty: the folder's name
     index_dir: Path = PROJECT_ROOT / "index"
     model: str = ""  # empty means the bundled all-MiniLM-L6-v2
     # Chunking. The model reads 256 word pieces; chunks (with their title/heading context) stay within it.
@@ -162,6 +163,15 @@ class Settings:
         return self.model or default_model_path()
 
     @property
+    def corpus_title(self) -> str:
+        """The collection's name in the app's title and header and in `qa chat` (QA_CORPUS_NAME, or the
+        corpus folder's name, capitalised)."""
+        if self.corpus_name.strip():
+            return self.corpus_name.strip()
+        name = " ".join(self.corpus_dir.resolve().name.replace("_", " ").replace("-", " ").split())
+        return name[:1].upper() + name[1:] if name else "Documents"
+
+    @property
     def milvus_target(self) -> str:
         """The URI the Milvus store connects to (Milvus Lite beside the index folder by default)."""
         return self.milvus_uri or str(self.index_dir / "milvus.db")
@@ -199,6 +209,7 @@ class Settings:
             ("milvus_uri", "QA_MILVUS_URI"),
             ("milvus_token", "QA_MILVUS_TOKEN"),
             ("milvus_collection", "QA_MILVUS_COLLECTION"),
+            ("corpus_name", "QA_CORPUS_NAME"),
         ):
             if name in env:
                 values[key] = env[name]

@@ -164,7 +164,8 @@ def onnx_probe(onnx_file: Path, tokenizer_file: Path, max_length: int) -> np.nda
     }
     session = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
     (tokens,) = session.run(["token_embeddings"], feeds)
-    return normalise(np.asarray(tokens, dtype=np.float32).mean(axis=1))[0]
+    vector: np.ndarray = normalise(np.asarray(tokens, dtype=np.float32).mean(axis=1))[0]
+    return vector
 
 
 def export_onnx(model_path: Path, dest: Path, quantize: bool = True, report: Report = say) -> Path:
