@@ -293,7 +293,7 @@ def test_title_and_header_name_the_corpus(fake_qa: FakeQA, tmp_path: Path) -> No
     fake_qa._settings = replace(fake_qa.settings, corpus_name=f"Trade {XSS_SCRIPT}")
     app = build_app(fake_qa)
     assert app.title == f"Trade {XSS_SCRIPT} · Document Q&A"  # a page title is text, not markup
-    header = next(b.value for b in app.blocks.values() if "qa-header" in str(getattr(b, "value", "")))
+    header = next(str(v) for b in app.blocks.values() if "qa-header" in str(v := getattr(b, "value", "")))
     assert "<h1>Trade &lt;script&gt;alert(1)&lt;/script&gt;</h1>" in header
 
 
