@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -33,6 +34,17 @@ def test_help_is_instant_and_lists_commands() -> None:
     assert out.returncode == 0
     for command in ("index", "ask", "serve", "eval"):
         assert command in out.stdout
+
+
+def test_version_and_the_chat_command_are_listed() -> None:
+    out = _qa("--version")
+    assert out.returncode == 0 and re.fullmatch(r"qa \d+\.\d+\.\d+\S*\n", out.stdout)
+    assert "chat" in _qa("--help").stdout
+
+
+def test_dry_run_and_watch_do_not_go_together(tmp_path: Path) -> None:
+    out = _qa("index", "--dry-run", "--watch", "--corpus", str(CORPUS), "--index", str(tmp_path))
+    assert out.returncode == 2 and "--dry-run and --watch" in out.stderr
 
 
 def test_empty_question_is_a_usage_error() -> None:
