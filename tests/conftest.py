@@ -91,11 +91,18 @@ def fake_settings(tmp_path: Path, corpus_copy: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def real_embedder() -> Iterator[object]:
-    """The real all-MiniLM-L6-v2, loaded once per test session."""
+    """The real all-MiniLM-L6-v2 as the default settings run it (fp32 ONNX), loaded once per test session."""
+    from qa.embedding import make_embedder
+
+    yield make_embedder(Settings())
+
+
+@pytest.fixture(scope="session")
+def torch_embedder() -> Iterator[object]:
+    """The same model run by PyTorch (sentence-transformers): the reference the ONNX backend is checked against."""
     from qa.embedding import SentenceTransformerEmbedder
 
-    settings = Settings()
-    yield SentenceTransformerEmbedder(settings.model_path)
+    yield SentenceTransformerEmbedder(Settings().model_path)
 
 
 @pytest.fixture(scope="session")

@@ -160,3 +160,34 @@ def test_summary_json_has_exactly_the_promised_keys(
     data = build_index(fake_settings, fake_embedder).to_json()
     assert set(data) == {"added", "updated", "removed", "unchanged", "chunks", "seconds"}
     json.dumps(data)
+
+
+def test_dry_run_lists_what_would_change_and_embeds_and_writes_nothing(
+    fake_settings: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    first = build_index(fake_settings, fake_embedder, dry_run=True)
+    assert first.rebuilt and first.added == 5 and fake_embedder.calls == []
+    assert not list(fake_settings.index_dir.glob("gen-*")) and first.to_json()["dry_run"] is True
+    build_index(fake_settings, fake_embedder)
+    store_before = sorted(p.name for p in fake_settings.index_dir.iterdir())
+    corpus = fake_settings.corpus_dir
+    (corpus / "new.txt").write_text("The new cafeteria opens on Mondays at eight o'clock.\n")
+    (corpus / "hainan-hksar-mou.txt").write_text("Rewritten: the MOU covers five areas.\n")
+    (corpus / "investhk-japan-korea-visit.txt").unlink()
+    fake_embedder.calls.clear()
+
+    plan = build_index(fake_settings, fake_embedder, dry_run=True)
+    assert (plan.added, plan.updated, plan.removed, plan.unchanged) == (1, 1, 1, 3)
+    assert plan.plan == {
+        "add": ("new.txt",),
+        "update": ("hainan-hksar-mou.txt",),
+        "remove": ("investhk-japan-korea-visit.txt",),
+    }
+    assert (
+        fake_embedder.calls == []
+        and sorted(p.name for p in fake_settings.index_dir.iterdir()) == store_before
+    )
+    text = plan.describe()
+    assert "would add 1, update 1, remove 1" in text and "  + new.txt" in text and "  - investhk" in text
+    done = build_index(fake_settings, fake_embedder)  # the real run does what the dry run said
+    assert (done.added, done.updated, done.removed) == (1, 1, 1)

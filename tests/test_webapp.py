@@ -300,6 +300,16 @@ def test_build_app_takes_a_fake_qa(fake_qa: FakeQA) -> None:
     assert any(fn.api_name == "ask" for fn in app.fns.values())
 
 
+def test_title_and_header_name_the_corpus(fake_qa: FakeQA, tmp_path: Path) -> None:
+    fake_qa._settings = replace(fake_qa.settings, corpus_dir=tmp_path / "asean_trade-notes")
+    assert build_app(fake_qa).title == "Asean trade notes · Document Q&A"  # the folder's name by default
+    fake_qa._settings = replace(fake_qa.settings, corpus_name=f"Trade {XSS_SCRIPT}")
+    app = build_app(fake_qa)
+    assert app.title == f"Trade {XSS_SCRIPT} · Document Q&A"  # a page title is text, not markup
+    header = next(str(v) for b in app.blocks.values() if "qa-header" in str(v := getattr(b, "value", "")))
+    assert "<h1>Trade &lt;script&gt;alert(1)&lt;/script&gt;</h1>" in header
+
+
 # --- Uploads ----------------------------------------------------------------------------------------------
 
 
@@ -410,6 +420,28 @@ def test_ask_endpoint_serves_20_concurrent_clients(app_url: str, real_qa: Any) -
         assert set(result) >= {"query", "abstained", "retrieved", "timings_ms"}
     expected = real_qa.ask(questions[0]).to_json()
     assert results[0][0]["answer"] == expected["answer"]  # the same object as `qa ask --json`
+
+
+@pytest.mark.slow
+def test_ask_endpoint_takes_a_history_a_mode_and_top_k(app_url: str) -> None:
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    client = Client(app_url, verbose=False)
+    first = client.predict("What did Hainan and the HKSAR sign?", api_name="/ask")
+    history = [{"question": first["question"], "answer": first["answer"]}]
+    follow = client.predict("When was it signed?", history, "extractive", 2, api_name="/ask")
+    assert follow["query"] == "When was it signed? Hainan HKSAR sign"  # read as a follow-up
+    assert follow["citations"][0]["source"] == "hainan-hksar-mou.txt" and "2025" in follow["answer"]
+    assert follow["backend"] == "extractive" and len(follow["retrieved"]) == 2
+    alone = client.predict("When was it signed?", api_name="/ask")  # no history: the question on its own
+    assert alone["query"] == "When was it signed?"
+    with pytest.raises(AppError, match="choose one of extractive"):
+        client.predict("What is RCEP?", None, "telepathy", None, api_name="/ask")
+    with pytest.raises(AppError, match="top_k must be between 1 and"):
+        client.predict("What is RCEP?", None, None, 0, api_name="/ask")
+    with pytest.raises(AppError, match="history must be a list"):
+        client.predict("What is RCEP?", [{"answer": "no question"}], api_name="/ask")
 
 
 @pytest.mark.slow

@@ -33,11 +33,12 @@ class Backend(StrEnum):
 
 
 class EmbedBackend(StrEnum):
-    """What runs the embedding model. PyTorch is the default: int8 ONNX is faster but measurably blurrier
-    (README, "Embedding speed"); fp32 ONNX gives PyTorch's vectors with less framework overhead."""
+    """What runs the embedding model. fp32 ONNX is the default: PyTorch's vectors (bench/onnx_equality.py)
+    without importing torch on the serving path; int8 ONNX is faster but measurably blurrier (README,
+    "Embedding speed"); PyTorch itself stays selectable (and makes the ONNX export)."""
 
-    TORCH = "torch"
     ONNX = "onnx"  # fp32
+    TORCH = "torch"
     ONNX_INT8 = "onnx-int8"
 
 
@@ -112,6 +113,7 @@ class Settings:
     """Everything configurable. Build with `Settings.from_env()` at the edge; never read env elsewhere."""
 
     corpus_dir: Path = PROJECT_ROOT / "corpus"
+    corpus_name: str = ""  # how the app and `qa chat` name the collection; empty: the folder's name
     index_dir: Path = PROJECT_ROOT / "index"
     model: str = ""  # empty means the bundled all-MiniLM-L6-v2
     # Chunking. The model reads 256 word pieces; chunks (with their title/heading context) stay within it.
@@ -121,8 +123,8 @@ class Settings:
     max_file_bytes: int = 20 * 1024 * 1024
     embed_batch_size: int = 32
     # A change of backend changes the embedder's name, so `qa index` rebuilds the index for it.
-    embed_backend: EmbedBackend = EmbedBackend.TORCH
-    cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "qa")  # ONNX exports
+    embed_backend: EmbedBackend = EmbedBackend.ONNX
+    cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "qa")  # ONNX exports in onnx/
     vector_index: VectorIndexPolicy = field(default_factory=VectorIndexPolicy)
     # Which store holds the index (README, "Scaling out with Milvus"). milvus_uri: a local path ending in .db
     # runs Milvus Lite in this process; http(s)://host:port talks to a Milvus server or cluster. Empty means
@@ -175,6 +177,15 @@ class Settings:
         return self.model or default_model_path()
 
     @property
+    def corpus_title(self) -> str:
+        """The collection's name in the app's title and header and in `qa chat` (QA_CORPUS_NAME, or the
+        corpus folder's name, capitalised)."""
+        if self.corpus_name.strip():
+            return self.corpus_name.strip()
+        name = " ".join(self.corpus_dir.resolve().name.replace("_", " ").replace("-", " ").split())
+        return name[:1].upper() + name[1:] if name else "Documents"
+
+    @property
     def milvus_target(self) -> str:
         """The URI the Milvus store connects to (Milvus Lite beside the index folder by default)."""
         return self.milvus_uri or str(self.index_dir / "milvus.db")
@@ -212,6 +223,7 @@ class Settings:
             ("milvus_uri", "QA_MILVUS_URI"),
             ("milvus_token", "QA_MILVUS_TOKEN"),
             ("milvus_collection", "QA_MILVUS_COLLECTION"),
+            ("corpus_name", "QA_CORPUS_NAME"),
         ):
             if name in env:
                 values[key] = env[name]

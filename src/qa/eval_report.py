@@ -228,6 +228,5 @@ def print_summary(result: dict[str, Any], out: Path, metrics: Sequence[str]) -> 
     cal = result["calibration"]
     if cal:
         print("\nAbstention calibration:\n" + "\n".join(calibration_lines(cal)))
-    print(
-        f"\n{result['n_questions']} questions, {result['runtime_s']} s; wrote {out / 'report.md'} and latest.json"
-    )
+    print(f"\n{result['n_questions']} questions, {result['runtime_s']} s.")
+    print(f"Report: {(out / 'report.md').resolve()} (all numbers: {(out / 'latest.json').resolve()})")

@@ -222,7 +222,7 @@ def run_mode(qa: QA, items: Sequence[EvalItem], mode: Mode, ideal: dict[str, int
     for item in items[:WARMUP]:
         qa.ask(item.question, backend=mode.backend, mode=mode.retrieval)
     outcomes = []
-    for item in items:
+    for item in _progress(items, mode.name):
         answer = ask_in_turn(qa, item, mode)
         vector = qa.embedder.embed([answer.query])[0]
         ranked = retrieve(
@@ -231,6 +231,15 @@ def run_mode(qa: QA, items: Sequence[EvalItem], mode: Mode, ideal: dict[str, int
         scores, ranked_ids, why = score_item(item, answer, ranked, ideal[item.id], settings.top_k)
         outcomes.append(Outcome(item, answer, scores, ranked_ids, why))
     return outcomes
+
+
+def _progress(items: Sequence[EvalItem], desc: str) -> Sequence[EvalItem]:
+    """The items, with a bar on stderr when it is a terminal (a generator mode takes minutes)."""
+    if not sys.stderr.isatty():
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit="question", file=sys.stderr, leave=False)  # type: ignore[return-value]
 
 
 def fell_back(answer: Answer, mode: Mode) -> bool:

@@ -62,9 +62,11 @@ class IndexSummary:
     skipped: tuple[Skipped, ...] = field(default=())
     rebuilt: bool = False
     generation: str = ""
+    # `--dry-run`: the files that would be added, updated and removed (nothing was embedded or written).
+    plan: dict[str, tuple[str, ...]] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "added": self.added,
             "updated": self.updated,
             "removed": self.removed,
@@ -72,8 +74,23 @@ class IndexSummary:
             "chunks": self.chunks,
             "seconds": round(self.seconds, 3),
         }
+        if self.plan is not None:
+            out |= {"dry_run": True, "rebuild": self.rebuilt} | {k: list(v) for k, v in self.plan.items()}
+        return out
 
     def describe(self) -> str:
+        if self.plan is not None:
+            lines = [
+                f"dry run: would add {self.added}, update {self.updated}, remove {self.removed} "
+                f"({self.unchanged} unchanged)"
+                + ("; the whole index would be rebuilt" if self.rebuilt else "")
+            ]
+            lines += [
+                f"  {verb} {path}"
+                for verb, key in (("+", "add"), ("~", "update"), ("-", "remove"))
+                for path in self.plan[key]
+            ]
+            return "\n".join([*lines, "nothing was embedded or written"])
         return (
             f"{self.added} added, {self.updated} updated, {self.removed} removed, {self.unchanged} unchanged; "
             f"{self.chunks} chunks in the index ({self.seconds:.2f} s)"
@@ -87,8 +104,10 @@ def build_index(
     on_skip: SkipHandler | None = None,
     show_progress: bool | None = None,
     on_progress: ProgressHandler | None = None,
+    dry_run: bool = False,
 ) -> IndexSummary:
-    """Bring the index in `settings.index_dir` in step with `settings.corpus_dir`."""
+    """Bring the index in `settings.index_dir` in step with `settings.corpus_dir` (or, with `dry_run`, say
+    what that would change: files are read and hashed, nothing is embedded or written)."""
     started = time.perf_counter()
     corpus_dir = settings.corpus_dir
     if not corpus_dir.is_dir():
@@ -105,7 +124,7 @@ def build_index(
         ) from None
     try:
         return _build_locked(
-            settings, embedder, rebuild, on_skip or _print_skip, show_progress, on_progress, started
+            settings, embedder, rebuild, on_skip or _print_skip, show_progress, on_progress, started, dry_run
         )
     finally:
         lock.release()
@@ -119,6 +138,7 @@ def _build_locked(
     show_progress: bool | None,
     on_progress: ProgressHandler | None,
     started: float,
+    dry_run: bool = False,
 ) -> IndexSummary:
     chunker = settings.chunker_fingerprint()
     store = None if rebuild else _open_previous(settings, embedder, chunker)
@@ -173,6 +193,23 @@ def _build_locked(
     added = sum(1 for rel, _ in changed if rel not in manifest.documents)
     updated = len(changed) - added
     removed = sum(1 for p in manifest.documents if p not in seen)
+    if dry_run:
+        plan = {
+            "add": tuple(rel for rel, _ in changed if rel not in manifest.documents),
+            "update": tuple(rel for rel, _ in changed if rel in manifest.documents),
+            "remove": tuple(p for p in manifest.documents if p not in seen),
+        }
+        return IndexSummary(
+            added,
+            updated,
+            removed,
+            unchanged,
+            len(store),
+            time.perf_counter() - started,
+            tuple(skipped),
+            rebuilt,
+            plan=plan,
+        )
 
     # Vectors of chunks about to be dropped, by exact text, so a rename or an untouched chunk of an edited
     # file is not embedded again.

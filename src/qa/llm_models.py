@@ -233,14 +233,19 @@ def assemble(parts: Sequence[Path], target: Path, size: int, sha256: str) -> Pat
         _stamp_path(target).unlink(missing_ok=True)
         temp = target.with_name(f"{target.name}.{os.getpid()}.partial")
         digest, written = hashlib.sha256(), 0
+        from tqdm import tqdm
+
+        # A bar on a terminal only (disable=None): joining 1 GB takes a while on a busy disk.
+        bar = tqdm(total=size, unit="B", unit_scale=True, desc=f"joining {target.name}", disable=None)
         try:
-            with temp.open("wb") as out:
+            with bar, temp.open("wb") as out:
                 for part in parts:
                     with open_part(part) as f:
                         while block := f.read(CHUNK_BYTES):
                             digest.update(block)
                             out.write(block)
                             written += len(block)
+                            bar.update(len(block))
                 out.flush()
                 os.fsync(out.fileno())
             if written != size or digest.hexdigest() != sha256:

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import gradio as gr
 from gradio.events import api as gradio_api
 
-from qa.condense import Turn
-from qa.config import Backend, RetrievalMode, Settings
+from qa.condense import Turn, history_from_json
+from qa.config import Backend, ConfigError, RetrievalMode, Settings, parse_backend
 from qa.corpus import SUPPORTED_SUFFIXES
 from qa.questions import QuestionError
 from qa.render import (
@@ -167,12 +167,12 @@ def build_app(qa: QAService) -> gr.Blocks:
     settings = qa.settings
     backend_choices = [(BACKEND_LABELS.get(b, b.value), b.value) for b in Backend]
 
-    app = gr.Blocks(title="Document Q&A", fill_width=False)
+    app = gr.Blocks(title=f"{settings.corpus_title} · Document Q&A", fill_width=False)
     with app:
         state = gr.State(ChatState())
         gr.HTML(
-            '<div class="qa-header"><h1>Document Q&amp;A</h1><p>Answers quoted from your documents, '
-            "every sentence cited to its source.</p></div>",
+            f'<div class="qa-header"><h1>{esc(settings.corpus_title)}</h1><p>Document Q&amp;A: answers quoted '
+            "from these documents, every sentence cited to its source.</p></div>",
             js_on_load=None,
         )
         with gr.Tabs():
@@ -335,12 +335,22 @@ def build_app(qa: QAService) -> gr.Blocks:
         refresh.click(refresh_documents, None, [documents], api_visibility="private")
         app.load(refresh_documents, None, [documents], api_visibility="private")
 
-        def ask(question: str) -> dict[str, Any]:
-            """Answer one question; returns the same JSON object as `qa ask --json`."""
+        def ask(
+            question: str,
+            history: list[dict[str, str]] | None = None,
+            mode: str | None = None,
+            top_k: int | None = None,
+        ) -> dict[str, Any]:
+            """Answer one question, after earlier turns `history` ([{"question", "answer"}], optional), in
+            answer mode `mode` (a backend name) with `top_k` passages; the same JSON object as `qa ask --json`."""
             try:
-                return qa.ask(question).to_json()
-            except QuestionError as exc:
-                raise gr.Error(esc(exc)) from None
+                backend = parse_backend(mode) if mode else None
+                if top_k is not None and not 1 <= int(top_k) <= MAX_TOP_K:
+                    raise QuestionError(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k}.")
+                turns = history_from_json(history)
+                return qa.ask(question, turns, backend=backend, top_k=int(top_k) if top_k else None).to_json()
+            except (QuestionError, ConfigError) as exc:
+                raise gr.Error(esc(str(exc).replace(" (QA_BACKEND, --backend)", ""))) from None
 
         gradio_api(ask, api_name="ask", concurrency_limit=CONCURRENCY, concurrency_id="answer")
     return app
