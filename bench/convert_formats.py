@@ -17,6 +17,7 @@ import re
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,9 @@ class Source:
 def fonts_missing() -> str:
     """Why the PDF conversions cannot run here ("" when they can)."""
     missing = [str(p) for p in (FONT, BOLD) if not p.is_file()]
-    return f"DejaVu fonts missing ({', '.join(missing)}): apt-get install fonts-dejavu-core" if missing else ""
+    return (
+        f"DejaVu fonts missing ({', '.join(missing)}): apt-get install fonts-dejavu-core" if missing else ""
+    )
 
 
 def load_corpus(corpus: Path) -> list[Source]:
@@ -178,10 +181,11 @@ def write_pdf_scanned(src: Source, path: Path, seed: int = 0) -> list[str]:
         return ImageDraw.Draw(page)
 
     draw = new_page()
+    ruler = ImageDraw.Draw(Image.new("L", (1, 1)))
     for block in src.blocks:
         font = bold if block.level else body
         text = ("• " if block.bullet else "") + block.text
-        for line in _wrap(text, lambda s, f=font: draw.textlength(s, font=f), width - 2 * margin):
+        for line in _wrap(text, partial(ruler.textlength, font=font), width - 2 * margin):
             step = int(font.size * 1.45)
             if y + step > height - margin:
                 draw = new_page()
