@@ -123,7 +123,7 @@ class ReadLimits:
     max_zip_ratio: float = 200.0  # one member inflating more than this many-fold (and over 1 MB)
     # OCR (Tesseract) for pages without a usable text layer and for .png/.jpg files; QA_OCR=off turns it off.
     ocr: bool = True
-    ocr_seconds_per_page: float = 60.0
+    ocr_seconds_per_page: float = 30.0  # processor time; a clean A4 page takes about 2 s
     ocr_max_pages: int = 200  # per file
     ocr_dpi: int = 300  # scanned pages are rendered at this resolution for recognition
     max_image_pixels: int = 60_000_000  # a picture or rendered page larger than this is refused

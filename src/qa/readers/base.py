@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
@@ -122,20 +122,36 @@ def usable_title(title: str | None) -> str:
     return title
 
 
-_HYPHEN_END = re.compile(r"(\w+)-\n[ \t]*([a-z]\w*)")
+_LIST_MARKER = re.compile(r"^\s*(?:[-*•·–▪◦]|\d{1,3}[.)]|\(?[ivx]{1,5}\))\s+")
 
 
-def join_hyphenated(text: str) -> str:
-    """Join words split by a hyphen at a line end ("infor-\\nmation is" -> "information is").
+def hyphenated_words(text: str) -> frozenset[str]:
+    """The hyphenated words a text writes within a line ("co-operation"), lowercased."""
+    return frozenset(re.findall(r"\b\w+-\w+\b", text.lower()))
 
-    A hyphen that belongs to the word ("co-\\noperation" where the text also says "co-operation") is kept:
-    the hyphenated form found elsewhere in the same text decides, so no dictionary is needed. The two lines
-    become one; the chunker joins wrapped lines anyway.
+
+def unwrap(lines: Sequence[str], breaks: Sequence[bool], known: frozenset[str] = frozenset()) -> str:
+    """The lines of one paragraph as a person reads them: wrapped lines joined by a space, a word
+    hyphenated at a line end joined ("infor-" + "mation" -> "information").
+
+    `breaks[i]` keeps the break after line i (a short line: a heading, a list item's end); a line that
+    starts with a list marker starts a line of its own. A hyphen that belongs to the word stays: when the
+    text also writes "co-operation" within a line (`known`), "co-" + "operation" keeps it, so no
+    dictionary is needed. The chunker then sees one line per paragraph, whatever the column width.
     """
-    hyphenated = set(re.findall(r"\b\w+-\w+\b", text.lower()))
-
-    def join(match: re.Match[str]) -> str:
-        head, tail = match.group(1), match.group(2)
-        return f"{head}-{tail}" if f"{head}-{tail}".lower() in hyphenated else head + tail
-
-    return _HYPHEN_END.sub(join, text)
+    out = ""
+    for i, line in enumerate(lines):
+        line = line.strip()
+        if not line:
+            continue
+        if not out:
+            out = line
+        elif breaks[i - 1] or _LIST_MARKER.match(line):
+            out += "\n" + line
+        elif (head := re.search(r"(\w+)-$", out)) and line[:1].islower():
+            tail = re.match(r"\w+", line)
+            word = f"{head.group(1)}-{tail.group() if tail else ''}".lower()
+            out = (out if word in known else out[:-1]) + line
+        else:
+            out += " " + line
+    return out

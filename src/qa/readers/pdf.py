@@ -8,8 +8,9 @@ pdfminer.six (MIT) gives each text line with its position; on top of it, per pag
 2. Columns are found by a vertical gutter: a line of the page's middle that at least a fifth of the lines
    end left of and a fifth start right of, and few cross. Then the left column is read before the right
    one, between full-width lines (a title, a wide figure caption) that cross the gutter.
-3. Lines a little further apart than their height start a new paragraph; a word hyphenated at a line end is
-   joined (`join_hyphenated`).
+3. Lines a little further apart than their height start a new paragraph; within one, wrapped lines are
+   joined and a word hyphenated at a line end is made whole (`unwrap`), so a paragraph is one line of
+   text however narrow its column. A line that stops well short of its column's edge keeps its break.
 
 A page with fewer than `min_text_chars` letters has no usable text layer (a scan): it is rendered with
 pypdfium2 (Apache-2.0/BSD-3, PDFium) and read by OCR, its confidence kept on its locus. The page number is
@@ -23,14 +24,14 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from qa.config import ReadLimits
 from qa.locators import LocusKind
 from qa.readers import ocr
-from qa.readers.base import DocumentError, Extract, Part, compose, join_hyphenated, usable_title
+from qa.readers.base import DocumentError, Extract, Part, compose, hyphenated_words, unwrap, usable_title
 
 MARGIN = 0.1  # top and bottom share of the page where running headers, footers and page numbers live
 _PAGE_NUMBER = re.compile(
@@ -160,25 +161,43 @@ def page_text(page: Page, running: frozenset[str]) -> str:
         for line in page.lines
         if not (id(line) in margin and (_key(line.text) in running or _PAGE_NUMBER.match(line.text)))
     ]
-    text = ""
-    previous: Line | None = None
-    for line in reading_order(body, page.width):
-        if previous is not None:
-            gap = line.top - previous.bottom
-            height = previous.bottom - previous.top
-            jumped = line.top < previous.top - height / 2  # a new column starts higher up
-            text += "\n\n" if jumped or gap > 0.7 * height else "\n"
-        text += line.text
-        previous = line
-    return join_hyphenated(text)
+    ordered, gutter = reading_order(body, page.width)
+    known = hyphenated_words(" ".join(line.text for line in body))
+    paragraphs: list[list[Line]] = []
+    for line in ordered:
+        previous = paragraphs[-1][-1] if paragraphs else None
+        # A line further below the last than about its height starts a paragraph; one higher up is the
+        # top of the next column, where the paragraph may well go on.
+        if previous is None or line.top - previous.bottom > 0.7 * (previous.bottom - previous.top):
+            paragraphs.append([line])
+        else:
+            paragraphs[-1].append(line)
+    right = _right_edges(body, gutter)
+    texts = []
+    for lines in paragraphs:
+        # A line that stops well short of its column's right edge ends there (a heading, a list item).
+        breaks = [line.x1 < right(line) - 0.15 * (right(line) - line.x0) for line in lines]
+        texts.append(unwrap([line.text for line in lines], breaks, known))
+    return "\n\n".join(texts)
 
 
-def reading_order(lines: Sequence[Line], width: float) -> list[Line]:
-    """Lines top to bottom; in a two-column stretch, the left column before the right one."""
+def _right_edges(lines: Sequence[Line], gutter: float | None) -> Callable[[Line], float]:
+    """Each line's column right edge: the furthest any line of the same column reaches."""
+    if gutter is None:
+        edge = max((line.x1 for line in lines), default=0.0)
+        return lambda line: edge
+    left = max((line.x1 for line in lines if line.x1 <= gutter), default=gutter)
+    full = max((line.x1 for line in lines), default=gutter)
+    return lambda line: left if line.x1 <= gutter else full
+
+
+def reading_order(lines: Sequence[Line], width: float) -> tuple[list[Line], float | None]:
+    """Lines top to bottom; in a two-column stretch, the left column before the right one. Also returns
+    the gutter's x (None for one column)."""
     ordered = sorted(lines, key=lambda line: (round(line.top), line.x0))
     gutter = find_gutter(ordered, width)
     if gutter is None:
-        return ordered
+        return ordered, None
     out: list[Line] = []
     left: list[Line] = []
     right: list[Line] = []
@@ -190,7 +209,7 @@ def reading_order(lines: Sequence[Line], width: float) -> list[Line]:
             left.append(line)
         else:
             right.append(line)
-    return out + left + right
+    return out + left + right, gutter
 
 
 def find_gutter(lines: Sequence[Line], width: float) -> float | None:
