@@ -9,7 +9,7 @@ export TOKENIZERS_PARALLELISM := false
 export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_DISABLE_PROGRESS_BARS := 1
 
-.PHONY: install run test lint typecheck unit eval eval-check index bench clean install-llm
+.PHONY: install run test lint typecheck unit eval eval-check index bench clean install-llm install-ocr
 
 install: $(STAMP)
 
@@ -64,6 +64,10 @@ bench: $(BENCH_STAMP)
 LLM_MODELS ?= 1.5b
 install-llm: $(STAMP)
 	PY=$(PY) scripts/install_llm.sh $(LLM_MODELS)
+
+# OCR for scanned PDFs and pictures (README "File formats"): Debian's Tesseract, its English models inside.
+install-ocr:
+	command -v tesseract >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr tesseract-ocr-eng; }
 
 test: lint typecheck unit eval-check
 

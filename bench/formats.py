@@ -175,6 +175,7 @@ def main() -> int:
     parser.add_argument(
         "--out", type=Path, default=ROOT / "bench", help="folder for formats.json and results.md"
     )
+    parser.add_argument("--keep", type=Path, help="keep the converted folders, indexes and eval results here")
     args = parser.parse_args()
     if reason := cf.fonts_missing():
         raise SystemExit(reason)
@@ -189,8 +190,9 @@ def main() -> int:
         "formats": {},
     }
     with tempfile.TemporaryDirectory(prefix="qa-formats-") as tmp:
+        work = args.keep or Path(tmp)
         for fmt in args.only or ("plain", *cf.FORMATS):
-            results["formats"][fmt] = run_format(fmt, Path(tmp), embedder)
+            results["formats"][fmt] = run_format(fmt, work, embedder)
     (args.out / "formats.json").write_text(
         json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8"
     )

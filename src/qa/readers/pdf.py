@@ -175,10 +175,17 @@ def page_text(page: Page, running: frozenset[str]) -> str:
     right = _right_edges(body, gutter)
     texts = []
     for lines in paragraphs:
-        # A line that stops well short of its column's right edge ends there (a heading, a list item).
-        breaks = [line.x1 < right(line) - 0.15 * (right(line) - line.x0) for line in lines]
-        texts.append(unwrap([line.text for line in lines], breaks, known))
+        breaks = [_ends_early(line, nxt, right(line)) for line, nxt in zip(lines, lines[1:], strict=False)]
+        texts.append(unwrap([line.text for line in lines], [*breaks, True], known))
     return "\n\n".join(texts)
+
+
+def _ends_early(line: Line, nxt: Line, right: float) -> bool:
+    """Whether the next line's first word would have fitted on this one: then the break is the writer's
+    (a heading, a list item, a paragraph's end), not the wrapping's."""
+    per_char = (nxt.x1 - nxt.x0) / max(len(nxt.text), 1)
+    word = len(nxt.text.split(" ", 1)[0]) + 1  # and a space
+    return line.x1 + per_char * word < right - per_char
 
 
 def _right_edges(lines: Sequence[Line], gutter: float | None) -> Callable[[Line], float]:
