@@ -21,6 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from qa.chunking import split_blocks
 from qa.corpus import find_files, load_sources, read_document
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
@@ -60,8 +61,9 @@ def load_corpus(corpus: Path) -> list[Source]:
     for path in find_files(corpus):
         doc = read_document(path, corpus, sources, 20 * 2**20)
         blocks = []
-        for raw in doc.text.split("\n"):
-            line = re.sub(r"\*\*|__", "", raw).strip()
+        # Paragraphs as the plain-text pipeline sees them (a wrapped line is not a paragraph of its own).
+        for block in split_blocks(doc.text):
+            line = re.sub(r"\*\*|__", "", doc.text[block.start : block.end].replace("\n", " ")).strip()
             if not line:
                 continue
             heading = re.match(r"^(#{1,6})\s+(.*)$", line)

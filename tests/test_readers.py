@@ -243,6 +243,29 @@ def test_scanned_pdf_pages_are_read_by_ocr_with_their_confidence() -> None:
 
 
 @needs_font
+@needs_tesseract
+def test_only_the_page_without_a_text_layer_is_ocred() -> None:
+    from fpdf import FPDF
+    from PIL import Image, ImageDraw, ImageFont
+
+    picture = Image.new("L", (1600, 300), 255)
+    ImageDraw.Draw(picture).text(
+        (40, 100), "A scanned annex about customs.", font=ImageFont.truetype(str(FONT), 60), fill=0
+    )
+    pdf = FPDF()
+    pdf.add_font("DejaVu", "", str(FONT))
+    pdf.set_font("DejaVu", size=11)
+    pdf.add_page()
+    pdf.multi_cell(0, 6, "The first page has a text layer and says that exports grew.")
+    pdf.add_page()
+    pdf.image(picture, x=10, y=20, w=190)
+    extract = read(".pdf", bytes(pdf.output()), "mixed.pdf", LIMITS)
+    assert [(locus.number, locus.ocr is None) for locus in extract.loci] == [(1, True), (2, False)]
+    assert block_at(extract, "exports grew")[1] == "page 1"
+    assert block_at(extract, "customs")[1] == "page 2"
+
+
+@needs_font
 def test_scanned_pdf_with_ocr_off_is_skipped_naming_the_setting(tmp_path: Path) -> None:
     (tmp_path / "scan.pdf").write_bytes(scanned_pdf("Nothing to see"))
     with pytest.raises(DocumentError, match=r"no text layer.*QA_OCR=off"):

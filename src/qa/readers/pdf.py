@@ -242,9 +242,10 @@ def _ocr_pages(raw: bytes, numbers: Sequence[int], limits: ReadLimits, notes: li
     """OCR the listed pages (no text layer); what cannot be read becomes a note, not an error."""
     shown = ", ".join(map(str, numbers[:10])) + (" …" if len(numbers) > 10 else "")
     pages = "page" if len(numbers) == 1 else "pages"
+    have, were = ("has", "was") if len(numbers) == 1 else ("have", "were")
     reason = ocr.unavailable(limits)
     if reason:
-        notes.append(f"{pages} {shown} have no text layer and were not read: {reason}")
+        notes.append(f"{pages} {shown} {have} no text layer and {were} not read: {reason}")
         return []
     import pypdfium2 as pdfium
 
@@ -256,7 +257,7 @@ def _ocr_pages(raw: bytes, numbers: Sequence[int], limits: ReadLimits, notes: li
     try:
         pdf = pdfium.PdfDocument(raw)
     except pdfium.PdfiumError as exc:
-        notes.append(f"{pages} {shown} have no text layer and could not be rendered for OCR ({exc})")
+        notes.append(f"{pages} {shown} {have} no text layer and could not be rendered for OCR ({exc})")
         return []
     try:
         for number in todo:

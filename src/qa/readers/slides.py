@@ -33,11 +33,15 @@ def read_pptx(raw: bytes, name: str, limits: ReadLimits) -> Extract:
             notes.append(
                 f"only the first {limits.max_slides} of {len(slides)} slides were indexed (max_slides)"
             )
+        previous = ""
         for number, slide in enumerate(slides[: limits.max_slides], start=1):
             title = _title(slide)
             first_title = first_title or title
-            if title:
+            # A slide titled as the one before continues it ("Results", "Results"): its title again would
+            # only repeat the heading between the two halves of one section.
+            if title and title != previous:
                 parts.append(Part("## " + title, LocusKind.SLIDE, number))
+            previous = title
             parts += [Part(t, LocusKind.SLIDE, number) for t in _body(slide)]
             parts += [Part(t, LocusKind.SLIDE, number) for t in _notes(slide)]
         title = usable_title(deck.core_properties.title) or first_title
