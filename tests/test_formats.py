@@ -33,7 +33,7 @@ CASES = {
     "docx": (
         [POSTER],
         "What was Hong Kong's bilateral trade with ASEAN valued at in 2024?",
-        "HK$1,033.9 billion",
+        "HK$1,033.9 billion",  # the Markdown source writes HK\\$: the converter writes what a reader sees
         r"^Not as It Seems.* › INTRODUCTION \(SDG17\) \+ MOTIVATION$",
     ),
     "pptx": (
