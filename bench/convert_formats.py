@@ -64,7 +64,9 @@ def load_corpus(corpus: Path) -> list[Source]:
         # Paragraphs as the plain-text pipeline sees them (a wrapped line is not a paragraph of its own).
         for block in split_blocks(doc.text):
             line = re.sub(r"\*\*|__", "", doc.text[block.start : block.end].replace("\n", " ")).strip()
-            line = re.sub(r"\\([\\`*_{}\[\]()#+\-.!$|])", r"\1", line)  # Markdown escapes, as a reader sees them
+            line = re.sub(
+                r"\\([\\`*_{}\[\]()#+\-.!$|])", r"\1", line
+            )  # Markdown escapes, as a reader sees them
             if not line:
                 continue
             heading = re.match(r"^(#{1,6})\s+(.*)$", line)

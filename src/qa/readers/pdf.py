@@ -26,6 +26,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from qa.config import ReadLimits
@@ -175,7 +176,7 @@ def page_text(page: Page, running: frozenset[str]) -> str:
     right = _right_edges(body, gutter)
     texts = []
     for lines in paragraphs:
-        breaks = [_ends_early(line, nxt, right(line)) for line, nxt in zip(lines, lines[1:], strict=False)]
+        breaks = [_ends_early(line, nxt, right(line)) for line, nxt in pairwise(lines)]
         texts.append(unwrap([line.text for line in lines], [*breaks, True], known))
     return "\n\n".join(texts)
 

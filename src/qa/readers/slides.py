@@ -21,7 +21,6 @@ def read_pptx(raw: bytes, name: str, limits: ReadLimits) -> Extract:
     """Read a PowerPoint deck (see the module docstring)."""
     open_zip(raw, ".pptx", limits).close()
     from pptx import Presentation
-    from pptx.exc import PackageNotFoundError
 
     notes: list[str] = []
     parts: list[Part] = []
@@ -45,7 +44,7 @@ def read_pptx(raw: bytes, name: str, limits: ReadLimits) -> Extract:
             parts += [Part(t, LocusKind.SLIDE, number) for t in _body(slide)]
             parts += [Part(t, LocusKind.SLIDE, number) for t in _notes(slide)]
         title = usable_title(deck.core_properties.title) or first_title
-    except (PackageNotFoundError, KeyError, ValueError, AttributeError) as exc:
+    except Exception as exc:  # a damaged package can make python-pptx or lxml raise almost anything
         raise DocumentError(
             f"not a readable .pptx ({type(exc).__name__}: {exc}); re-save it from PowerPoint"
         ) from exc
@@ -64,13 +63,15 @@ def _body(slide: Any) -> Iterator[str]:
 
 
 def _shapes(shapes: Any, skip: int | None) -> Iterator[str]:
+    from pptx.shapes.group import GroupShape
+
     def position(shape: Any) -> tuple[int, int]:
         return (shape.top or 0, shape.left or 0)
 
     for shape in sorted(shapes, key=position):
         if shape.shape_id == skip:
             continue
-        if shape.shape_type is not None and shape.shape_type == 6:  # MSO_SHAPE_TYPE.GROUP
+        if isinstance(shape, GroupShape):
             yield from _shapes(shape.shapes, skip)
         elif getattr(shape, "has_table", False) and shape.has_table:
             grid = [[" ".join(c.text.split()) for c in row.cells] for row in shape.table.rows]
