@@ -212,6 +212,25 @@ def test_pdf_running_header_and_page_numbers_dropped_and_pages_kept(tmp_path: Pa
 
 
 @needs_font
+def test_a_sentence_running_over_a_page_break_stays_whole_and_cites_both_pages() -> None:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_font("DejaVu", "", str(FONT))
+    pdf.set_font("DejaVu", size=11)
+    pdf.add_page()
+    pdf.multi_cell(0, 6, "The first page ends. There is potential in the cultural and")
+    pdf.add_page()
+    pdf.multi_cell(0, 6, "creative industries, he said. A new paragraph starts here.")
+    extract = read(".pdf", bytes(pdf.output()), "pages.pdf", LIMITS)
+    assert "cultural and\ncreative industries" in extract.text
+    start = extract.text.index("There is")
+    end = extract.text.index("he said.") + len("he said.")
+    assert describe(covering(extract.loci, start, end)) == "pages 1–2"
+    assert block_at(extract, "A new paragraph")[1] == "page 2"
+
+
+@needs_font
 def test_pdf_password_protected_is_refused_with_the_reason(tmp_path: Path) -> None:
     from fpdf import FPDF
 

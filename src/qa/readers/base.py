@@ -36,6 +36,9 @@ class Part:
     number: int = 0
     scope: str = ""
     ocr: float | None = None
+    # Continues the part before mid-sentence (a paragraph running over a page break): joined by a line
+    # break, not a blank line, so the chunker keeps the sentence whole; its locus still begins here.
+    continues: bool = False
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,9 @@ def compose(parts: Iterable[Part], title: str = "", notes: Iterable[str] = ()) -
         text = re.sub(r"\n{3,}", "\n\n", clean(part.text)).strip()
         if not text:
             continue
+        if part.continues and pieces:
+            pieces[-1] = pieces[-1][:-1]  # "\n\n" -> "\n"
+            offset -= 1
         key = (part.kind, part.number, part.scope, part.ocr)
         if not loci or (loci[-1].kind, loci[-1].number, loci[-1].scope, loci[-1].ocr) != key:
             loci.append(Locus(offset, part.kind, part.number, part.scope, part.ocr))

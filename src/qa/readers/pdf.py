@@ -19,6 +19,7 @@ the PDF's own (1-based), never renumbered when a page is empty.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import re
@@ -78,7 +79,19 @@ def read_pdf(raw: bytes, name: str, limits: ReadLimits) -> Extract:
     if scanned:
         parts += _ocr_pages(raw, scanned, limits, notes)
         parts.sort(key=lambda p: p.number)
-    return compose(parts, title, notes)
+    return compose(_join_across_pages(parts), title, notes)
+
+
+def _join_across_pages(parts: list[Part]) -> list[Part]:
+    """Mark a page that goes on with the sentence the page before it left open (no stop at the end of the
+    one, a lowercase word at the start of the next)."""
+    out = parts[:1]
+    for before, part in pairwise(parts):
+        open_ended = not re.search(r"[.!?:;…\"”’)\]]\s*$", before.text)
+        if part.number == before.number + 1 and open_ended and part.text.lstrip()[:1].islower():
+            part = dataclasses.replace(part, continues=True)
+        out.append(part)
+    return out
 
 
 def _layout(raw: bytes, limits: ReadLimits) -> tuple[list[Page], str]:
