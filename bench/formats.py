@@ -152,8 +152,9 @@ def render(results: dict[str, Any]) -> str:
     lines = [
         "## File formats: the corpus as .docx, .pptx and PDFs",
         "",
-        f"`bench/formats.py`, {results['created']}, load before the run: {results['load']}. Each folder indexed "
-        f"alone; {results['questions']} questions of eval/questions.jsonl, extractive answers, hybrid retrieval.",
+        f"`bench/formats.py` (runs: {'; '.join(sorted({r.get('run', '') for r in rows.values()}))}: date, "
+        f"load average). Each folder indexed alone; {results['questions']} questions of "
+        "eval/questions.jsonl, extractive answers, hybrid retrieval.",
         "",
         "| format | key facts | Δ vs text | all key facts | citation precision | hit@5 | MB | read s/MB | index s/MB |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -203,10 +204,18 @@ def main() -> int:
         "tesseract": _tesseract_version(),
         "formats": {},
     }
+    saved = args.out / "formats.json"
+    if args.only and saved.is_file():  # a partial run replaces its own rows and keeps the others
+        before = json.loads(saved.read_text(encoding="utf-8"))
+        results["formats"] = {
+            fmt: {"run": f"{before['created']}, load {before['load']}"} | row
+            for fmt, row in before["formats"].items()
+        }
     with tempfile.TemporaryDirectory(prefix="qa-formats-") as tmp:
         work = args.keep or Path(tmp)
         for fmt in args.only or ("plain", *cf.FORMATS):
-            results["formats"][fmt] = run_format(fmt, work, embedder)
+            row = run_format(fmt, work, embedder)
+            results["formats"][fmt] = row | {"run": f"{results['created']}, load {results['load']}"}
     (args.out / "formats.json").write_text(
         json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8"
     )
