@@ -9,7 +9,7 @@ export TOKENIZERS_PARALLELISM := false
 export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_DISABLE_PROGRESS_BARS := 1
 
-.PHONY: install run test lint typecheck unit eval eval-check index bench clean install-llm test-setup
+.PHONY: install run test lint typecheck unit eval eval-check index bench clean install-llm test-setup install-ocr
 
 # The local model (llama-cpp-python, compiled once, and the GGUF weights in ~/.cache/qa/models, README
 # "Generative answers"): part of `make install`, since the product's answers depend on it. QA_LLM=off skips
@@ -76,6 +76,11 @@ bench: $(BENCH_STAMP)
 # llama-cpp-python compiled once for this CPU, hash-pinned GGUF weights assembled in ~/.cache/qa/models.
 install-llm: $(STAMP)
 	PY=$(PY) scripts/install_llm.sh $(LLM_MODELS)
+
+# OCR for scanned PDFs and pictures (README "File formats"): Debian's Tesseract, its English models inside.
+install-ocr:
+	command -v tesseract >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr tesseract-ocr-eng; }
+
 
 # What only the tests need, beyond `make install`: headless Chromium for tests/test_browser.py (apt-get when
 # root with apt; otherwise it says what will be skipped and the command that installs it).

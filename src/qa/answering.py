@@ -305,6 +305,8 @@ def compose(selected: Sequence[Candidate]) -> tuple[str, tuple[Citation, ...], t
                 start=quoted[0].start,
                 end=quoted[-1].end,
                 passage=chunk.text,
+                locator=chunk.locator(quoted[0].start, quoted[-1].end),
+                ocr=chunk.ocr(quoted[0].start, quoted[-1].end),
             )
         )
         parts.append(f"{quote} [{n}]")

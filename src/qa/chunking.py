@@ -22,6 +22,7 @@ from itertools import pairwise
 from sentencex import get_sentence_boundaries
 
 from qa.corpus import Document
+from qa.locators import Locus, covering, describe, ocr_confidence
 
 # Counts word pieces for each text, without special tokens. The embedder provides the real one.
 TokenCounter = Callable[[Sequence[str]], list[int]]
@@ -66,6 +67,8 @@ class Chunk:
     start: int
     end: int
     sentences: tuple[Sentence, ...]
+    # The pages, slides, rows or sections the chunk overlaps (qa.locators), with document offsets.
+    loci: tuple[Locus, ...] = ()
 
     @property
     def text(self) -> str:
@@ -78,6 +81,17 @@ class Chunk:
     def embed_text(self) -> str:
         """What the embedder and BM25 see: title and heading as context, then the sentences."""
         return self.prefix + self.text
+
+    def locator(self, start: int | None = None, end: int | None = None) -> str:
+        """Where text[start:end] of the document is ("page 3", "slide 2", "Sheet1, rows 4–6", a heading
+        path); the whole chunk by default. A chunk from before locators knew only its page."""
+        if not self.loci:
+            return f"page {self.page}" if self.page else ""
+        return describe(covering(self.loci, self.start if start is None else start, end or self.end))
+
+    def ocr(self, start: int | None = None, end: int | None = None) -> float | None:
+        """The OCR confidence of text[start:end] when it was recognised from an image, else None."""
+        return ocr_confidence(covering(self.loci, self.start if start is None else start, end or self.end))
 
     def sentence_spans(self) -> list[tuple[int, int]]:
         """Character span of each sentence inside `embed_text()`."""
@@ -278,6 +292,7 @@ def chunk_document(
                     start=first.start,
                     end=last.end,
                     sentences=tuple(sentences[i] for i in current),
+                    loci=doc.loci_between(first.start, last.end),
                 )
             )
 

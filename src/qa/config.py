@@ -109,6 +109,42 @@ class VectorIndexPolicy:
 
 
 @dataclass(frozen=True)
+class ReadLimits:
+    """Bounds on reading one file of the richer formats (qa.readers), so no file can take the build down.
+
+    A file over a bound is refused or cut, with a note that names the setting; see README, "File formats".
+    """
+
+    max_pages: int = 2000  # PDF pages read; the rest are cut with a note
+    max_slides: int = 1000
+    max_sheets: int = 50
+    max_sheet_rows: int = 5000  # data rows per sheet (QA_MAX_SHEET_ROWS); the rest are cut with a note
+    max_columns: int = 64  # columns per row rendered as "header: value"
+    # .docx/.pptx/.xlsx are zip packages: refused before parsing when they would inflate past these.
+    max_unzipped_bytes: int = 256 * 1024 * 1024
+    max_zip_members: int = 10_000
+    max_zip_ratio: float = 200.0  # one member inflating more than this many-fold (and over 1 MB)
+    # OCR (Tesseract) for pages without a usable text layer and for .png/.jpg files; QA_OCR=off turns it off.
+    ocr: bool = True
+    ocr_seconds_per_page: float = 30.0  # processor time; a clean A4 page takes about 2 s
+    ocr_max_pages: int = 200  # per file
+    ocr_dpi: int = 300  # scanned pages are rendered at this resolution for recognition
+    max_image_pixels: int = 60_000_000  # a picture or rendered page larger than this is refused
+    min_text_chars: int = 16  # a PDF page with fewer extracted letters has no usable text layer
+    ocr_language: str = "eng"  # Tesseract language(s), e.g. "eng+fra" (the language packs must be installed)
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What changes the text read from a file, so a change re-reads every file."""
+        return {
+            "reader_version": 1,
+            "ocr": self.ocr,
+            "ocr_language": self.ocr_language,
+            "max_sheet_rows": self.max_sheet_rows,
+            "max_columns": self.max_columns,
+        }
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything configurable. Build with `Settings.from_env()` at the edge; never read env elsewhere."""
 
@@ -121,6 +157,7 @@ class Settings:
     overlap_sentences: int = 1
     min_section_tokens: int = 48  # a new heading only starts a new chunk once the current one has this much
     max_file_bytes: int = 20 * 1024 * 1024
+    reading: ReadLimits = field(default_factory=ReadLimits)  # .docx .pptx .xlsx .csv .pdf and images
     embed_batch_size: int = 32
     # A change of backend changes the embedder's name, so `qa index` rebuilds the index for it.
     embed_backend: EmbedBackend = EmbedBackend.ONNX
@@ -243,6 +280,8 @@ class Settings:
             values["reader_prompt_tokens"] = _int(env, "QA_READER_TOKENS")
         if "QA_LLM_PROMPT_LOOKUP" in env:
             values["llm_prompt_lookup"] = _int(env, "QA_LLM_PROMPT_LOOKUP")
+        if "QA_OCR" in env or "QA_MAX_SHEET_ROWS" in env:
+            values["reading"] = _read_limits(env)
         key_value = env.get("QA_OPENAI_API_KEY") or env.get("OPENAI_API_KEY")
         if key_value:
             values["openai_api_key"] = key_value
@@ -285,6 +324,7 @@ class Settings:
             "overlap_sentences": self.overlap_sentences,
             "min_section_tokens": self.min_section_tokens,
             "chunker_version": 3,  # 2: bibliography entries and captions are context; 3: document cards
+            "reading": self.reading.fingerprint(),
         }
 
 
@@ -312,6 +352,21 @@ def parse_store(value: str) -> StoreKind:
 
 def parse_retrieval_mode(value: str) -> RetrievalMode:
     return _parse_choice(RetrievalMode, value, "retrieval mode (QA_RETRIEVAL, --retrieval)")
+
+
+def _read_limits(env: Mapping[str, str]) -> ReadLimits:
+    limits = ReadLimits()
+    if "QA_OCR" in env:
+        value = env["QA_OCR"].strip().lower()
+        if value not in ("on", "off", "1", "0", "true", "false"):
+            raise ConfigError(f"QA_OCR must be on or off, got {env['QA_OCR']!r}.")
+        limits = dataclasses.replace(limits, ocr=value in ("on", "1", "true"))
+    if "QA_MAX_SHEET_ROWS" in env:
+        rows = _int(env, "QA_MAX_SHEET_ROWS")
+        if rows < 1:
+            raise ConfigError(f"QA_MAX_SHEET_ROWS must be at least 1, got {rows}.")
+        limits = dataclasses.replace(limits, max_sheet_rows=rows)
+    return limits
 
 
 def _int(env: Mapping[str, str], name: str) -> int:

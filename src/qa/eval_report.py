@@ -71,7 +71,10 @@ def record(o: Outcome) -> dict[str, Any]:
         "reason": a.reason,
         "backend": a.backend,
         "notice": a.notice,
-        "citations": [{"source": c.source, "quote": c.quote, "chunk_id": c.chunk_id} for c in a.citations],
+        "citations": [
+            {"source": c.source, "locator": c.locator, "quote": c.quote, "chunk_id": c.chunk_id}
+            for c in a.citations
+        ],
         "ranked_chunk_ids": [c for c, _ in o.ranked],
         "relevant_ranks": [rank for rank, (_, r) in enumerate(o.ranked, start=1) if r],
         "scores": o.scores,

@@ -181,12 +181,17 @@ def _build_locked(
                 )  # touched, not changed: remember, so we skip hashing next time
                 unchanged += 1
                 continue
-            doc = read_document(path, settings.corpus_dir, sources, settings.max_file_bytes, sha256=digest)
+            doc = read_document(
+                path, settings.corpus_dir, sources, settings.max_file_bytes, digest, settings.reading
+            )
         except (DocumentError, OSError) as exc:
             skip = Skipped(rel, str(exc))
             skipped.append(skip)
             on_skip(skip)
             continue
+        for note in doc.notes:  # indexed, but not whole (rows past the bound, pages OCR could not read)
+            skipped.append(Skipped(rel, f"part not indexed: {note}"))
+            on_skip(skipped[-1])
         changed.append((rel, (doc, stat.st_size, stat.st_mtime_ns, meta_hash)))
 
     removed_paths = [p for p in manifest.documents if p not in seen or p in dict(changed)]

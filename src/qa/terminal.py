@@ -32,9 +32,10 @@ def answer_footer(answer: Answer) -> list[str]:
         lines.append("")
         lines.append("Sources:")
         for c in answer.citations:
-            where = c.source + (f", page {c.page}" if c.page else "")
+            where = c.source + (f", {c.locator}" if c.locator else "")
             lines.append(f"  [{c.n}] {c.title} ({where})")
-            lines.append(f'      "{c.quote}"')
+            ocr = f" [OCR text, confidence {c.ocr:.0%}]" if c.ocr is not None else ""
+            lines.append(f'      "{c.quote}"{ocr}')
     elif answer.related:
         lines.append("")
         lines.append("Possibly related:")

@@ -29,6 +29,8 @@ class Citation:
     start: int  # character offsets of the quote in the source document
     end: int
     passage: str  # the whole chunk, so a UI can show the quote in context
+    locator: str = ""  # where the quote is: "page 3", "slide 2", "Sheet1, rows 4–6", a heading path
+    ocr: float | None = None  # OCR confidence (0-1) when the quote was recognised from an image
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class Passage:
     text: str
     chunk_id: int
     score: float
+    locator: str = ""
+    ocr: float | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,7 @@ class Answer:
                     "source": h.chunk.doc_path,
                     "title": h.chunk.title,
                     "page": h.chunk.page,
+                    "locator": h.chunk.locator(),
                     "dense_rank": h.dense_rank,
                     "bm25_rank": h.bm25_rank,
                     "fused_score": round(h.score, 6),
@@ -127,7 +132,14 @@ def related_passages(hits: Sequence[Hit], limit: int = 3) -> tuple[Passage, ...]
     """The closest retrieved passages, shown beside an abstention."""
     return tuple(
         Passage(
-            h.chunk.doc_path, h.chunk.title, h.chunk.page, h.chunk.text, h.chunk_id, round(h.dense_score, 4)
+            h.chunk.doc_path,
+            h.chunk.title,
+            h.chunk.page,
+            h.chunk.text,
+            h.chunk_id,
+            round(h.dense_score, 4),
+            h.chunk.locator(),
+            h.chunk.ocr(),
         )
         for h in hits[:limit]
     )

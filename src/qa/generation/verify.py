@@ -205,6 +205,8 @@ def _citation(number: int, hit: Hit, supports: Sequence[Support]) -> Citation:
         start=quoted[0].start,
         end=quoted[-1].end,
         passage=chunk.text,
+        locator=chunk.locator(quoted[0].start, quoted[-1].end),
+        ocr=chunk.ocr(quoted[0].start, quoted[-1].end),
     )
 
 
