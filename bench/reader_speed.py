@@ -69,7 +69,9 @@ def run_config(qa: QA, questions: list[str], backend: Backend) -> dict[str, Any]
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--models", nargs="+", default=["1.5b", "0.5b"])
     parser.add_argument("--limit", type=int, default=30)
     parser.add_argument("--lookup", nargs="*", type=int, default=[])
@@ -81,7 +83,10 @@ def main() -> int:
     base = Settings.from_env()
     embedder_qa: QA | None = None
     for model in args.models:
-        configs: list[tuple[str, Backend, int]] = [("whole chunks", Backend.LLAMACPP, 0), ("reader", Backend.AUTO, 0)]
+        configs: list[tuple[str, Backend, int]] = [
+            ("whole chunks", Backend.LLAMACPP, 0),
+            ("reader", Backend.AUTO, 0),
+        ]
         configs += [(f"reader + lookup {n}", Backend.AUTO, n) for n in args.lookup if n > 0]
         for label, backend, lookup in configs:
             settings = base.replace(llm_model=model, llm_prompt_lookup=lookup)
@@ -114,8 +119,10 @@ def table(results: dict[str, Any]) -> str:
             f"{r['total_p50_s']} / {r['total_p95_s']} | {r['prompt_tokens_p50']:.0f} | {r['tokens_read_p50']:.0f} |"
         )
     load = results["load_before"]
-    lines.append(f"\n{results['rows'][0]['n'] if results['rows'] else 0} questions per row; load average before "
-                 f"{load[0]:.2f}, after {results['load_after'][0]:.2f}; {results['machine']}")
+    lines.append(
+        f"\n{results['rows'][0]['n'] if results['rows'] else 0} questions per row; load average before "
+        f"{load[0]:.2f}, after {results['load_after'][0]:.2f}; {results['machine']}"
+    )
     return "\n".join(lines)
 
 

@@ -15,13 +15,13 @@ import pytest
 
 from bench.convert_formats import FORMATS, cer, convert, fonts_missing, load_corpus, write_pdf_scanned
 from qa.answering import Answer, extractive_answer
-from qa.cli import format_answer
 from qa.config import AbstainThresholds, Settings
 from qa.corpus import read_document
 from qa.indexing import build_index
 from qa.render import sources_html
 from qa.retrieval import retrieve
 from qa.store import Store
+from qa.terminal import format_answer
 from tests.conftest import CORPUS, FakeEmbedder
 from tests.office_files import make_xlsx
 

@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TextIO
 
-from qa.types import Answer, StreamEvent
 from qa.condense import Turn, condense, history_from_json
 from qa.config import Backend, ConfigError, Settings, parse_backend
 from qa.questions import QuestionError
 from qa.terminal import answer_footer, format_answer, passage_text, searched_line
+from qa.types import Answer, StreamEvent
 
 PROMPT = "qa> "
 HISTORY_LINES = 1000

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from qa.config import Settings
-    from qa.types import Answer
 
 EXIT_USAGE = 2
 
