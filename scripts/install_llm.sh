@@ -45,7 +45,13 @@ give_up() {  # what failed, then: go on without the model (--optional) or fail
 
 # pip -v prints the compiler's progress ("[12/87] Building CXX object ..."); only those lines, pip's own
 # steps and errors reach the terminal.
-echo "local model: llama-cpp-python (compiled for this CPU the first time: several minutes on 2 cores)"
+# On x86-64 llama.cpp is built for AVX2 (every x86-64 CPU since 2013) rather than for this exact CPU
+# (GGML_NATIVE): a native build on a VM whose CPU reports AMX but does not enable it crashed on its first
+# token (seen here), and pip reuses a cached wheel on other machines. CMAKE_ARGS set by the caller wins.
+if [[ -z "${CMAKE_ARGS:-}" && "$(uname -m)" == x86_64 ]]; then
+    export CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AVX_VNNI=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
+fi
+echo "local model: llama-cpp-python (compiled the first time: several minutes on 2 cores)"
 log="${TMPDIR:-/tmp}/qa-llama-cpp-build.log"
 set +e
 "$PY" -m pip install -v -r requirements/llm-runtime.txt 2>&1 | tee "$log" | awk '
@@ -79,4 +85,10 @@ for m in "${models[@]}"; do
     echo "local model: $m ready ($((SECONDS - step)) s)"
 done
 "$PY" -m qa.llm_models list
+# A build that does not run here would crash the app on its first answer: load the small model in a child
+# process and write two tokens.
+if ! "$PY" -m qa.llm_models smoke 135m; then
+    "$PY" -m pip uninstall -q -y llama-cpp-python  # answers then quote the documents, with a notice
+    give_up "llama.cpp does not run on this machine (the check above crashed); rebuild with: CMAKE_ARGS=... make install-llm"
+fi
 echo "local model: done in $((SECONDS - started)) s"
