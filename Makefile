@@ -65,7 +65,8 @@ LLM_MODELS ?= 1.5b
 install-llm: $(STAMP)
 	PY=$(PY) scripts/install_llm.sh $(LLM_MODELS)
 
-test: lint typecheck unit eval-check
+eval-public: $(STAMP) ; for d in squad2 nfcorpus; do $(VENV)/bin/qa eval --dataset $$d --quick --check --out "$$(mktemp -d)" || exit 1; done
+test: lint typecheck unit eval-check eval-public
 
 clean:
 	rm -rf $(VENV) index/*
