@@ -9,7 +9,7 @@ export TOKENIZERS_PARALLELISM := false
 export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_DISABLE_PROGRESS_BARS := 1
 
-.PHONY: install run test lint typecheck unit eval eval-check index bench clean install-llm test-setup install-ocr eval-check-auto
+.PHONY: install run test lint typecheck unit eval eval-check index bench clean install-llm test-setup install-ocr eval-check-auto eval-public
 
 # The local model (llama-cpp-python, compiled once, and the GGUF weights in ~/.cache/qa/models, README
 # "Generative answers"): part of `make install`, since the product's answers depend on it. QA_LLM=off skips
@@ -93,7 +93,10 @@ install-ocr:
 test-setup:
 	@scripts/install_browser.sh
 
-test: test-setup lint typecheck unit eval-check
+# Public data (README "How it compares"): ~100 SQuAD 2.0 questions and NFCorpus retrieval on a fixed sample.
+eval-public: $(STAMP) ; for d in squad2 nfcorpus; do $(VENV)/bin/qa eval --dataset $$d --quick --check --out "$$(mktemp -d)" || exit 1; done
+
+test: test-setup lint typecheck unit eval-check eval-public
 
 clean:
 	rm -rf $(VENV) index/*

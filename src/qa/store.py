@@ -27,7 +27,7 @@ from qa import vector_index
 from qa.chunking import Chunk, Sentence
 from qa.config import RetrievalMode, VectorIndexPolicy
 from qa.corpus import file_sha256
-from qa.lexical import content_terms, stemmer
+from qa.lexical import BM25_STOPWORDS, content_terms, stemmer
 from qa.locators import Locus
 from qa.stores import Fused, fuse_here
 
@@ -165,7 +165,7 @@ class Store:
         if self.bm25 is None or len(self.bm25_ids) == 0:
             return []
         tokens = bm25s.tokenize(
-            [query], stopwords="en", stemmer=stemmer(), return_ids=False, show_progress=False
+            [query], stopwords=BM25_STOPWORDS, stemmer=stemmer(), return_ids=False, show_progress=False
         )
         if not tokens or not tokens[0]:
             return []
@@ -182,7 +182,10 @@ class Store:
             self.bm25 = None
             return
         corpus = bm25s.tokenize(
-            [self.chunks[i].embed_text() for i in ids], stopwords="en", stemmer=stemmer(), show_progress=False
+            [self.chunks[i].embed_text() for i in ids],
+            stopwords=BM25_STOPWORDS,
+            stemmer=stemmer(),
+            show_progress=False,
         )
         retriever = bm25s.BM25()
         retriever.index(corpus, show_progress=False)
@@ -270,6 +273,8 @@ class Store:
             if (folder / "bm25").is_dir():
                 store.bm25 = bm25s.BM25.load(str(folder / "bm25"))
                 store.bm25_ids = np.load(folder / "bm25_ids.npy")
+                if _tokenised_otherwise(store.bm25):
+                    store.bm25 = None  # rebuilt from the chunks on first use, and saved with the next save
         except (OSError, EOFError, ValueError, KeyError, TypeError, RuntimeError) as exc:
             raise IndexCorrupt(
                 f"The index in {folder} is damaged or incomplete ({type(exc).__name__}: {exc}): "
@@ -282,6 +287,14 @@ class Store:
                 f"The index in {folder} is inconsistent (vector counts differ): run `qa index --rebuild`."
             )
         return store
+
+
+def _tokenised_otherwise(bm25: Any) -> bool:
+    """Whether a saved BM25 index kept words that are stopwords now (saved by an older qa, with bm25s's
+    33-word list): its lengths and frequencies would not match the queries', so it is rebuilt instead. A
+    word that merely stems to a stopword's spelling only costs a needless rebuild in memory."""
+    vocab = getattr(bm25, "vocab_dict", None) or {}
+    return any(word in vocab for word in BM25_STOPWORDS)
 
 
 def current_generation(index_dir: Path) -> str | None:
