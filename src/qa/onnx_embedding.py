@@ -1,6 +1,6 @@
 """The embedding model run by ONNX Runtime: the default backend (fp32), and an int8 variant.
 
-fp32 gives PyTorch's vectors (largest difference of a component ~1e-6; bench/onnx_equality.py measures it
+fp32 gives PyTorch's vectors (largest difference of a component 2.3e-7; bench/onnx_equality.py measures it
 on the evaluation corpus and NFCorpus) without importing torch, transformers or sentence-transformers, so a
 command that answers starts in about a second instead of eight. int8 (`QA_EMBED_BACKEND=onnx-int8`) is 2-3x
 faster again but costs retrieval quality on our evaluation set (hit@5 equal, MRR@10 -1.4 points, key facts
