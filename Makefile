@@ -9,7 +9,7 @@ export TOKENIZERS_PARALLELISM := false
 export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_DISABLE_PROGRESS_BARS := 1
 
-.PHONY: install run test lint typecheck unit eval eval-check index bench clean install-llm test-setup install-ocr eval-check-auto eval-public
+.PHONY: install run test lint typecheck unit eval eval-check index bench clean install-llm test-setup install-ocr eval-public
 
 # The local model (llama-cpp-python, compiled once, and the GGUF weights in ~/.cache/qa/models, README
 # "Generative answers"): part of `make install`, since the product's answers depend on it. QA_LLM=off skips
@@ -60,11 +60,6 @@ eval-check: $(STAMP)
 	$(VENV)/bin/qa index
 	$(VENV)/bin/qa eval --quick --check --out "$$(mktemp -d)"
 
-# The auto answerer (the local model) on the same questions, gated by eval/thresholds-auto.toml. Not part of
-# `make test` (about half an hour on 2 cores); .ci/run runs it after `make test`.
-eval-check-auto: $(STAMP)
-	$(VENV)/bin/qa index
-	$(VENV)/bin/qa eval --quick --check --backend auto --out "$$(mktemp -d)"
 
 eval: $(STAMP)
 	$(VENV)/bin/qa eval
