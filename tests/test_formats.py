@@ -15,7 +15,7 @@ import pytest
 
 from bench.convert_formats import FORMATS, cer, convert, fonts_missing, load_corpus, write_pdf_scanned
 from qa.answering import Answer, extractive_answer
-from qa.config import AbstainThresholds, Settings
+from qa.config import AbstainThresholds, Backend, Settings
 from qa.corpus import read_document
 from qa.indexing import build_index
 from qa.render import sources_html
@@ -79,7 +79,7 @@ def test_each_format_gives_the_same_answer_cited_where_a_person_looks(fmt: str, 
     names, question, fact, where = CASES[fmt]
     folder = tmp_path / fmt
     convert(CORPUS, folder, fmt, only=names)
-    settings = Settings(corpus_dir=folder, index_dir=tmp_path / "index")
+    settings = Settings(backend=Backend.EXTRACTIVE, corpus_dir=folder, index_dir=tmp_path / "index")
     summary = build_index(settings, FakeEmbedder())
     assert summary.added == len(names) and not summary.skipped
 
@@ -106,7 +106,7 @@ def test_a_spreadsheet_answer_is_cited_to_its_sheet_and_row(tmp_path: Path) -> N
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "trade.xlsx").write_bytes(make_xlsx())
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    settings = Settings(backend=Backend.EXTRACTIVE, corpus_dir=corpus, index_dir=tmp_path / "index")
     build_index(settings, FakeEmbedder())
     answer = ask(settings, "What were Malaysia's exports in USD bn?")
     assert "12.5" in answer.answer
@@ -119,7 +119,7 @@ def test_rows_past_the_bound_are_reported_when_indexing(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "trade.xlsx").write_bytes(make_xlsx(rows=30))
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    settings = Settings(backend=Backend.EXTRACTIVE, corpus_dir=corpus, index_dir=tmp_path / "index")
     settings = replace(settings, reading=replace(settings.reading, max_sheet_rows=5))
     notes: list[str] = []
     summary = build_index(settings, FakeEmbedder(), on_skip=lambda s: notes.append(f"{s.path}: {s.reason}"))

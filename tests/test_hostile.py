@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from qa import generation
-from qa.config import Settings
+from qa.config import Backend, Settings
 from qa.corpus import SUPPORTED_SUFFIXES, read_document
 from qa.engine import QA
 from qa.indexing import build_index
@@ -68,7 +68,7 @@ def _indexed(base: Path, extra: str | None = None) -> Indexed:
     shutil.copytree(CORPUS, corpus)
     if extra is not None:
         (corpus / INJECTED).write_text(extra)
-    config = Settings(corpus_dir=corpus, index_dir=base / "index")
+    config = Settings(backend=Backend.EXTRACTIVE, corpus_dir=corpus, index_dir=base / "index")
     embedder = FakeEmbedder()
     build_index(config, embedder)
     qa = QA(config, embedder=embedder)
