@@ -342,7 +342,9 @@ def test_missing_data_names_the_setting(tmp_path: Path) -> None:
 def test_public_thresholds_name_what_the_runs_measure() -> None:
     path = ROOT / "eval" / "public_thresholds.toml"
     if not path.is_file():  # the public regression gate (issue 15, item 6) has no measured limits yet
-        pytest.skip("eval/public_thresholds.toml is not written yet: `make eval-public` is not part of make test")
+        pytest.skip(
+            "eval/public_thresholds.toml is not written yet: `make eval-public` is not part of make test"
+        )
     squad_metrics = set(squad2.summarise([]))
     for dataset, modes, metrics in (
         (Dataset.SQUAD2, {"extractive-hybrid"}, squad_metrics),

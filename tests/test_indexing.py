@@ -51,13 +51,14 @@ def test_add_change_remove_rename_touch(fake_settings: Settings, fake_embedder: 
     (corpus / "new.txt").write_text("A brand new note. It says the budget was USD 7 million in 2021.")
     summary = build_index(fake_settings, fake_embedder)
     assert (summary.added, summary.updated, summary.removed, summary.unchanged) == (1, 0, 0, 5)
-    assert len(fake_embedder.calls) == 1 and "brand new note" in fake_embedder.calls[0]
+    # Its one chunk and its document card (which quotes its lead sentence).
+    assert len(fake_embedder.calls) == 2 and all("USD 7 million" in c for c in fake_embedder.calls)
 
     fake_embedder.calls.clear()
     (corpus / "new.txt").write_text("A changed note. The budget was USD 9 million in 2022.")
     summary = build_index(fake_settings, fake_embedder)
     assert (summary.added, summary.updated, summary.removed) == (0, 1, 0)
-    assert len(fake_embedder.calls) == 1 and "changed note" in fake_embedder.calls[0]
+    assert len(fake_embedder.calls) == 2 and all("USD 9 million" in c for c in fake_embedder.calls)
 
     fake_embedder.calls.clear()
     os.utime(corpus / "hainan-hksar-mou.txt", None)  # touched, content identical

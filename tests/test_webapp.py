@@ -62,7 +62,7 @@ def make_answer(
     passage = f"Talks began in 2014. {quote} Trade grew."
     chunk = make_chunk(passage, title, source)
     other = make_chunk("Hainan and the HKSAR signed an MOU.", "Hainan MOU", "hainan.txt")
-    citation = Citation(1, source, title, 3, quote, 7, 0.7461, 21, 21 + len(quote), passage)
+    citation = Citation(1, source, title, 3, quote, 7, 0.7461, 21, 21 + len(quote), passage, locator="page 3")
     hits = (Hit(7, chunk, 0.0325, 1, 2, 0.71, 4.2), Hit(9, other, 0.0161, None, 1, 0.22, 5.0))
     return Answer(
         question=question,
@@ -436,7 +436,7 @@ def test_ask_endpoint_takes_a_history_a_mode_and_top_k(app_url: str) -> None:
     assert follow["backend"] == "extractive" and len(follow["retrieved"]) == 2
     alone = client.predict("When was it signed?", api_name="/ask")  # no history: the question on its own
     assert alone["query"] == "When was it signed?"
-    with pytest.raises(AppError, match="choose one of extractive"):
+    with pytest.raises(AppError, match="choose one of auto, extractive"):
         client.predict("What is RCEP?", None, "telepathy", None, api_name="/ask")
     with pytest.raises(AppError, match="top_k must be between 1 and"):
         client.predict("What is RCEP?", None, None, 0, api_name="/ask")

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qa import lexical
-from qa.cards import is_catalogue
+from qa.cards import CATALOGUE_LOCATOR, is_catalogue
 from qa.config import AbstainThresholds
 from qa.retrieval import Hit
 from qa.stores import VectorStore
@@ -305,7 +305,9 @@ def compose(selected: Sequence[Candidate]) -> tuple[str, tuple[Citation, ...], t
                 start=quoted[0].start,
                 end=quoted[-1].end,
                 passage=chunk.text,
-                locator=chunk.locator(quoted[0].start, quoted[-1].end),
+                locator=CATALOGUE_LOCATOR
+                if is_catalogue(chunk, first)
+                else chunk.locator(quoted[0].start, quoted[-1].end),
                 ocr=chunk.ocr(quoted[0].start, quoted[-1].end),
             )
         )

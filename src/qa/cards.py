@@ -5,7 +5,8 @@ single passage: the facts are in the file's metadata and its opening. The card p
 retrieved, answered from and cited like any other:
 
     "Not as It Seems: The HK–ASEAN Trade Imbalance" is a research poster, published by student research
-    poster (authors Holden and Alison; venue not stated), dated 2025.      <- the catalogue sentence
+    poster (authors Holden and Alison; venue not stated), dated 2025 (cites sources up to 2025).
+                                                                            <- the catalogue sentence
     A Qualitative Content Analysis of ... This poster presents ...          <- its lead sentences, verbatim
 
 The catalogue sentence comes from `sources.toml` (or the title alone), so it is not a slice of the file: its
@@ -21,6 +22,9 @@ CARD_HEADING = "Document card"
 CARD_LEAD_SHARE = 0.6  # of the chunk window given to lead sentences after the catalogue sentence
 
 
+CATALOGUE_LOCATOR = "document card (sources.toml)"  # where a catalogue quote comes from: not the file's text
+
+
 def is_catalogue(chunk: Chunk, index: int) -> bool:
     """Whether sentence `index` of `chunk` is a card's catalogue sentence (not text of the file)."""
     return index == 0 and chunk.heading == CARD_HEADING
@@ -29,13 +33,13 @@ def is_catalogue(chunk: Chunk, index: int) -> bool:
 def catalogue_sentence(doc: Document) -> str:
     """One sentence from the document's metadata: title, kind, publisher and date, as far as known."""
     origin = doc.origin
+    # Not the file name: a renamed file keeps its card's vector (and nothing is embedded again).
     parts = [f"“{doc.title}” is a {origin.get('kind') or 'document'}"]
     if origin.get("publisher"):
         parts.append(f"published by {origin['publisher']}")
     if origin.get("date"):
         parts.append(f"dated {origin['date']}")
-    parts.append(f"(file {doc.path})")
-    return ", ".join(parts[:-1]) + " " + parts[-1] + "."
+    return ", ".join(parts) + "."
 
 
 def document_card(doc: Document, count_tokens: TokenCounter, max_tokens: int) -> Chunk | None:
