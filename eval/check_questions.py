@@ -3,7 +3,7 @@
 Checks, for every line of the question file:
 
 * it is a JSON object with exactly the expected keys, each of the right type;
-* ids are unique and consecutive (q001, q002, ...);
+* ids are unique and consecutive (q001, q002, ...; another letter for another set, h001, ...);
 * the type is one of the allowed question types;
 * answerable items have non-empty sources, evidence, key facts and reference answer;
   unanswerable items have them all empty;
@@ -262,11 +262,13 @@ def main(argv: list[str]) -> int:
     if len(set(seen_ids)) != len(seen_ids):
         dupes = sorted(i for i, n in Counter(seen_ids).items() if n > 1)
         problems.append(f"duplicate ids: {dupes}")
-    expected_ids = [f"q{n:03d}" for n in range(1, len(seen_ids) + 1)]
+    # The set's letter comes from its first id: "q" for the main set, "h" for the held-out one.
+    prefix = seen_ids[0].rstrip("0123456789") if seen_ids else "q"
+    expected_ids = [f"{prefix}{n:03d}" for n in range(1, len(seen_ids) + 1)]
     if seen_ids != expected_ids:
         pairs = zip(seen_ids, expected_ids, strict=False)
         bad = next((f"{got} (expected {want})" for got, want in pairs if got != want), "")
-        problems.append(f"ids are not consecutive from q001: first mismatch {bad}")
+        problems.append(f"ids are not consecutive from {prefix}001: first mismatch {bad}")
 
     print(f"{qpath}: {len(lines)} lines")
     for qtype in ALLOWED_TYPES:

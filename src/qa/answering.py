@@ -20,10 +20,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qa import lexical
+from qa import lexical, selecting, shapes
 from qa.cards import CATALOGUE_LOCATOR, is_catalogue
+from qa.chunking import Chunk
 from qa.config import AbstainThresholds
-from qa.retrieval import Hit
+from qa.retrieval import Hit, document_hits, lexical_hits
+from qa.shapes import Intent, Shape
 from qa.stores import VectorStore
 from qa.types import NOT_FOUND, Answer, AnswerSentence, Citation, Passage, StreamEvent, related_passages
 
@@ -323,15 +325,74 @@ class Analysis:
     terms: QueryTerms
     candidates: tuple[Candidate, ...]
     evidence: Evidence
+    intent: Intent = shapes.FACT
+    target: str | None = None  # the document a SUMMARY or DOCUMENT question is about
+    hits: tuple[Hit, ...] = ()  # the retrieved hits, and the target document's chunks a summary reads
 
 
 def analyse(
     question: str, query: str, hits: Sequence[Hit], store: VectorStore, query_vector: np.ndarray
 ) -> Analysis:
-    """Weigh the query's terms, score every sentence of the hits, and gather the abstention evidence."""
+    """Weigh the query's terms, score every sentence of the hits, and gather the abstention evidence.
+
+    A question about a whole document also reads that document's chunks beyond the retrieved ones: its
+    card for "Who wrote the poster?", and up to `selecting.SUMMARY_MAX_CHUNKS` of its chunks for a summary.
+    """
+    intent = shapes.intent_of(question)
+    target = None
+    hits = list(hits)
+    if intent.shape in (Shape.SUMMARY, Shape.DOCUMENT):
+        target = shapes.target_document(hits, intent, store.manifest.documents)
+        if target is not None:
+            summary = intent.shape is Shape.SUMMARY
+            limit = selecting.SUMMARY_MAX_CHUNKS if summary else 1
+            hits += document_hits(store, target, query_vector, hits, limit, only_card=not summary)
+    if intent.shape is Shape.EVENT:
+
+        def dated(chunk: Chunk) -> bool:
+            return any(shapes.mentions(chunk.text, d) for d in intent.dates)
+
+        depth, limit = selecting.EVENT_DEPTH, selecting.EVENT_EXTRA_HITS
+        hits += lexical_hits(store, query, query_vector, hits, dated, depth, limit)
     terms = query_terms(question, query, store)
     candidates = score_sentences(hits, store, query, query_vector, terms)
-    return Analysis(terms, tuple(candidates), gather_evidence(query, hits, candidates, terms, store))
+    evidence = gather_evidence(query, hits, candidates, terms, store)
+    return Analysis(terms, tuple(candidates), evidence, intent, target, tuple(hits))
+
+
+def chosen(
+    analysis: Analysis, thresholds: AbstainThresholds, max_sentences: int = 3
+) -> tuple[str, list[Candidate]]:
+    """(why the documents do not answer, []) or ("", the sentences the answer quotes).
+
+    A SUMMARY or DOCUMENT question is about a document, not a sentence: low similarity to every sentence is
+    expected ("What is the poster about?" shares no word with the poster), so only the explicit checks and
+    the document's own coverage of the subject decide. An EVENT question is answered by the sentences that
+    write its date, or not at all. A shape that finds nothing falls back to a FACT."""
+    evidence, intent = analysis.evidence, analysis.intent
+    reason = ""
+    picked: list[Candidate] = []
+    if intent.shape is Shape.SUMMARY:
+        reason = evidence.explicit or selecting.summary_reason(
+            analysis.candidates, analysis.terms, intent, analysis.target
+        )
+    elif intent.shape is Shape.DOCUMENT:
+        reason = evidence.explicit or selecting.document_reason(analysis.candidates, intent, analysis.target)
+    elif intent.shape is Shape.EVENT:
+        reason = evidence.explicit or selecting.event_reason(analysis.candidates, intent)
+    if not reason and intent.shape is not Shape.FACT:
+        if intent.shape is Shape.COMPARISON:
+            reason = abstain_reason(evidence, thresholds)
+        if not reason:
+            picked = selecting.shaped(intent, analysis.candidates, analysis.terms, analysis.target)
+    if not reason and not picked:
+        reason = abstain_reason(evidence, thresholds)
+        candidates = analysis.candidates
+        if intent.shape is Shape.DOCUMENT:  # its catalogue did not answer: nor may it as a FACT
+            candidates = tuple(c for c in candidates if not is_catalogue(c.hit.chunk, c.index))
+        if not reason:
+            picked = select_sentences(candidates, analysis.terms, max_sentences)
+    return reason, picked
 
 
 def extractive_answer(
@@ -357,11 +418,11 @@ def answer_from(
     max_sentences: int = 3,
 ) -> Answer:
     """The extractive answer for an analysis already made (the auto reader reuses the same analysis)."""
-    reason = abstain_reason(analysis.evidence, thresholds)
+    hits = analysis.hits or tuple(hits)
+    reason, selected = chosen(analysis, thresholds, max_sentences)
     if reason:
         return Answer(
-            question, query, NOT_FOUND, True, related=related_passages(hits), hits=tuple(hits), reason=reason
+            question, query, NOT_FOUND, True, related=related_passages(hits), hits=hits, reason=reason
         )
-    selected = select_sentences(analysis.candidates, analysis.terms, max_sentences)
     text, citations, sentences = compose(selected)
-    return Answer(question, query, text, False, citations, hits=tuple(hits), sentences=sentences)
+    return Answer(question, query, text, False, citations, hits=hits, sentences=sentences)

@@ -42,6 +42,15 @@ def catalogue_sentence(doc: Document) -> str:
     return ", ".join(parts) + "."
 
 
+def names_maker(catalogue: str) -> bool | None:
+    """Whether a catalogue sentence names who published the document: True, False when sources.toml says
+    "unknown", None when it does not say (the text may still name the author)."""
+    _, found, rest = catalogue.partition(", published by ")
+    if not found:
+        return None
+    return not rest.lower().startswith("unknown")
+
+
 def document_card(doc: Document, count_tokens: TokenCounter, max_tokens: int) -> Chunk | None:
     """The card chunk of a document, or None for a document with no text."""
     sentences = split_sentences(doc)

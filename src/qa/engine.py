@@ -18,7 +18,7 @@ from qa.config import Backend, RetrievalMode, Settings
 from qa.embedding import Embedder, make_embedder
 from qa.indexing import IndexSummary, ProgressHandler, SkipHandler, build_index
 from qa.questions import clean_question
-from qa.retrieval import Hit, retrieve
+from qa.retrieval import retrieve
 from qa.stores import VectorStore, live_generation, open_store
 from qa.types import Answer, StreamEvent
 
@@ -193,7 +193,7 @@ class QA:
             # Shown at once, replaced when the reader finishes.
             yield StreamEvent("", draft=replace(extractive, notice=notice))
             if not (extractive.abstained and answering.hard_abstention(analysis.evidence)):
-                events = self._read(question, query, hits, analysis, extractive)
+                events = self._read(question, query, analysis, extractive)
         elif backend is not Backend.EXTRACTIVE and not extractive.abstained:
             from qa import generation
 
@@ -226,17 +226,29 @@ class QA:
         self,
         question: str,
         query: str,
-        hits: Sequence[Hit],
         analysis: answering.Analysis,
         extractive: Answer,
     ) -> Iterator[StreamEvent]:
-        """The auto reader's events over the extractive answerer's ranking of the sentences."""
+        """The auto reader's events over the extractive answerer's ranking of the sentences: the ones the
+        extractive answer quotes first (a summary's central sentences, each side of a comparison), then the
+        rest by score."""
         from qa import generation
 
         generator, problem = self.generator(Backend.AUTO)
-        focus = [generation.Focus(c.hit, c.index) for c in analysis.candidates]
+        _, quoted = answering.chosen(analysis, self.settings.abstain, self.settings.max_answer_sentences)
+        first = {(c.hit.chunk_id, c.index) for c in quoted}
+        ranked = [*quoted, *(c for c in analysis.candidates if (c.hit.chunk_id, c.index) not in first)]
+        focus = [generation.Focus(c.hit, c.index) for c in ranked]
         return generation.read(
-            question, query, hits, focus, self.settings, self.embedder, extractive, generator, problem
+            question,
+            query,
+            analysis.hits,
+            focus,
+            self.settings,
+            self.embedder,
+            extractive,
+            generator,
+            problem,
         )
 
 

@@ -19,7 +19,12 @@ _QUESTION_WORDS = frozenset(
         "what when where who whom whose which why how did does do is are was were many much tell give list "
         "name describe explain according document documents say said mention mentioned state stated article "
         "poster text page source sources report date number year figure one two kind type meaning mean stand "
-        "stands definition"
+        "stands definition "
+        # How people ask for an event, a summary or a comparison: the frame, not the subject. Without these,
+        # "What happened on 19 September 2025?" abstained because no passage says "happened".
+        "happen happened happens happening occur occurred occurs took place summarise summarize summary "
+        "summarised summarized briefly brief short section compare compared comparison differ difference "
+        "versus vs"
     ).split()
 )
 STOPWORDS = frozenset(STOPWORDS_EN_PLUS) | _QUESTION_WORDS
@@ -145,7 +150,9 @@ _ABOUT_DOCUMENT_Q = re.compile(
     r"\b(?:who (?:wrote|published|authored|made|created|produced|issued|released)|written by|authors?|"
     r"publishers?|published|publication|what (?:kind|type|sort) of (?:document|text|file|source|publication)|"
     r"(?:document|article|poster|report|paper|page|file|source)s? (?:is|was) (?:it|this|that)|"
-    r"where (?:is|was) (?:it|this|the \w+) from|outlet|venue)\b",
+    r"where (?:is|was) (?:it|this|the \w+) from|outlet|venue|newspaper|"
+    r"when was (?:the|this|that|it)\b[^?]{0,60}\b(?:made|written|published|created|produced|released|issued)|"
+    r"what is (?:its|their|the) title|titled)\b",
     re.IGNORECASE,
 )
 

@@ -6,15 +6,17 @@ blurs. RRF needs no score calibration between the two: each list contributes 1 /
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from qa.cards import CARD_HEADING
 from qa.chunking import Chunk
 from qa.config import RetrievalMode
 from qa.stores import VectorStore, rrf_fuse
 
-__all__ = ["Hit", "is_near_duplicate", "retrieve", "rrf_fuse"]
+__all__ = ["Hit", "document_hits", "is_near_duplicate", "lexical_hits", "retrieve", "rrf_fuse"]
 
 
 @dataclass(frozen=True)
@@ -73,3 +75,57 @@ def retrieve(
         if len(hits) >= top_k:
             break
     return hits
+
+
+def document_hits(
+    store: VectorStore,
+    doc_path: str,
+    query_vector: np.ndarray,
+    have: Sequence[Hit],
+    limit: int,
+    only_card: bool = False,
+) -> list[Hit]:
+    """Chunks of one document that retrieval did not return, in document order, at most `limit`: what a
+    summary of the whole document is chosen from (the five best chunks of a long document are not it).
+    Ranked after every retrieved hit (score 0, no rank of their own). `only_card`: its document card alone,
+    which a question about the document itself ("Who wrote it?") is answered from."""
+
+    entry = store.manifest.documents.get(doc_path)
+    if entry is None:
+        return []
+    taken = {h.chunk_id for h in have}
+    out: list[Hit] = []
+    for cid in entry["chunk_ids"]:
+        if cid in taken or cid not in store.chunks:
+            continue
+        chunk = store.chunks[cid]
+        if only_card and chunk.heading != CARD_HEADING:
+            continue
+        out.append(Hit(cid, chunk, 0.0, None, None, float(store.vector(cid) @ query_vector), 0.0))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def lexical_hits(
+    store: VectorStore,
+    query: str,
+    query_vector: np.ndarray,
+    have: Sequence[Hit],
+    keep: Callable[[Chunk], bool],
+    depth: int,
+    limit: int,
+) -> list[Hit]:
+    """BM25's top `depth` chunks that `keep` accepts and retrieval did not return, at most `limit`: for a
+    question whose key is a literal ("What happened on 19 September 2025?"), which dense search cannot see
+    and fusion can rank below the top k. Ranked after every retrieved hit."""
+    taken = {h.chunk_id for h in have}
+    out: list[Hit] = []
+    for cid, score in store.search_bm25(query, depth):
+        chunk = store.chunks.get(cid)
+        if cid in taken or chunk is None or not keep(chunk):
+            continue
+        out.append(Hit(cid, chunk, 0.0, None, None, float(store.vector(cid) @ query_vector), score))
+        if len(out) >= limit:
+            break
+    return out

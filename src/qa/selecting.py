@@ -1,0 +1,220 @@
+"""Scored sentences -> the ones an answer quotes, by the shape of the question (`qa.shapes`).
+
+    FACT        the best sentence, then sentences that cover query terms it misses   (answering.select_sentences)
+    SUMMARY     the target document's most central sentences, nudged by the question, in document order
+    DOCUMENT    the target document's catalogue sentence, then its best sentence if it matches the question
+    COMPARISON  the best sentences, then the best one for each side they do not cover
+    EVENT       the best sentences that write the date asked about
+
+Summaries use centrality: the cosine of a sentence with the mean of its document's sentence vectors (the
+centroid form of LexRank). A sentence that restates what the document is mostly about is near the centroid;
+an aside, a question to the reader or a reference is not. It needs no model beyond the sentence vectors the
+index already holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from qa import lexical, shapes
+from qa.cards import is_catalogue, names_maker
+from qa.shapes import Intent, Shape
+
+if TYPE_CHECKING:
+    from qa.answering import Candidate, QueryTerms
+
+SUMMARY_SENTENCES = 4  # a summary quotes this many sentences at most
+SUMMARY_CENTRALITY = 0.6  # weight of centrality against the sentence's own score for the question
+SUMMARY_HEADING_BONUS = 0.15  # a sentence under a heading the question names ("the discussion section")
+SUMMARY_CUE_BONUS = 0.15  # a sentence under a heading that announces a summary ("Key findings", "Abstract")
+SUMMARY_CUE_HEADINGS = (
+    "abstract",
+    "summary",
+    "finding",
+    "conclusion",
+    "highlight",
+    "key point",
+    "takeaway",
+    "discussion",
+    "overview",
+    "in brief",
+)
+SUMMARY_TITLE_WEIGHT = 0.15  # times the share of the title's words a sentence has
+SUMMARY_LEAD = 2  # the document's first sentences ...
+SUMMARY_LEAD_BONUS = 0.1  # ... count this much more
+SUMMARY_MIN_COVERAGE = 0.5  # a summary's subject words, weighted: this share must be in the document
+SUMMARY_MAX_CHUNKS = 30  # chunks of the target document read for a summary, beyond those retrieved
+COMPARISON_SENTENCES = 4
+COMPARISON_WINDOW = 0.35  # a side's sentence may score this far below the best sentence
+REDUNDANT_COSINE = 0.88  # as in answering: a sentence this close to a chosen one adds nothing
+EVENT_DEPTH = 30  # BM25 chunks searched for the sentences that write an event question's date
+EVENT_EXTRA_HITS = 3  # ... of which this many join the retrieved ones
+EVENT_SENTENCES = 3
+DOCUMENT_EXTRA_COVERAGE = 0.5  # a body sentence joins a catalogue answer when it has this share of terms
+
+
+def _redundant(cand: Candidate, chosen: Sequence[Candidate]) -> bool:
+    return any(float(cand.vector @ c.vector) >= REDUNDANT_COSINE for c in chosen)
+
+
+def _in_order(chosen: Sequence[Candidate]) -> list[Candidate]:
+    return sorted(chosen, key=lambda c: (c.hit.chunk.start, c.hit.chunk_id, c.index))
+
+
+def summary_reason(
+    candidates: Sequence[Candidate], terms: QueryTerms, intent: Intent, target: str | None
+) -> str:
+    """Why a summary question cannot be answered from its target document, or "": it names a subject
+    (the words left when "summarise", "the main points of", "the article" are set aside) that the document
+    does not mention."""
+    if target is None:
+        return "no document matches what the question names"
+    pool = [c for c in candidates if c.hit.chunk.doc_path == target]
+    if not pool:
+        return "no document matches what the question names"
+    have: set[str] = set()
+    for chunk in {c.hit.chunk_id: c.hit.chunk for c in pool}.values():
+        have |= set(lexical.content_terms(chunk.embed_text()))
+    have |= intent.frame  # the frame's words count as found
+    if terms.total and terms.coverage(have) < SUMMARY_MIN_COVERAGE:
+        shown = ", ".join(terms.missing(have)[:3])
+        return f"the closest document does not mention {shown}"
+    return ""
+
+
+def section_of(cand: Candidate) -> str:
+    """The heading a sentence stands under: the last heading line before it in its chunk, else the chunk's."""
+    chunk = cand.hit.chunk
+    for sentence in reversed(chunk.sentences[: cand.index]):
+        if sentence.context and (sentence.text.startswith("#") or len(sentence.text.split()) <= 8):
+            return sentence.text.strip("#* ")
+    return chunk.heading
+
+
+def select_summary(candidates: Sequence[Candidate], terms: QueryTerms, target: str) -> list[Candidate]:
+    """The target document's most central sentences. Edmundson's (1969) cues count too: a sentence under a
+    heading the question names or that announces a summary ("Key findings", "Conclusion"), words of the
+    title, and the lead (a news story's first sentences are its summary)."""
+    pool = [
+        c
+        for c in candidates
+        if c.hit.chunk.doc_path == target
+        and not is_catalogue(c.hit.chunk, c.index)
+        and not c.hit.chunk.sentences[c.index].text.rstrip().endswith("?")  # a question to the reader
+    ]
+    if not pool:
+        return []
+    centroid = np.mean(np.stack([c.vector for c in pool]), axis=0)
+    centroid /= float(np.linalg.norm(centroid)) or 1.0
+    asked = set(terms.weights)
+    title = set(lexical.content_terms(pool[0].hit.chunk.title))
+    lead = {id(c) for c in sorted(pool, key=lambda c: (c.hit.chunk.start, c.index))[:SUMMARY_LEAD]}
+
+    def value(c: Candidate) -> float:
+        heading = section_of(c).lower()
+        cue = SUMMARY_HEADING_BONUS * bool(asked & set(lexical.content_terms(heading)))
+        cue += SUMMARY_CUE_BONUS * any(w in heading for w in SUMMARY_CUE_HEADINGS)
+        cue += SUMMARY_TITLE_WEIGHT * (len(title & c.terms) / len(title) if title else 0.0)
+        cue += SUMMARY_LEAD_BONUS * (id(c) in lead)
+        return SUMMARY_CENTRALITY * float(c.vector @ centroid) + (1 - SUMMARY_CENTRALITY) * c.score + cue
+
+    chosen: list[Candidate] = []
+    for cand in sorted(pool, key=value, reverse=True):
+        if not _redundant(cand, chosen):
+            chosen.append(cand)
+        if len(chosen) >= SUMMARY_SENTENCES:
+            break
+    return _in_order(chosen)
+
+
+def document_reason(candidates: Sequence[Candidate], intent: Intent, target: str | None) -> str:
+    """Why a question about who made a document cannot be answered: its catalogue entry says "unknown"."""
+    if not intent.asks_maker:
+        return ""
+    catalogues = [
+        c for c in candidates if is_catalogue(c.hit.chunk, c.index) and c.hit.chunk.doc_path == target
+    ]
+    if catalogues and names_maker(catalogues[0].hit.chunk.sentences[0].text) is False:
+        return "the document's catalogue entry says its publisher is unknown"
+    return ""
+
+
+def select_document(candidates: Sequence[Candidate], intent: Intent, target: str | None) -> list[Candidate]:
+    """The target document's catalogue sentence, then its best body sentence if it matches the question."""
+    catalogue = [
+        c for c in candidates if is_catalogue(c.hit.chunk, c.index) and c.hit.chunk.doc_path == target
+    ]
+    if not catalogue or (intent.asks_maker and not names_maker(catalogue[0].hit.chunk.sentences[0].text)):
+        return []  # "Who wrote it?" of a document whose catalogue entry names no one: answered from the text
+    chosen = [catalogue[0]]
+    for cand in candidates:
+        if cand.hit.chunk.doc_path == target and not is_catalogue(cand.hit.chunk, cand.index):
+            if cand.lexical >= DOCUMENT_EXTRA_COVERAGE and not _redundant(cand, chosen):
+                chosen.append(cand)
+            break  # only the best body sentence is considered
+    return chosen
+
+
+def select_comparison(
+    candidates: Sequence[Candidate], terms: QueryTerms, sides: Sequence[str]
+) -> list[Candidate]:
+    """The FACT selection, then for each side of the comparison it leaves out, that side's best sentence."""
+    from qa.answering import select_sentences
+
+    chosen = select_sentences(candidates, terms)
+    if not chosen:
+        return []
+    floor = max(c.score for c in chosen) - COMPARISON_WINDOW
+    side_terms = [set(lexical.content_terms(s)) for s in sides]
+    for i, own in enumerate(side_terms):
+        distinct = own - set().union(*(t for j, t in enumerate(side_terms) if j != i))
+        if not distinct or any(c.terms & distinct for c in chosen) or len(chosen) >= COMPARISON_SENTENCES:
+            continue
+        for cand in candidates:
+            if cand.score < floor:
+                break
+            if cand.terms & distinct and not _redundant(cand, chosen):
+                chosen.append(cand)
+                break
+    return chosen
+
+
+def _dated(cand: Candidate, intent: Intent) -> bool:
+    text = cand.hit.chunk.sentences[cand.index].text
+    return any(shapes.mentions(text, d) for d in intent.dates)
+
+
+def event_reason(candidates: Sequence[Candidate], intent: Intent) -> str:
+    """Why an EVENT question cannot be answered: no sentence writes its date."""
+    if any(_dated(c, intent) for c in candidates):
+        return ""
+    return "no passage mentions that date"
+
+
+def select_event(candidates: Sequence[Candidate], intent: Intent) -> list[Candidate]:
+    """The best sentences that write the date asked about, in score order."""
+    chosen: list[Candidate] = []
+    for cand in candidates:
+        if _dated(cand, intent) and not _redundant(cand, chosen):
+            chosen.append(cand)
+        if len(chosen) >= EVENT_SENTENCES:
+            break
+    return chosen
+
+
+def shaped(
+    intent: Intent, candidates: Sequence[Candidate], terms: QueryTerms, target: str | None
+) -> list[Candidate]:
+    """The sentences a SUMMARY, DOCUMENT or COMPARISON question quotes; [] means: answer it as a FACT."""
+    if intent.shape is Shape.SUMMARY and target is not None:
+        return select_summary(candidates, terms, target)
+    if intent.shape is Shape.DOCUMENT:
+        return select_document(candidates, intent, target)
+    if intent.shape is Shape.COMPARISON:
+        return select_comparison(candidates, terms, intent.sides)
+    if intent.shape is Shape.EVENT:
+        return select_event(candidates, intent)
+    return []

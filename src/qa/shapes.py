@@ -1,0 +1,210 @@
+"""Question -> the shape its answer must have, and the document it is about.
+
+Most questions ask for one fact, and the best one to three sentences answer them. Four kinds do not:
+
+    "What is the poster about?", "Summarise the article on X"      SUMMARY: the document's central sentences
+    "Who wrote the poster?", "Which paper published the article?"   DOCUMENT: its catalogue sentence first
+    "How does X compare with Y?", "the difference between X and Y"  COMPARISON: a sentence for each side
+    "What happened on 19 September 2025?", "What took place in 2010?" EVENT: the sentences with that date
+
+The best-scoring sentences fail all three: a summary question shares no words with any one sentence, a
+question about the document itself matches its text better than its catalogue entry, and the best sentences
+of a comparison are often all about one side, and a date matches no sentence's meaning, only its words. Everything here reads only the question's wording and the
+retrieved chunks' titles and cards, so it works for any folder, and a question that fits no shape is a FACT,
+answered as before.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from qa import lexical
+from qa.retrieval import Hit
+
+
+class Shape(StrEnum):
+    FACT = "fact"
+    SUMMARY = "summary"
+    DOCUMENT = "document"
+    COMPARISON = "comparison"
+    EVENT = "event"
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What a question asks for, from its wording alone."""
+
+    shape: Shape
+    sides: tuple[str, ...] = ()  # COMPARISON: the two things compared, as the user wrote them
+    kind_words: tuple[str, ...] = ()  # words naming a kind of document ("poster", "article")
+    dates: tuple[Date, ...] = ()  # EVENT: the dates asked about
+    frame: frozenset[str] = (
+        frozenset()
+    )  # stemmed words that ask for the shape ("main points"), not its subject
+    asks_maker: bool = False  # DOCUMENT: who wrote or published it
+
+
+# (year, month, day), any of them None: "in 2010" is (2010, None, None), "on January 20" (None, 1, 20).
+Date = tuple[int | None, int | None, int | None]
+_MONTH_NUMBERS = {
+    name: n
+    for n, names in enumerate(
+        (
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ),
+        start=1,
+    )
+    for name in names
+}
+_M = "|".join(sorted(_MONTH_NUMBERS, key=len, reverse=True))
+_DATES = re.compile(
+    rf"\b(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?(?:\s*[-–]\s*\d{{1,2}})?\s+(?P<m1>{_M})\.?,?(?:\s+(?P<y1>(?:1[89]|20)\d\d))?\b"
+    rf"|\b(?P<m2>{_M})\.?\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\b,?(?:\s+(?P<y2>(?:1[89]|20)\d\d))?"
+    rf"|\b(?P<m3>{_M})\.?,?\s+(?P<y3>(?:1[89]|20)\d\d)\b"
+    r"|\b(?P<y4>(?:1[89]|20)\d\d)\b",
+    re.IGNORECASE,
+)
+_EVENT_Q = re.compile(
+    r"\b(?:happen\w*|took place|take[sn]? place|taking place|occur\w*|went on|was going on)\b", re.IGNORECASE
+)
+
+
+def dates_in(text: str) -> set[Date]:
+    """Every date a text writes, as (year, month, day): "19 September 2025", "October 28, 2025", "7-10
+    March 2013" (its first day), "May 2025", "2010"."""
+    found: set[Date] = set()
+    for m in _DATES.finditer(text):
+        g = m.groupdict()
+        month = g["m1"] or g["m2"] or g["m3"]
+        day = g["d1"] or g["d2"]
+        year = g["y1"] or g["y2"] or g["y3"] or g["y4"]
+        found.add(
+            (
+                int(year) if year else None,
+                _MONTH_NUMBERS[month.lower()] if month else None,
+                int(day) if day else None,
+            )
+        )
+    return found
+
+
+def mentions(text: str, date: Date) -> bool:
+    """Whether a text writes `date`, or a fuller date within it ("2010" is in "1 January 2010")."""
+    return any(
+        all(want is None or want == got for want, got in zip(date, have, strict=True))
+        for have in dates_in(text)
+    )
+
+
+FACT = Intent(Shape.FACT)
+
+_SUMMARY_Q = re.compile(
+    r"\b(?:summar(?:y|ies|ise|ize|ised|ized)|sum up|gist|tl;?dr|in (?:a )?(?:nutshell|brief)"
+    r"|(?:main|key|principal|central) (?:points?|ideas?|arguments?|messages?|takeaways?|findings?|"
+    r"conclusions?|results?|themes?)|overview of)\b"
+    # "What is the poster about?", "What's this article about?": the whole question is "what is X about"
+    r"|^\s*what(?:'s| is| are| was)\s+(?:the |this |that |these )?[^?]{0,80}\babout\s*\??\s*$"
+    # "What does the article report?", "What does the overview say about X?"
+    r"|^\s*what does (?:the |this |that )?[\w\s'’-]{0,60}?\b(?:say|report|describe|discuss|cover|argue|"
+    r"conclude|find|show)\b",
+    re.IGNORECASE,
+)
+_MAKER_Q = re.compile(
+    r"\b(?:who|whom|whose|authors?|publishers?|which (?:newspaper|paper|outlet|magazine|journal|site|agency))\b",
+    re.IGNORECASE,
+)
+_COMPARISON_Q = re.compile(r"\b(?:compar\w*|versus|vs\.?|differ\w*|contrast\w*)\b", re.IGNORECASE)
+# The two sides, in the ways people ask: the first pattern that matches wins.
+_SIDES = (
+    re.compile(r"\bdifferences? between (?P<a>.+?) and (?P<b>.+?)\??$", re.IGNORECASE),
+    re.compile(r"\bcompare (?P<a>.+?) (?:with|to|and|against) (?P<b>.+?)\??$", re.IGNORECASE),
+    re.compile(
+        r"^(?:how )?(?:does|did|do|is|are|was|were) (?P<a>.+?) compare(?:d)? (?:with|to) (?P<b>.+?)\??$", re.I
+    ),
+    re.compile(
+        r"^(?:how )?(?:does|did|do|is|are|was|were) (?P<a>.+?) differ(?:ent)? from (?P<b>.+?)\??$", re.I
+    ),
+    re.compile(r"(?P<a>.+?)\b(?:versus|vs\.?)\s+(?P<b>.+?)\??$", re.IGNORECASE),
+    re.compile(r"^(?:how (?:has|have|did|does) )?(?P<a>.+?) compared? (?:with|to) (?P<b>.+?)\??$", re.I),
+)
+# Kinds of document people name in questions. Matched against each document's card and title, so a folder
+# of "reports" or "slides" works as well as this one's posters and articles.
+KIND_WORDS = frozenset(
+    (
+        "poster article story report paper overview page webpage website slides presentation deck "
+        "spreadsheet sheet email memo letter minutes transcript interview press release brochure leaflet "
+        "manual guide handbook thesis dissertation study essay chapter book notes piece"
+    ).split()
+)
+# A kind word that names no document of its own in a collection: "the piece on X" is any document.
+ANY_KIND = frozenset({"piece", "notes"})
+
+
+def intent_of(question: str) -> Intent:
+    """The shape of the answer a question asks for."""
+    kind_words = tuple(w for w in lexical.words(question) if w in KIND_WORDS)
+    if lexical.asks_about_document(question):
+        return Intent(Shape.DOCUMENT, kind_words=kind_words, asks_maker=bool(_MAKER_Q.search(question)))
+    summary = _SUMMARY_Q.search(question)
+    if summary:
+        frame = frozenset(lexical.stem_words([*lexical.words(summary.group()), *kind_words]))
+        return Intent(Shape.SUMMARY, kind_words=kind_words, frame=frame)
+    if _EVENT_Q.search(question):
+        dates = tuple(sorted(dates_in(question), key=str))
+        if dates:
+            return Intent(Shape.EVENT, kind_words=kind_words, dates=dates)
+    if _COMPARISON_Q.search(question):
+        text = question.strip()
+        for pattern in _SIDES:
+            m = pattern.search(text)
+            if m:
+                sides = (m.group("a").strip(" ,"), m.group("b").strip(" ,?"))
+                if all(sides):
+                    return Intent(Shape.COMPARISON, sides=sides, kind_words=kind_words)
+    return Intent(Shape.FACT, kind_words=kind_words)
+
+
+def describes(entry: Mapping[str, Any], path: str) -> set[str]:
+    """The words that say what a document is: its title, kind and publisher (sources.toml), file name."""
+    origin = entry.get("origin") or {}
+    text = " ".join(
+        str(v) for v in (entry.get("title", ""), origin.get("kind", ""), origin.get("publisher", ""))
+    )
+    return set(lexical.words(f"{text} {path.replace('-', ' ').replace('_', ' ')}"))
+
+
+def target_document(
+    hits: Sequence[Hit], intent: Intent, documents: Mapping[str, Mapping[str, Any]]
+) -> str | None:
+    """The document a SUMMARY or DOCUMENT question is about: the best-ranked retrieved document that is of
+    the kind the question names ("the poster"), else any indexed one of that kind, else the best-ranked one.
+    `documents` is the index manifest's per-document record (title and origin)."""
+    named = [w for w in intent.kind_words if w not in ANY_KIND]
+
+    def of_kind(path: str) -> bool:
+        words = describes(documents.get(path, {}), path)
+        return any(w in words or w.rstrip("s") in words for w in named)
+
+    if named:
+        for hit in hits:
+            if of_kind(hit.chunk.doc_path):
+                return hit.chunk.doc_path
+        for path in documents:
+            if of_kind(path):
+                return path
+    return hits[0].chunk.doc_path if hits else None

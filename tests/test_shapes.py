@@ -1,0 +1,200 @@
+"""Answer shapes: summaries, questions about a document, comparisons and events, on a folder made up here.
+
+The folder is not the project's corpus: three invented documents with their own kinds, headings and dates,
+so the shapes are shown to work from the wording of questions and the structure of documents, not from
+anything about the five seed documents.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa import shapes
+from qa.answering import Answer, extractive_answer
+from qa.config import AbstainThresholds, Backend, Settings
+from qa.indexing import build_index
+from qa.retrieval import retrieve
+from qa.shapes import Shape
+from qa.store import Store
+from tests.conftest import FakeEmbedder
+
+OPEN = AbstainThresholds(min_confidence=0.0, min_chunk_cosine=0.0)
+
+REPORT = """# Water Use in Northfield, 2023
+
+This report reviews how the town of Northfield used water during 2023.
+
+## Methods
+
+Meter readings from 4,200 households were collected every month by the utility.
+Each reading was checked against the billing records before analysis.
+
+## Key findings
+
+- Household water use fell by 12 percent compared with 2022.
+- Leaks in the old eastern mains caused most of the losses.
+- Garden watering peaked in July and August.
+
+## References
+
+Smith, J. (2021). Municipal Water Systems. Retrieved 3 May 2022.
+"""
+
+NEWS = """Northfield harbour handled 1.8 million tonnes of cargo in 2023, the port authority said on Friday.
+The harbour opened a new container berth on 4 March 2024, doubling its capacity for large ships.
+Officials expect traffic to grow as the regional rail link reaches the docks next year.
+Local fishermen complained that the construction had closed part of the old quay for months.
+"""
+
+AIRPORT = """Northfield airport carried 950,000 passengers in 2023, a record for the small regional field.
+Its cargo terminal handled 12,000 tonnes of freight in 2023, mostly medical supplies and electronics.
+The airport plans a longer runway, which the council will debate in the autumn.
+"""
+
+SOURCES = """
+["water-report.md"]
+title = "Water Use in Northfield, 2023"
+kind = "annual report"
+publisher = "Northfield Water Utility"
+date = "2024"
+
+["harbour-news.txt"]
+title = "New berth doubles Northfield harbour capacity"
+kind = "news article"
+publisher = "unknown"
+date = "March 2024"
+
+["airport-news.txt"]
+title = "Northfield airport has a record year"
+kind = "news article"
+"""
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    root = tmp_path_factory.mktemp("shapes")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for name, text in (
+        ("water-report.md", REPORT),
+        ("harbour-news.txt", NEWS),
+        ("airport-news.txt", AIRPORT),
+        ("sources.toml", SOURCES),
+    ):
+        (corpus / name).write_text(text, encoding="utf-8")
+    settings = Settings(corpus_dir=corpus, index_dir=root / "index", backend=Backend.EXTRACTIVE)
+    build_index(settings, FakeEmbedder())
+    return settings
+
+
+def ask(settings: Settings, question: str) -> Answer:
+    embedder = FakeEmbedder()
+    store = Store.load(settings.index_dir)
+    vector = embedder.embed([question])[0]
+    hits = retrieve(store, question, vector, top_k=3)
+    return extractive_answer(question, question, hits, store, vector, OPEN, 3)
+
+
+def sources(answer: Answer) -> set[str]:
+    return {Path(c.source).name for c in answer.citations}
+
+
+@pytest.mark.parametrize(
+    ("question", "shape"),
+    [
+        ("What is the report about?", Shape.SUMMARY),
+        ("Summarise the article on the harbour.", Shape.SUMMARY),
+        ("Give me the main points of the news story about the berth.", Shape.SUMMARY),
+        ("What does the report say about leaks?", Shape.SUMMARY),
+        ("Who wrote the report?", Shape.DOCUMENT),
+        ("Which newspaper published the article on the airport?", Shape.DOCUMENT),
+        ("When was the water report published?", Shape.DOCUMENT),
+        ("How does the harbour's cargo compare with the airport's?", Shape.COMPARISON),
+        ("What is the difference between the harbour and the airport?", Shape.COMPARISON),
+        ("What happened on 4 March 2024?", Shape.EVENT),
+        ("What took place in July 2023?", Shape.EVENT),
+        ("How much cargo did the harbour handle in 2023?", Shape.FACT),
+        ("When did the berth open?", Shape.FACT),
+    ],
+)
+def test_the_shape_comes_from_the_wording(question: str, shape: Shape) -> None:
+    assert shapes.intent_of(question).shape is shape
+
+
+def test_comparison_sides_and_event_dates() -> None:
+    assert shapes.intent_of("How does the harbour's cargo compare with the airport's?").sides == (
+        "the harbour's cargo",
+        "the airport's",
+    )
+    assert shapes.intent_of("What happened on March 4, 2024?").dates == ((2024, 3, 4),)
+    assert shapes.dates_in("on 7-10 March 2013 and in May 2025, then 2010") == {
+        (2013, 3, 7),
+        (2025, 5, None),
+        (2010, None, None),
+    }
+    assert shapes.mentions("It came into force on 1 January 2010.", (2010, None, None))
+    assert not shapes.mentions("It came into force on 1 January 2010.", (2010, 2, None))
+
+
+def test_a_summary_quotes_the_named_document_and_its_findings(folder: Settings) -> None:
+    answer = ask(folder, "What is the report about?")
+    assert not answer.abstained
+    assert sources(answer) == {"water-report.md"}  # the kind named ("report") picks the document
+    assert len(answer.citations) >= 2
+    # A heading that announces a summary ("Key findings") outweighs method details and references.
+    assert any("12 percent" in c.quote or "Leaks" in c.quote for c in answer.citations)
+    assert not any("Retrieved" in c.quote for c in answer.citations)
+
+
+def test_a_summary_of_a_subject_no_document_has_is_refused(folder: Settings) -> None:
+    answer = ask(folder, "Summarise the report on volcanoes.")
+    assert answer.abstained and "volcano" in answer.reason
+
+
+def test_who_made_a_document_comes_from_its_catalogue_entry(folder: Settings) -> None:
+    answer = ask(folder, "Who wrote the report?")
+    assert not answer.abstained and "Northfield Water Utility" in answer.citations[0].quote
+    # sources.toml says the article's publisher is unknown: no other sentence stands in for it.
+    unknown = ask(folder, "Who wrote the news article about the harbour berth?")
+    assert unknown.abstained and "unknown" in unknown.reason
+
+
+def test_an_event_is_answered_by_the_sentence_with_its_date(folder: Settings) -> None:
+    answer = ask(folder, "What happened on 4 March 2024?")
+    assert not answer.abstained and "container berth" in answer.citations[0].quote
+    # "March" and "2023" are both in the folder, never together: a near miss, refused.
+    missed = ask(folder, "What happened in March 2023?")
+    assert missed.abstained and "date" in missed.reason
+
+
+def test_a_comparison_quotes_both_sides(folder: Settings) -> None:
+    answer = ask(folder, "How did the harbour's cargo compare with the airport's cargo in 2023?")
+    assert not answer.abstained
+    assert sources(answer) == {"harbour-news.txt", "airport-news.txt"}
+
+
+def test_a_comparison_adds_the_side_the_best_sentences_leave_out() -> None:
+    from qa.answering import Candidate, QueryTerms, select_sentences
+    from qa.selecting import select_comparison
+    from tests.conftest import make_chunk, make_hits
+
+    texts = (
+        "The harbour handled 1.8 million tonnes of cargo in 2023.",
+        "The harbour cargo came mostly from bulk grain ships.",
+        "The airport cargo terminal handled 12,000 tonnes.",
+    )
+    (hit,) = make_hits(make_chunk("news.txt", "News", texts))
+    vectors = FakeEmbedder().embed(list(texts))
+    # Side B ("airport") weighs little in the query, so covering it gains less than MIN_EXTRA_GAIN.
+    terms = QueryTerms({"harbour": 3.0, "cargo": 3.0, "airport": 0.2})
+    cands = [
+        Candidate(1, hit, i, 0.5, 0.5, True, score, vectors[i], frozenset(words))
+        for i, (score, words) in enumerate(
+            ((0.9, {"harbour", "cargo"}), (0.8, {"harbour", "cargo"}), (0.7, {"airport", "cargo"}))
+        )
+    ]
+    assert [c.index for c in select_sentences(cands, terms)] == [0]
+    picked = select_comparison(cands, terms, ("the harbour's cargo", "the airport's"))
+    assert [c.index for c in picked] == [0, 2]
