@@ -116,14 +116,19 @@ FACT = Intent(Shape.FACT)
 _SUMMARY_Q = re.compile(
     r"\b(?:summar(?:y|ies|ise|ize|ised|ized)|sum up|gist|tl;?dr|in (?:a )?(?:nutshell|brief)"
     r"|(?:main|key|principal|central) (?:points?|ideas?|arguments?|messages?|takeaways?|findings?|"
-    r"conclusions?|results?|themes?)|overview of)\b"
-    # "What is the poster about?", "What's this article about?": the whole question is "what is X about"
-    r"|^\s*what(?:'s| is| are| was)\s+(?:the |this |that |these )?[^?]{0,80}\babout\s*\??\s*$"
-    # "What does the article report?", "What does the overview say about X?"
+    r"conclusions?|results?|themes?)|overview of)\b",
+    re.IGNORECASE,
+)
+# "What is the poster about?", "What does the article report?": a summary only when the question names a
+# document ("What was Warner correct about?" and "What does article 288 not say?" ask for facts).
+_ABOUT_Q = re.compile(
+    r"^\s*what(?:'s| is| are| was)\s+(?:the |this |that |these )?[^?]{0,80}\babout\s*\??\s*$"
     r"|^\s*what does (?:the |this |that )?[\w\s'’-]{0,60}?\b(?:say|report|describe|discuss|cover|argue|"
     r"conclude|find|show)\b",
     re.IGNORECASE,
 )
+# Words that point at a document without naming its kind.
+_DOCUMENT_REFERENCE = frozenset({"document", "documents", "file", "files", "source", "sources", "it", "this"})
 _MAKER_Q = re.compile(
     r"\b(?:who|whom|whose|authors?|publishers?|which (?:newspaper|paper|outlet|magazine|journal|site|agency))\b",
     re.IGNORECASE,
@@ -158,9 +163,11 @@ ANY_KIND = frozenset({"piece", "notes"})
 def intent_of(question: str) -> Intent:
     """The shape of the answer a question asks for."""
     kind_words = tuple(w for w in lexical.words(question) if w in KIND_WORDS)
-    if lexical.asks_about_document(question):
+    names_document = bool(kind_words) or bool(_DOCUMENT_REFERENCE & set(lexical.words(question)))
+    # "Who made Ralph earl?" is not about a document: the document must be named or pointed at.
+    if names_document and lexical.asks_about_document(question):
         return Intent(Shape.DOCUMENT, kind_words=kind_words, asks_maker=bool(_MAKER_Q.search(question)))
-    summary = _SUMMARY_Q.search(question)
+    summary = _SUMMARY_Q.search(question) or (_ABOUT_Q.search(question) if kind_words else None)
     if summary:
         frame = frozenset(lexical.stem_words([*lexical.words(summary.group()), *kind_words]))
         return Intent(Shape.SUMMARY, kind_words=kind_words, frame=frame)
