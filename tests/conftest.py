@@ -163,3 +163,19 @@ def hits() -> list[Hit]:
 @pytest.fixture
 def extractive() -> Answer:
     return Answer("q", "q", f"{AGREEMENT[0]} [1]", False, backend="extractive")
+
+
+def ask_extractive(settings: Settings, question: str, top_k: int = 5) -> Answer:
+    """The extractive answer over an index built with FakeEmbedder, every score gate open: what the
+    answerer picks, not whether it dares (the fake vectors' cosines are lower than a real model's)."""
+    from qa.answering import extractive_answer
+    from qa.config import AbstainThresholds
+    from qa.retrieval import retrieve
+    from qa.store import Store
+
+    embedder = FakeEmbedder()
+    store = Store.load(settings.index_dir)
+    vector = embedder.embed([question])[0]
+    hits = retrieve(store, question, vector, top_k=top_k)
+    gates_open = AbstainThresholds(min_confidence=0.0, min_chunk_cosine=0.0)
+    return extractive_answer(question, question, hits, store, vector, gates_open, 3)

@@ -14,18 +14,15 @@ from pathlib import Path
 import pytest
 
 from bench.convert_formats import FORMATS, cer, convert, fonts_missing, load_corpus, write_pdf_scanned
-from qa.answering import Answer, extractive_answer
-from qa.config import AbstainThresholds, Backend, Settings
+from qa.answering import Answer
+from qa.config import Backend, Settings
 from qa.corpus import read_document
 from qa.indexing import build_index
 from qa.render import sources_html
-from qa.retrieval import retrieve
-from qa.store import Store
 from qa.terminal import format_answer
-from tests.conftest import CORPUS, FakeEmbedder
+from tests.conftest import CORPUS, FakeEmbedder, ask_extractive
 from tests.office_files import make_xlsx
 
-OPEN = AbstainThresholds(min_confidence=0.0, min_chunk_cosine=0.0)  # the fake embedder's cosines are low
 OVERVIEW = "asean-hong-kong-china-relations-overview"
 POSTER = "hk-asean-trade-imbalance-poster"
 # (documents converted, question, key fact, where the citation must point)
@@ -64,11 +61,7 @@ CASES = {
 
 
 def ask(settings: Settings, question: str) -> Answer:
-    embedder = FakeEmbedder()
-    store = Store.load(settings.index_dir)
-    vector = embedder.embed([question])[0]
-    hits = retrieve(store, question, vector, top_k=5)
-    return extractive_answer(question, question, hits, store, vector, OPEN, 3)
+    return ask_extractive(settings, question)
 
 
 @pytest.mark.skipif(bool(fonts_missing()), reason="DejaVu fonts are needed to draw the PDFs")

@@ -12,15 +12,11 @@ from pathlib import Path
 import pytest
 
 from qa import shapes
-from qa.answering import Answer, extractive_answer
-from qa.config import AbstainThresholds, Backend, Settings
+from qa.answering import Answer
+from qa.config import Backend, Settings
 from qa.indexing import build_index
-from qa.retrieval import retrieve
 from qa.shapes import Shape
-from qa.store import Store
-from tests.conftest import FakeEmbedder
-
-OPEN = AbstainThresholds(min_confidence=0.0, min_chunk_cosine=0.0)
+from tests.conftest import FakeEmbedder, ask_extractive
 
 REPORT = """# Water Use in Northfield, 2023
 
@@ -90,11 +86,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 def ask(settings: Settings, question: str) -> Answer:
-    embedder = FakeEmbedder()
-    store = Store.load(settings.index_dir)
-    vector = embedder.embed([question])[0]
-    hits = retrieve(store, question, vector, top_k=3)
-    return extractive_answer(question, question, hits, store, vector, OPEN, 3)
+    return ask_extractive(settings, question, top_k=3)
 
 
 def sources(answer: Answer) -> set[str]:
