@@ -332,7 +332,7 @@ def test_a_busy_model_answers_extractively_after_the_wait_bound(
 ) -> None:
     generator, _ = make(llama_settings.replace(llm_wait_s=0.05))
     assert isinstance(generator, LlamaCppGenerator)
-    with generator._use_lock:  # another question holds the model
+    with generator._turns.exclusive():  # another question holds the model
         _, answer = ask(hits, llama_settings, extractive, generator)
     assert answer.answer == extractive.answer
     assert "busy with other questions for 0.05 s" in answer.notice
@@ -388,7 +388,7 @@ def test_timeout_stops_generation_and_falls_back(
     assert 0 < len(deltas) < words // 2  # stopped, not run to the end
     assert answer.answer == extractive.answer and answer.backend == "extractive"
     assert "no complete answer within 0.1 s" in answer.notice
-    assert not generator._use_lock.locked()  # the next question can use the model
+    assert not generator._turns.locked()  # the next question can use the model
 
 
 def test_a_missing_model_falls_back_with_the_install_command(

@@ -15,8 +15,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from qa.generation.base import GenerationBusy, GenerationError
+from qa.generation.base import GenerationError
 from qa.generation.prompts import MESSAGE_TOKENS, PASSAGE_TOKENS, PLAIN_PROMPT, SAFETY_TOKENS
+from qa.generation.turns import Turns
 
 _USER_SLOT = "\x00qa-user-turn\x00"  # marks where the user's text goes in the rendered chat template
 
@@ -39,7 +40,7 @@ class LlamaCppGenerator:
         self.prompt_lookup = prompt_lookup  # draft tokens for prompt-lookup decoding; 0 = off
         self._llama: Any = None
         self._load_lock = threading.Lock()
-        self._use_lock = threading.Lock()  # one Llama is not safe to use from two threads
+        self._turns = Turns(wait_s)  # one Llama is not safe to use from two threads
         self._prefix: tuple[int, ...] = ()  # the tokens whose KV state the model holds right now
         self._template: Any = None
         # (prompt tokens, of which the saved prefix) of the last question: what the benchmark reports.
@@ -64,7 +65,7 @@ class LlamaCppGenerator:
     def warm(self, messages: list[dict[str, str]]) -> None:
         """Load the model and evaluate the system prefix of `messages`, so the first question is quick."""
         model = self.model()
-        with self._use_lock:
+        with self._turns.exclusive():
             prefix, _, _ = self._tokens(model, messages)
             self._restore(model, prefix)
 
@@ -94,10 +95,8 @@ class LlamaCppGenerator:
     def stream_bounded(self, messages: list[dict[str, str]], max_tokens: int) -> Iterator[str]:
         """`stream`, writing at most `max_tokens` tokens."""
         model = self.model()
-        if not self._use_lock.acquire(timeout=self.wait_s):
-            raise GenerationBusy(f"the local model was busy with other questions for {self.wait_s:g} s")
-        deadline = time.monotonic() + self.timeout_s
-        try:
+        with self._turns.take():
+            deadline = time.monotonic() + self.timeout_s
             prefix, suffix, stop = self._tokens(model, messages)
             if len(prefix) + len(suffix) + 1 >= self.n_ctx:
                 raise GenerationError(f"the prompt does not fit the model's {self.n_ctx}-token context")
@@ -120,8 +119,6 @@ class LlamaCppGenerator:
             finally:
                 chunks.close()
                 # What follows the prefix now is this question's: the next one truncates it again.
-        finally:
-            self._use_lock.release()
 
     def _restore(self, model: Any, prefix: tuple[int, ...]) -> None:
         """Leave exactly `prefix` in the model's KV cache, evaluating it only when it changed."""

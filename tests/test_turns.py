@@ -1,0 +1,68 @@
+"""The shared model's turns: a question waits only when its expected wait fits the bound, else is refused."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from qa.generation.base import GenerationBusy
+from qa.generation.turns import Turns
+
+
+def test_a_free_model_is_taken_at_once_and_the_turn_is_timed() -> None:
+    turns = Turns(wait_s=10)
+    assert turns.turn_s is None and turns.expected_wait() == 0
+    with turns.take():
+        pass
+    assert turns.turn_s is not None and turns.turn_s >= 0
+
+
+def test_a_question_whose_wait_exceeds_the_bound_is_refused_at_once() -> None:
+    turns = Turns(wait_s=10)
+    turns.turn_s = 8.0  # recent answers took 8 s
+    holding, release = threading.Event(), threading.Event()
+
+    def answer() -> None:
+        with turns.take():
+            holding.set()
+            release.wait(30)
+
+    first = threading.Thread(target=answer)
+    first.start()
+    holding.wait(30)
+    try:
+        # One answer ahead: 8 s expected, within the 10 s bound, so a second question would wait ...
+        assert turns.expected_wait() == pytest.approx(8.0)
+        second = threading.Thread(target=answer)
+        second.start()
+        while turns.expected_wait() < 16.0:  # ... and now waits: two ahead of the next one
+            threading.Event().wait(0.01)
+        # ... but a third would wait 16 s: refused without waiting (the caller shows the quote).
+        with pytest.raises(GenerationBusy, match="answering 2 other questions"), turns.take():
+            pass
+    finally:
+        release.set()
+        first.join(30)
+    second.join(30)
+    assert not first.is_alive() and not second.is_alive()
+
+
+def test_an_admitted_question_still_gives_up_after_the_bound() -> None:
+    turns = Turns(wait_s=0.2)  # no turn timed yet: nothing predicts the wait, so the bound decides
+    holding, release = threading.Event(), threading.Event()
+
+    def answer() -> None:
+        with turns.take():
+            holding.set()
+            release.wait(30)
+
+    first = threading.Thread(target=answer)
+    first.start()
+    holding.wait(30)
+    try:
+        with pytest.raises(GenerationBusy, match=r"busy with other questions for 0\.2 s"), turns.take():
+            pass
+    finally:
+        release.set()
+        first.join(30)
