@@ -185,6 +185,26 @@ def test_auto_shows_the_quote_first_then_the_verified_answer(
     assert "first_token" in final.timings_ms
 
 
+def test_a_dated_event_keeps_its_quote_when_the_model_finds_nothing(
+    indexed: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    """The quote writes the date the question asks about: the model's "not found" does not overrule it."""
+    qa = QA(indexed, embedder=fake_embedder, generator=ScriptedGenerator(NOT_FOUND))
+    answer = qa.ask("What happened on 19 September 2025?", backend=Backend.AUTO)
+    assert not answer.abstained and answer.backend == "extractive"
+    assert "19 September 2025" in answer.citations[0].quote and "found no answer" in answer.notice
+
+
+def test_a_question_about_a_document_is_answered_from_its_card_without_the_model(
+    indexed: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    generator = ScriptedGenerator(SUPPORTED)
+    qa = QA(indexed, embedder=fake_embedder, generator=generator)
+    answer = qa.ask("Who wrote the poster?", backend=Backend.AUTO)
+    assert not answer.abstained and "Holden and Alison" in answer.citations[0].quote
+    assert generator.prompts == []
+
+
 def test_a_question_naming_what_no_document_has_never_reaches_the_model(
     indexed: Settings, fake_embedder: FakeEmbedder
 ) -> None:

@@ -19,6 +19,7 @@ from qa.embedding import Embedder, make_embedder
 from qa.indexing import IndexSummary, ProgressHandler, SkipHandler, build_index
 from qa.questions import clean_question
 from qa.retrieval import retrieve
+from qa.shapes import Shape
 from qa.stores import VectorStore, live_generation, open_store
 from qa.types import Answer, StreamEvent
 
@@ -192,7 +193,9 @@ class QA:
         if backend is Backend.AUTO:
             # Shown at once, replaced when the reader finishes.
             yield StreamEvent("", draft=replace(extractive, notice=notice))
-            if not (extractive.abstained and answering.hard_abstention(analysis.evidence)):
+            # A question about a document answered from its catalogue entry needs no model to reword it.
+            catalogued = analysis.intent.shape is Shape.DOCUMENT and not extractive.abstained
+            if not catalogued and not (extractive.abstained and answering.hard_abstention(analysis.evidence)):
                 events = self._read(question, query, analysis, extractive)
         elif backend is not Backend.EXTRACTIVE and not extractive.abstained:
             from qa import generation
@@ -249,6 +252,7 @@ class QA:
             extractive,
             generator,
             problem,
+            literal=analysis.intent.shape is Shape.EVENT,  # the quotes write the date asked about
         )
 
 

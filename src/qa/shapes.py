@@ -130,7 +130,8 @@ _ABOUT_Q = re.compile(
 # Words that point at a document without naming its kind.
 _DOCUMENT_REFERENCE = frozenset({"document", "documents", "file", "files", "source", "sources", "it", "this"})
 _MAKER_Q = re.compile(
-    r"\b(?:who|whom|whose|authors?|publishers?|which (?:newspaper|paper|outlet|magazine|journal|site|agency))\b",
+    r"\b(?:who|whom|whose|authors?|publishers?|"
+    r"which (?:[\w-]+ )?(?:newspaper|paper|outlet|magazine|journal|site|agency|broadcaster))\b",
     re.IGNORECASE,
 )
 _COMPARISON_Q = re.compile(r"\b(?:compar\w*|versus|vs\.?|differ\w*|contrast\w*)\b", re.IGNORECASE)

@@ -135,11 +135,14 @@ def read(
     extractive: Answer,
     generator: Generator | None,
     problem: str = "",
+    literal: bool = False,
 ) -> Iterator[StreamEvent]:
     """The auto backend: the local model reads the best evidence sentences; its answer is verified.
 
     Yields the text as it streams, then the final Answer: the verified answer, an abstention, or (when the
-    model is missing, busy or fails) the extractive answer with a one-line notice.
+    model is missing, busy or fails) the extractive answer with a one-line notice. `literal`: the extractive
+    answer quotes sentences that match the question literally (the date an event question asks about), so
+    the model's "not found" does not overrule it.
     """
     if generator is None:
         yield _fallback(
@@ -168,6 +171,9 @@ def read(
         return
     text = "".join(parts).strip()
     if not split_answer(text) or is_not_found(text):
+        if literal and not extractive.abstained:
+            yield _fallback(extractive, "The local model found no answer; showing the sentences that match.")
+            return
         # The model read the best evidence and says it does not hold the answer: abstain, even where the
         # extractive answerer found a similar sentence (near misses are its weakness).
         reason = "the local model found no answer in the passages"
