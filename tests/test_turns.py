@@ -33,12 +33,12 @@ def test_a_question_whose_wait_exceeds_the_bound_is_refused_at_once() -> None:
     holding.wait(30)
     try:
         # One answer ahead: 8 s expected, within the 10 s bound, so a second question would wait ...
-        assert turns.expected_wait() == pytest.approx(8.0)
+        assert 7.0 < turns.expected_wait() <= 8.0  # what is left of the answer being written
         second = threading.Thread(target=answer)
         second.start()
-        while turns.expected_wait() < 16.0:  # ... and now waits: two ahead of the next one
+        while turns.expected_wait() < 12.0:  # ... and now waits: what is left plus one more answer
             threading.Event().wait(0.01)
-        # ... but a third would wait 16 s: refused without waiting (the caller shows the quote).
+        # ... but a third would wait about 16 s: refused without waiting (the caller shows the quote).
         with pytest.raises(GenerationBusy, match="answering 2 other questions"), turns.take():
             pass
     finally:

@@ -4,7 +4,7 @@ A local model on a laptop CPU writes one answer in 5-15 s and cannot write two a
 ask together, waiting in line would make the last one wait minutes for what the quote already says. So a
 question is admitted only when its expected wait fits the bound:
 
-    expected wait = (questions in line + the one being answered) x the recent answer time
+    expected wait = what is left of the answer being written + questions in line x the recent answer time
 
 and one that does not fit is refused at once (GenerationBusy: the caller shows the quote with a notice),
 instead of after waiting the whole bound. A question that is admitted still gives up after the bound. The
@@ -32,6 +32,7 @@ class Turns:
         self._state = threading.Lock()
         self._waiting = 0
         self._busy = False
+        self._since = 0.0  # when the answer being written started (time.monotonic)
         self.turn_s: float | None = None  # moving average of turn times; None until one has been taken
 
     def locked(self) -> bool:
@@ -41,8 +42,12 @@ class Turns:
     def expected_wait(self) -> float:
         """Seconds a question arriving now would wait (0 when the model is free or no turn was timed)."""
         with self._state:
-            ahead = self._waiting + self._busy
-            return ahead * (self.turn_s or 0.0)
+            return self._expected()
+
+    def _expected(self) -> float:
+        turn = self.turn_s or 0.0
+        left = max(0.0, turn - (time.monotonic() - self._since)) if self._busy else 0.0
+        return left + self._waiting * turn
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
@@ -55,7 +60,7 @@ class Turns:
         """A question's turn with the model: refused at once when the expected wait exceeds the bound."""
         with self._state:
             ahead = self._waiting + self._busy
-            expected = ahead * (self.turn_s or 0.0)
+            expected = self._expected()
             if ahead and expected > self.wait_s:
                 raise GenerationBusy(
                     f"the local model is answering {ahead} other question{'s' * (ahead > 1)} "
@@ -67,7 +72,8 @@ class Turns:
         finally:
             with self._state:
                 self._waiting -= 1
-                self._busy = self._busy or admitted
+                if admitted:
+                    self._busy, self._since = True, time.monotonic()
         if not admitted:
             raise GenerationBusy(f"the local model was busy with other questions for {self.wait_s:g} s")
         started = time.monotonic()
