@@ -45,10 +45,15 @@ class SlowFakeEmbedder(FakeEmbedder):
         return super().embed_with_spans(texts, spans, progress)
 
 
-def run(argv: Sequence[str]) -> int:
+def install() -> None:
+    """Swap the fake in for the model (also for other entry points: `python -c "...; install(); ..."`)."""
     qa.embedding.SentenceTransformerEmbedder = SlowFakeEmbedder  # type: ignore[misc,assignment]
     # `qa index` would otherwise name its embedder from the real model folder and load the fake lazily.
     qa.embedding.model_identity = lambda settings: None
+
+
+def run(argv: Sequence[str]) -> int:
+    install()
     try:
         return main(argv)
     finally:

@@ -106,6 +106,29 @@ class VectorIndexPolicy:
 
 
 @dataclass(frozen=True)
+class ExtractionLimits:
+    """How much work one document may cost, whatever its reader (`qa.corpus.Extraction` enforces them).
+
+    A 31 KB PDF can inflate to 8 MiB of text (one sentence repeated compresses ~300:1), which took pypdf
+    104 s to extract and would have been ~6,000 chunks to embed (bench/bomb.py). Text past a bound is cut,
+    and the cut is reported; a page whose content is too large to parse is left out, also reported.
+    """
+
+    # A dense printed page holds 3,000-6,000 characters; four times that leaves room for small print.
+    page_chars: int = 25_000
+    # pypdf parses a page's content stream before it extracts anything (0.7 s per MiB here, whatever the
+    # text): a page over this many bytes, uncompressed, is not parsed. Text pages use tens of KB.
+    page_content_bytes: int = 4 * 1024 * 1024
+    # About 700 dense pages: ~1,500 chunks of prose (1,350 characters each), ~2 minutes of embedding on
+    # 2 cores. A longer document is cut here, with a note naming this setting.
+    document_chars: int = 2_000_000
+    # The direct bound on embedding work per document (text of very short lines makes smaller chunks).
+    document_chunks: int = 2_000
+    # Wall-clock seconds a reader may spend on one document before it stops (at a page, for PDFs).
+    seconds: float = 120.0
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything configurable. Build with `Settings.from_env()` at the edge; never read env elsewhere."""
 
@@ -117,6 +140,7 @@ class Settings:
     overlap_sentences: int = 1
     min_section_tokens: int = 48  # a new heading only starts a new chunk once the current one has this much
     max_file_bytes: int = 20 * 1024 * 1024
+    limits: ExtractionLimits = field(default_factory=ExtractionLimits)
     embed_batch_size: int = 32
     # A change of backend changes the embedder's name, so `qa index` rebuilds the index for it.
     embed_backend: EmbedBackend = EmbedBackend.TORCH
@@ -155,6 +179,14 @@ class Settings:
     # dominates latency on a CPU (see README, "Generative answers"), so it is sized for 2 cores.
     llm_n_ctx: int = 2048
     verify_min_support: float = 0.45
+    # The web app (README, "Security"). Requests whose Host header names none of these are refused, so a
+    # web page elsewhere cannot reach the app through DNS rebinding; QA_ALLOWED_HOSTS adds names (comma
+    # separated, "*" allows any), and a GRADIO_SERVER_NAME other than 0.0.0.0 is added by itself.
+    allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
+    # Uploads through the Documents tab: files per upload, and the size the corpus folder may reach by
+    # uploads (files already there count; an upload that would pass it is refused).
+    max_upload_files: int = 20
+    upload_quota_bytes: int = 500 * 1024 * 1024
 
     @property
     def model_path(self) -> str:
@@ -201,6 +233,16 @@ class Settings:
         ):
             if name in env:
                 values[key] = env[name]
+        extra_hosts = [h.strip() for h in env.get("QA_ALLOWED_HOSTS", "").split(",") if h.strip()]
+        server_name = env.get("GRADIO_SERVER_NAME", "").strip()
+        if server_name and server_name not in ("0.0.0.0", "::"):
+            extra_hosts.append(server_name)
+        if extra_hosts:
+            values["allowed_hosts"] = (*cls.allowed_hosts, *extra_hosts)
+        if "QA_UPLOAD_QUOTA_MB" in env:
+            values["upload_quota_bytes"] = _int(env, "QA_UPLOAD_QUOTA_MB") * 1024 * 1024
+        if "QA_MAX_UPLOAD_FILES" in env:
+            values["max_upload_files"] = _int(env, "QA_MAX_UPLOAD_FILES")
         if "QA_MODEL_CACHE" in env:
             values["llm_model_dir"] = Path(env["QA_MODEL_CACHE"])
         if "QA_LLM_THREADS" in env:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.resources
+import os
 import sys
 import threading
 from collections.abc import Iterator, Sequence
@@ -25,7 +26,7 @@ from qa.answering import Answer, StreamEvent
 from qa.condense import Turn
 from qa.config import Backend, RetrievalMode, Settings
 from qa.corpus import SUPPORTED_SUFFIXES
-from qa.questions import QuestionError
+from qa.questions import QuestionError, printable
 from qa.render import (
     INSPECTOR_EMPTY,
     SOURCES_EMPTY,
@@ -41,7 +42,7 @@ from qa.render import (
     summary_lines,
     upload_help,
 )
-from qa.uploads import UploadRejected, save_upload
+from qa.uploads import UploadRejected, check_batch, save_upload
 
 if TYPE_CHECKING:
     from qa.engine import DocumentInfo
@@ -117,7 +118,8 @@ def chat_turn(
     qa: QAService, question: str, state: ChatState, backend: Backend, top_k: int
 ) -> Iterator[ChatOutputs]:
     """Answer a chat question, yielding (textbox, messages, state, sources, inspector) as text streams in."""
-    if not question or not question.strip():
+    question = printable(question or "")  # before anything echoes it (a lone surrogate broke the stream)
+    if not question.strip():
         gr.Warning("Type a question about the documents first.")
         yield (question, state.messages(), state, *state.panels())
         return
@@ -138,7 +140,7 @@ def chat_turn(
         return
     except Exception as exc:
         print(f"qa serve: answering {question!r} failed: {exc!r}", file=sys.stderr)
-        gr.Warning(esc(f"Could not answer: {exc}"))
+        gr.Warning(esc(f"Could not answer: {visitor_message(exc)}"))
         yield (question, state.messages(), state, *state.panels())
         return
     if answer is None:  # pragma: no cover - QA.stream always ends with an answer
@@ -162,7 +164,8 @@ def build_app(qa: QAService) -> gr.Blocks:
     settings = qa.settings
     backend_choices = [(BACKEND_LABELS.get(b, b.value), b.value) for b in Backend]
 
-    app = gr.Blocks(title="Document Q&A", fill_width=False)
+    # No telemetry, whatever the environment: Gradio's version check and usage reports are per Blocks.
+    app = gr.Blocks(title="Document Q&A", fill_width=False, analytics_enabled=False)
     with app:
         state = gr.State(ChatState())
         gr.HTML(
@@ -291,12 +294,19 @@ def build_app(qa: QAService) -> gr.Blocks:
         def add_files(paths: list[str] | None) -> tuple[None, str]:
             saved: list[str] = []
             problems: list[str] = []
+            try:
+                sizes = [Path(path).stat().st_size for path in paths or []]
+                check_batch(
+                    sizes, settings.corpus_dir, settings.max_upload_files, settings.upload_quota_bytes
+                )
+            except (UploadRejected, OSError) as exc:
+                return None, status_html([visitor_message(exc)], "error")
             for path in paths or []:
                 src = Path(path)
                 try:
                     name = save_upload(src, src.name, settings.corpus_dir, settings.max_file_bytes)
                 except (UploadRejected, OSError) as exc:
-                    problems.append(str(exc))
+                    problems.append(visitor_message(exc))
                 else:
                     saved.append(f"Added {name} to the corpus.")
             if saved:
@@ -314,7 +324,8 @@ def build_app(qa: QAService) -> gr.Blocks:
                 summary = qa.rebuild(on_progress=embedding)
             except Exception as exc:  # IndexBusy, CorpusMissing, a model error: say it, keep serving
                 print(f"qa serve: rebuild failed: {exc!r}", file=sys.stderr)
-                return documents_html(qa.documents()), status_html([f"Rebuild failed: {exc}"], "error")
+                failed = f"Rebuild failed: {visitor_message(exc)}"
+                return documents_html(qa.documents()), status_html([failed], "error")
             progress(1.0, desc="Done")
             kind = "error" if summary.skipped else "info"
             return documents_html(qa.documents()), status_html(summary_lines(summary), kind)
@@ -341,9 +352,25 @@ def build_app(qa: QAService) -> gr.Blocks:
     return app
 
 
+def visitor_message(exc: BaseException) -> str:
+    """What a visitor is told of an error: our own messages name the fix and hold no server paths; any
+    other error's text may (an OSError's does), so it goes to the server log only."""
+    from qa.cli import is_user_error
+
+    if isinstance(exc, UploadRejected | QuestionError) or (isinstance(exc, Exception) and is_user_error(exc)):
+        return str(exc)
+    return f"an unexpected {type(exc).__name__}; the details are in the server log."
+
+
 def launch_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for `app.launch` (theme, CSS and limits live there since Gradio 6)."""
+    from starlette.middleware import Middleware
+
+    from qa.guard import RequestGuard
+
     return {
+        # Gradio builds its FastAPI app inside launch; middleware given here wraps every route.
+        "app_kwargs": {"middleware": [Middleware(RequestGuard, allowed_hosts=settings.allowed_hosts)]},
         "theme": gr.themes.Soft(
             primary_hue="indigo",
             neutral_hue="slate",
@@ -363,6 +390,9 @@ def serve(settings: Settings, build: bool = True) -> None:
     from qa.engine import QA
     from qa.indexing import build_index
 
+    # Gradio's own checks read these too (huggingface_hub's when it is imported): off before either runs.
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     embedder = make_embedder(settings)
     if build:
         summary = build_index(settings, embedder)

@@ -1,0 +1,70 @@
+"""Bounds on the work one document may cost: characters per page and in all, and seconds.
+
+A reader makes one `Extraction` per document and passes what it extracts through it: `take` for each page or
+piece as it goes (so it can stop early), `finish` for the whole text (every reader's output ends there, so a
+reader that never calls `take` is bounded too). What was cut is kept in `notes`, said in words, and `qa
+index` reports it beside the file's name. The limits themselves are data: `qa.config.ExtractionLimits`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from qa.config import ExtractionLimits
+
+WHERE = "ExtractionLimits in qa/config.py"
+
+
+class Extraction:
+    """The budget of reading one document, and what was cut from it."""
+
+    def __init__(self, limits: ExtractionLimits, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limits = limits
+        self.clock = clock
+        self.started = clock()
+        self.chars = 0
+        self.notes: list[str] = []
+        self._cut = False
+
+    @property
+    def full(self) -> bool:
+        """The document's character bound is reached: a reader should stop extracting."""
+        return self.chars >= self.limits.document_chars
+
+    def out_of_time(self) -> bool:
+        return self.clock() - self.started > self.limits.seconds
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+    def take(self, text: str, page: int | None = None) -> str:
+        """`text` (page `page`, if it is one) cut to the page bound and to what the document has left."""
+        limit = self.limits.page_chars
+        if page is not None and len(text) > limit:
+            self.note(
+                f"page {page} cut to its first {limit:,} characters of {len(text):,} (page_chars, {WHERE})"
+            )
+            text = text[:limit]
+        left = self.limits.document_chars - self.chars
+        if len(text) > left:
+            text = text[: max(left, 0)]
+            self._note_cut()
+        self.chars += len(text)
+        return text
+
+    def finish(self, text: str) -> str:
+        """The whole text of the document, cut to the document bound (the last step of every reader)."""
+        if len(text) > self.limits.document_chars:
+            text = text[: self.limits.document_chars]
+            self._note_cut()
+        return text
+
+    def timed_out(self, where: str) -> None:
+        """Record that the reader stopped at `where` ("page 12 of 400") because its time ran out."""
+        self.note(f"reading stopped at {where} after {self.limits.seconds:g} s (seconds, {WHERE})")
+
+    def _note_cut(self) -> None:
+        if not self._cut:
+            self._cut = True
+            self.note(f"cut to its first {self.limits.document_chars:,} characters (document_chars, {WHERE})")
