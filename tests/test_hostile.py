@@ -415,6 +415,14 @@ def test_the_size_message_states_the_configured_limit() -> None:
 # === The threat model, one section per way in (issue 13) ==================================================
 
 
+# Generous: a subprocess imports the stack afresh, and test machines can be shared and slow.
+SLOW = 600
+
+
+def run_qa(*args: str) -> subprocess.CompletedProcess[str]:
+    return qa_cli(*args, timeout=SLOW)
+
+
 def _no_traceback(stderr: str) -> None:
     assert "Traceback" not in stderr and "Errno" not in stderr, stderr
 
@@ -458,7 +466,7 @@ def test_links_out_of_the_corpus_are_skipped_and_reported(tmp_path: Path) -> Non
     for rel, target in links.items():
         os.symlink(target, corpus / rel, target_is_directory=rel == "a/b/folder")
 
-    result = qa_cli("index", *dirs(config))
+    result = run_qa("index", *dirs(config))
     assert result.returncode == 0, result.stderr
     skipped = dict(SKIP_LINE.findall(result.stderr))
     leaving = {"passwd.txt", "secret.txt", "a/b/c/deep.txt", "a/b/folder/", "hop.txt", "a/chain.txt"}
@@ -566,7 +574,7 @@ def test_a_file_name_that_is_not_utf8_is_skipped_and_reported(tmp_path: Path) ->
     folder = config.corpus_dir / os.fsdecode(b"r\xe9sum\xe9s")
     folder.mkdir()
     (folder / "cv.txt").write_text("A curriculum vitae in a folder with a Latin-1 name.\n")
-    result = qa_cli("index", *dirs(config))
+    result = run_qa("index", *dirs(config))
     assert result.returncode == 0, result.stderr
     _no_traceback(result.stderr)
     skipped = dict(SKIP_LINE.findall(result.stderr))
@@ -574,9 +582,9 @@ def test_a_file_name_that_is_not_utf8_is_skipped_and_reported(tmp_path: Path) ->
     assert len(_indexed_docs(config)) == 5
     left = sorted(p.name for p in config.index_dir.iterdir() if p.name.startswith("gen-"))
     assert len(left) == 1, left  # no orphan generation
-    ask = qa_cli("ask", "When did the AHKFTA enter into force?", *dirs(config))
+    ask = run_qa("ask", "When did the AHKFTA enter into force?", *dirs(config))
     assert ask.returncode == 0 and "2019" in ask.stdout, ask.stderr
-    again = qa_cli("index", *dirs(config))
+    again = run_qa("index", *dirs(config))
     assert again.returncode == 0 and "0 added, 0 updated, 0 removed" in again.stdout, again.stderr
 
 
@@ -621,7 +629,7 @@ def as_user(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
             env=env,
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=SLOW,
             preexec_fn=preexec,
         )
 
@@ -640,7 +648,7 @@ def _unreadable(path: Path) -> Iterator[None]:
 
 def test_an_unreadable_metadata_file_is_a_warning(tmp_path: Path, as_user: Any) -> None:
     config = _corpus(tmp_path)
-    assert qa_cli("index", *dirs(config)).returncode == 0
+    assert run_qa("index", *dirs(config)).returncode == 0
     titles = {rel: d["title"] for rel, d in _indexed_docs(config).items()}
     with _unreadable(config.corpus_dir / "sources.toml"):
         result = as_user("index", *dirs(config))
@@ -653,7 +661,7 @@ def test_an_unreadable_metadata_file_is_a_warning(tmp_path: Path, as_user: Any) 
 
 def test_an_unreadable_corpus_folder_changes_nothing(tmp_path: Path, as_user: Any) -> None:
     config = _corpus(tmp_path)
-    assert qa_cli("index", *dirs(config)).returncode == 0
+    assert run_qa("index", *dirs(config)).returncode == 0
     generation = current_generation(config.index_dir)
     with _unreadable(config.corpus_dir):
         result = as_user("index", *dirs(config))
@@ -671,7 +679,7 @@ def test_an_unreadable_subfolder_keeps_its_documents(tmp_path: Path, as_user: An
     sub.mkdir()
     (sub / "one.txt").write_text("The first archived note is about tide tables.\n")
     (sub / "two.txt").write_text("The second archived note is about mooring fees.\n")
-    assert qa_cli("index", *dirs(config)).returncode == 0
+    assert run_qa("index", *dirs(config)).returncode == 0
     with _unreadable(sub):
         result = as_user("index", *dirs(config))
     assert result.returncode == 0, result.stderr
@@ -745,7 +753,7 @@ def test_a_lone_surrogate_in_the_chat_box_keeps_the_stream_alive(plain: Indexed)
 
 
 def test_the_cli_takes_questions_that_are_not_valid_text(fake_settings: Settings) -> None:
-    assert qa_cli("index", *dirs(fake_settings)).returncode == 0
+    assert run_qa("index", *dirs(fake_settings)).returncode == 0
     raw = "When did the AHKFTA \ud800 enter into force?".encode("utf-8", "surrogatepass")  # not UTF-8
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     piped = subprocess.run(
@@ -754,7 +762,7 @@ def test_the_cli_takes_questions_that_are_not_valid_text(fake_settings: Settings
         cwd=ROOT,
         env=env,
         capture_output=True,
-        timeout=120,
+        timeout=SLOW,
     )
     assert piped.returncode == 0, piped.stderr.decode(errors="replace")
     answers = [json.loads(line) for line in piped.stdout.decode().splitlines()]
@@ -771,7 +779,7 @@ def test_the_cli_takes_questions_that_are_not_valid_text(fake_settings: Settings
         cwd=ROOT,
         env=env,
         capture_output=True,
-        timeout=120,
+        timeout=SLOW,
     )
     assert argument.returncode == 0 and b"2019" in argument.stdout, argument.stderr
 
@@ -819,7 +827,7 @@ socket.socket.connect, socket.socket.connect_ex = connect, connect_ex
 """
 
 
-def _wait_for_page(url: str, proc: subprocess.Popen[bytes], timeout: float = 180) -> None:
+def _wait_for_page(url: str, proc: subprocess.Popen[bytes], timeout: float = SLOW) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -853,7 +861,7 @@ def test_no_entry_point_sends_anything_off_the_machine(tmp_path: Path) -> None:
     cli = [sys.executable, "-m", "tests.fake_cli"]
     for args in (["index"], ["ask", "When did the AHKFTA enter into force?"]):
         done = subprocess.run(
-            [*cli, *args, *dirs(config)], cwd=ROOT, env=env, capture_output=True, timeout=180
+            [*cli, *args, *dirs(config)], cwd=ROOT, env=env, capture_output=True, timeout=SLOW
         )
         assert done.returncode == 0, done.stderr
     app_py = "import runpy, tests.fake_cli as f; f.install(); runpy.run_path('app.py', run_name='__main__')"
@@ -1055,7 +1063,7 @@ def test_messages_name_no_server_path(tmp_path: Path, fake_embedder: FakeEmbedde
 
 def test_qa_ask_into_a_closed_pipe_ends_quietly(fake_settings: Settings) -> None:
     """`qa ask ... | head` ended with a BrokenPipeError traceback."""
-    assert qa_cli("index", *dirs(fake_settings)).returncode == 0
+    assert run_qa("index", *dirs(fake_settings)).returncode == 0
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     for args, stdin in (
         (["ask", "--json", "-"], b"When did the AHKFTA enter into force?\n" * 3),
@@ -1071,7 +1079,7 @@ def test_qa_ask_into_a_closed_pipe_ends_quietly(fake_settings: Settings) -> None
         )
         assert proc.stdout is not None
         proc.stdout.close()  # the reader has gone before the first answer is written
-        _, err = proc.communicate(input=stdin, timeout=120)
+        _, err = proc.communicate(input=stdin, timeout=SLOW)
         text = err.decode(errors="replace")
         assert "Traceback" not in text and "BrokenPipe" not in text and "Exception ignored" not in text, text
 

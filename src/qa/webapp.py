@@ -165,7 +165,10 @@ def build_app(qa: QAService) -> gr.Blocks:
     backend_choices = [(BACKEND_LABELS.get(b, b.value), b.value) for b in Backend]
 
     # No telemetry, whatever the environment: Gradio's version check and usage reports are per Blocks.
-    app = gr.Blocks(title="Document Q&A", fill_width=False, analytics_enabled=False)
+    # Uploads land in Gradio's cache before `add_files` copies them: drop copies older than an hour, hourly.
+    app = gr.Blocks(
+        title="Document Q&A", fill_width=False, analytics_enabled=False, delete_cache=(3600, 3600)
+    )
     with app:
         state = gr.State(ChatState())
         gr.HTML(
