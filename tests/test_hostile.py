@@ -755,7 +755,8 @@ def test_a_lone_surrogate_in_the_chat_box_keeps_the_stream_alive(plain: Indexed)
 def test_the_cli_takes_questions_that_are_not_valid_text(fake_settings: Settings) -> None:
     assert run_qa("index", *dirs(fake_settings)).returncode == 0
     raw = "When did the AHKFTA \ud800 enter into force?".encode("utf-8", "surrogatepass")  # not UTF-8
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    # Strict decoding, as under most UTF-8 locales (this machine's C.UTF-8 makes Python lenient).
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONIOENCODING": "utf-8:strict"}
     piped = subprocess.run(
         [sys.executable, "-m", "tests.fake_cli", "ask", "--json", "-", *dirs(fake_settings)],
         input=raw + b"\n" + b"caf\xe9 trade?\n",
