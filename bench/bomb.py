@@ -49,13 +49,17 @@ def index_one(path: Path, src: Path | None, timeout: float) -> dict[str, object]
             "seconds": round(seconds, 1),
             "peak_mib": round(int(rss.read_text()) / 1024) if rss.exists() else None,
             "chunks": summary.get("chunks"),
-            "said": " | ".join(line for line in done.stderr.splitlines() if line.startswith("qa index"))[:300],
+            "said": " | ".join(line for line in done.stderr.splitlines() if line.startswith("qa index"))[
+                :300
+            ],
         }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--src", type=Path, help="PYTHONPATH for the indexing process (default: installed qa)")
+    parser.add_argument(
+        "--src", type=Path, help="PYTHONPATH for the indexing process (default: installed qa)"
+    )
     parser.add_argument("--timeout", type=float, default=1800, help="seconds before a run is stopped")
     parser.add_argument("--only", nargs="*", default=["pdf", "html", "text"], help="which bombs")
     args = parser.parse_args(argv)

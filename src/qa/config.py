@@ -269,6 +269,8 @@ class Settings:
             raise ConfigError(f"max_chunk_tokens must be at least 32, got {self.max_chunk_tokens}.")
         if self.overlap_sentences < 0:
             raise ConfigError("overlap_sentences cannot be negative.")
+        if self.max_upload_files < 1 or self.upload_quota_bytes < 0:
+            raise ConfigError("QA_MAX_UPLOAD_FILES must be at least 1 and QA_UPLOAD_QUOTA_MB at least 0.")
         if self.store is StoreKind.MILVUS:
             uri = self.milvus_target
             remote = uri.startswith(("http://", "https://"))

@@ -352,7 +352,9 @@ def build_app(qa: QAService) -> gr.Blocks:
                 raise gr.Error(esc(exc), print_exception=False) from None
             except Exception as exc:  # one line for the caller and the log, not a traceback
                 print(f"qa serve: /ask failed: {exc!r}", file=sys.stderr)
-                raise gr.Error(esc(f"Could not answer: {visitor_message(exc)}"), print_exception=False) from None
+                raise gr.Error(
+                    esc(f"Could not answer: {visitor_message(exc)}"), print_exception=False
+                ) from None
 
         gradio_api(ask, api_name="ask", concurrency_limit=CONCURRENCY, concurrency_id="answer")
     return app
