@@ -4,8 +4,9 @@
     nice .venv/bin/python bench/bomb.py --src /tmp/old/src    # another checkout's code (before a fix)
 
 Each bomb is indexed alone in a fresh corpus by `python -m tests.fake_cli index` (the real CLI with the
-FakeEmbedder, so the numbers are reading and chunking, not the model: the real model adds ~0.08 s per
-chunk on 2 cores). Prints one row per bomb: wall seconds, peak RSS, chunks indexed, and what stderr said.
+FakeEmbedder, so the numbers are reading and chunking, not the model, which adds its own time per chunk).
+The control row, a one-line note, is what starting the process costs. Prints one JSON row per file: wall
+seconds, peak RSS, chunks indexed, and what stderr said.
 """
 
 from __future__ import annotations
@@ -37,10 +38,22 @@ def index_one(path: Path, src: Path | None, timeout: float) -> dict[str, object]
         argv = [sys.executable, "-m", "tests.fake_cli", "index", "--json"]
         argv += ["--corpus", str(corpus), "--index", str(Path(tmp) / "index")]
         started = time.perf_counter()
+        proc = subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         try:
-            done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+            out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            return {"file": path.name, "seconds": f">{timeout:.0f} (stopped)", "peak_mib": None}
+            peak = _peak_kib(proc.pid)  # what it had reached when stopped
+            proc.kill()
+            proc.communicate()
+            return {
+                "file": path.name,
+                "bytes": path.stat().st_size,
+                "seconds": f">{timeout:.0f} (stopped)",
+                "peak_mib": round(peak / 1024) if peak else None,
+            }
+        done = subprocess.CompletedProcess(argv, proc.returncode, out, err)
         seconds = time.perf_counter() - started
         summary = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else {}
         return {
@@ -55,16 +68,34 @@ def index_one(path: Path, src: Path | None, timeout: float) -> dict[str, object]
         }
 
 
+def _peak_kib(pid: int) -> int:
+    """A running process's peak resident memory (VmHWM), in KiB; 0 where /proc does not say."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--src", type=Path, help="PYTHONPATH for the indexing process (default: installed qa)"
     )
     parser.add_argument("--timeout", type=float, default=1800, help="seconds before a run is stopped")
-    parser.add_argument("--only", nargs="*", default=["pdf", "html", "text"], help="which bombs")
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        default=["control", "pdf", "html", "text"],
+        help="which bombs (control: a plain note)",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         bombs = make_bombs(Path(tmp))
+        bombs["control"] = Path(tmp) / "note.txt"  # what starting `qa index` costs by itself
+        bombs["control"].write_text("The harbour office opens at nine on weekdays.\n")
         for kind in args.only:
             print(json.dumps(index_one(bombs[kind], args.src, args.timeout)), flush=True)
     return 0

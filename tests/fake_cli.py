@@ -22,7 +22,14 @@ import numpy as np
 
 import qa.embedding
 from qa.cli import main
-from tests.conftest import FakeEmbedder
+
+# tests/conftest.py sets defaults for the test process (Gradio analytics off, Hugging Face offline): undo
+# them here, so this process runs with exactly the environment its parent gave it, as `qa` would.
+_GIVEN = dict(os.environ)
+from tests.conftest import FakeEmbedder  # noqa: E402
+
+for _name in set(os.environ) - set(_GIVEN):
+    del os.environ[_name]
 
 BATCH = 32
 
