@@ -423,13 +423,6 @@ def _warm_up(qa: QAService) -> None:
         importlib.import_module("matplotlib")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python app.py [options]`: the same as `qa serve [options]`."""
-    from qa.cli import main as cli_main
-
-    return cli_main(["serve", *(sys.argv[1:] if argv is None else argv)])
-
-
 def load_css() -> str:
     """The app's stylesheet, shipped as package data beside this module."""
     return importlib.resources.files("qa").joinpath("webapp.css").read_text(encoding="utf-8")
