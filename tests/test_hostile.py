@@ -680,12 +680,16 @@ def test_an_unreadable_subfolder_keeps_its_documents(tmp_path: Path, as_user: An
     (sub / "one.txt").write_text("The first archived note is about tide tables.\n")
     (sub / "two.txt").write_text("The second archived note is about mooring fees.\n")
     assert run_qa("index", *dirs(config)).returncode == 0
-    with _unreadable(sub):
+    locked = config.corpus_dir / "locked.txt"  # new, and unreadable: skipped, named, no Errno or path
+    locked.write_text("A note nobody may read.\n")
+    with _unreadable(sub), _unreadable(locked):
         result = as_user("index", *dirs(config))
     assert result.returncode == 0, result.stderr
     _no_traceback(result.stderr)
+    assert str(tmp_path) not in result.stderr
     assert "0 removed" in result.stdout, result.stdout
     assert "skipped sub/: cannot read this folder; its 2 indexed documents are kept" in result.stderr
+    assert "skipped locked.txt: cannot read (Permission denied)" in result.stderr
     assert {"sub/one.txt", "sub/two.txt"} <= set(_indexed_docs(config))
 
 
