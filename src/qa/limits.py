@@ -42,9 +42,8 @@ class Extraction:
         """`text` (page `page`, if it is one) cut to the page bound and to what the document has left."""
         limit = self.limits.page_chars
         if page is not None and len(text) > limit:
-            self.note(
-                f"page {page} cut to its first {limit:,} characters of {len(text):,} (page_chars, {WHERE})"
-            )
+            # (Not "of N": a reader may have stopped extracting the page as soon as it passed the bound.)
+            self.note(f"page {page} cut to its first {limit:,} characters (page_chars, {WHERE})")
             text = text[:limit]
         left = self.limits.document_chars - self.chars
         if len(text) > left:
