@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 import qa.embedding
+import qa.onnx_embedding
 from qa.cli import main
 
 # tests/conftest.py sets defaults for the test process (Gradio analytics off, Hugging Face offline): undo
@@ -35,7 +36,7 @@ BATCH = 32
 
 
 class SlowFakeEmbedder(FakeEmbedder):
-    """Takes the constructor arguments of SentenceTransformerEmbedder; sleeps per batch like a model would."""
+    """Takes the constructor arguments of either real embedder; sleeps per batch like a model would."""
 
     def __init__(self, *_args: object, **_kwargs: object) -> None:
         super().__init__()
@@ -55,6 +56,7 @@ class SlowFakeEmbedder(FakeEmbedder):
 def install() -> None:
     """Swap the fake in for the model (also for other entry points: `python -c "...; install(); ..."`)."""
     qa.embedding.SentenceTransformerEmbedder = SlowFakeEmbedder  # type: ignore[misc,assignment]
+    qa.onnx_embedding.OnnxEmbedder = SlowFakeEmbedder  # type: ignore[misc,assignment]  # the default backend
     # `qa index` would otherwise name its embedder from the real model folder and load the fake lazily.
     qa.embedding.model_identity = lambda settings: None
 

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from qa.config import Settings, StoreKind
+from qa.config import Backend, Settings, StoreKind
 from tests.conftest import CORPUS, ROOT
 from tests.test_e2e import ANSWERABLE, UNANSWERABLE
 from tests.test_hostile import SLOW, _ask_over_http, _wait_for_page
@@ -34,7 +34,12 @@ def test_real_answers_from_the_milvus_store(tmp_path: Path, real_embedder: Any) 
     from qa.indexing import build_index
 
     shutil.copytree(CORPUS, tmp_path / "corpus")
-    settings = Settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index", store=StoreKind.MILVUS)
+    settings = Settings(
+        backend=Backend.EXTRACTIVE,
+        corpus_dir=tmp_path / "corpus",
+        index_dir=tmp_path / "index",
+        store=StoreKind.MILVUS,
+    )
     summary = build_index(settings, real_embedder)
     assert summary.added == 5 and summary.chunks > 5
     qa = QA(settings, embedder=real_embedder)
@@ -113,7 +118,9 @@ def test_milvus_server_two_replicas_a_new_document_and_a_crash(tmp_path: Path) -
         return proc
 
     milvus = start_milvus()
-    config = Settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
+    config = Settings(
+        backend=Backend.EXTRACTIVE, corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index"
+    )
     shutil.copytree(CORPUS, config.corpus_dir)
     env = {
         **os.environ,

@@ -122,3 +122,24 @@ def test_current_pointer_to_a_missing_folder_reads_as_no_index(tmp_path: Path) -
     (tmp_path / CURRENT).write_text("gen-gone\n")
     assert current_generation(tmp_path) is None
     assert not os.path.exists(tmp_path / "gen-gone")
+
+
+def test_bm25_saved_with_other_stopwords_is_rebuilt_not_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import qa.store
+
+    store = Store(Manifest(model="m", dim=4, chunker={"c": 1}))
+    text = "What was signed about the harbour?"
+    chunk = Chunk("a.txt", "Title", "", None, 0, len(text), (Sentence(0, len(text), text),))
+    store.add([0], [chunk], np.eye(1, 4, dtype=np.float32), [np.eye(1, 4, dtype=np.float32)])
+    with monkeypatch.context() as patch:  # an index saved by an older qa, with bm25s's 33-word list
+        patch.setattr(qa.store, "BM25_STOPWORDS", ("the", "a"))
+        store.bm25 = None
+        store.save(tmp_path)
+    stale = Store.load(tmp_path)
+    assert stale.bm25 is None  # "what" and "about" in its vocabulary: counted with other stopwords
+    assert stale.search_bm25("harbour", 1)[0][0] == 0  # rebuilt from the chunks on first use
+    assert stale.bm25 is not None and "what" not in stale.bm25.vocab_dict
+    stale.save(tmp_path)
+    assert Store.load(tmp_path).bm25 is not None

@@ -1,4 +1,5 @@
-"""Find and read documents (.txt .md .html .htm .pdf) -> Document.
+"""Find and read documents (.txt .md .html .htm here; .pdf .docx .pptx .xlsx .csv and images through
+`qa.readers`) -> Document.
 
 Files are found by `qa.walk`. A file that cannot be read is reported as `Skipped` with its reason, so one
 bad file never stops an index build. Reading is bounded per document (`qa.limits`): text past a bound is
@@ -13,12 +14,15 @@ import tomllib
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
 
-from qa.config import ExtractionLimits
+from qa.config import ReadLimits
 from qa.limits import Extraction
+from qa.locators import Locus, LocusKind, covering
+from qa.readers import SUFFIXES as READER_SUFFIXES
+from qa.readers import read as read_rich
+from qa.readers.base import DocumentError as DocumentError  # re-exported: the readers raise it too
 
-SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".pdf"})
+SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm"}) | READER_SUFFIXES
 SOURCES_FILE = "sources.toml"
 _HASH_BLOCK = 1 << 20
 # Control characters other than the newline would corrupt the UI and JSON output; tabs become spaces too.
@@ -36,10 +40,19 @@ class Document:
     # Start offset in `text` of each PDF page (page n starts at page_starts[n-1]); empty for other kinds.
     page_starts: tuple[int, ...] = ()
     origin: dict[str, str] = field(default_factory=dict)
-    notes: tuple[str, ...] = ()  # what reading it cut or left out, in words (see qa.limits)
+    # Where each page, slide, sheet row or Word section begins (qa.locators); empty for plain text.
+    loci: tuple[Locus, ...] = ()
+    notes: tuple[str, ...] = ()  # what reading left out or cut, in words (qa.limits, qa.readers)
+
+    def loci_between(self, start: int, end: int) -> tuple[Locus, ...]:
+        """The loci that text[start:end] overlaps."""
+        return covering(self.loci, start, end)
 
     def page_at(self, offset: int) -> int | None:
         """The 1-based PDF page holding `offset`, or None for documents without pages."""
+        if self.loci:  # the reader's own page numbers (a page without text has no locus)
+            here = covering(self.loci, offset, offset + 1)
+            return here[0].number if here and here[0].kind is LocusKind.PAGE else None
         if not self.page_starts:
             return None
         page = 1
@@ -60,10 +73,8 @@ class Skipped:
     cut: bool = False
 
 
-class DocumentError(Exception):
-    """A file cannot be turned into text; the message is the reason shown to the user."""
-
-
+# How the reason of a document indexed only in part begins (`Skipped.cut`).
+PART = "part not indexed:"
 OUTSIDE_LINK = "a link to a place outside the corpus folder; not followed (copy the file in instead)"
 
 
@@ -115,7 +126,7 @@ def read_document(
     sources: dict[str, dict[str, str]],
     max_bytes: int,
     sha256: str = "",
-    limits: ExtractionLimits | None = None,
+    limits: ReadLimits | None = None,
 ) -> Document:
     """Read one file into a Document, or raise DocumentError with the reason."""
     rel = relative_name(path, corpus_dir)
@@ -125,7 +136,8 @@ def read_document(
         inside = False
     if not inside:
         raise DocumentError(OUTSIDE_LINK)
-    budget = Extraction(limits or ExtractionLimits())
+    limits = limits or ReadLimits()
+    budget = Extraction(limits)  # text and HTML; each reader of qa.readers keeps its own
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -136,28 +148,35 @@ def read_document(
     except OSError as exc:
         raise DocumentError(f"cannot read ({exc.strerror})") from exc
     suffix = path.suffix.lower()
-    page_starts: tuple[int, ...] = ()
-    if suffix == ".pdf":
-        text, page_starts = _pdf_text(raw, budget)
-    elif suffix in (".html", ".htm"):
-        text = _html_text(_decode(raw), budget)
+    loci: tuple[Locus, ...] = ()
+    notes: tuple[str, ...] = ()
+    found_title = ""
+    if suffix in READER_SUFFIXES:
+        extract = read_rich(suffix, raw, path.name, limits)
+        text, loci, notes = extract.text, extract.loci, extract.notes
+        # Not the first heading: that of a workbook is its first sheet's name.
+        found_title = extract.title or _title_from_name(path)
     else:
-        text = _decode(raw)
-    text = budget.finish(_normalise(text))
+        text = _html_text(_decode(raw), budget) if suffix in (".html", ".htm") else _decode(raw)
+        text = budget.finish(_normalise(text))
+        notes = tuple(budget.notes)
+    # Readers give normalised text already (their offsets are taken after it, and their own budget bounded
+    # it as it was read), so this changes no offset.
+    text = _normalise(text)
     if not text.strip():
-        if budget.notes:
-            raise DocumentError(f"no text left to index: {'; '.join(budget.notes)}")
-        raise DocumentError("no text found (empty file, or a PDF of scanned images)")
+        reason = "; ".join(notes) or "empty file"
+        raise DocumentError(f"no text found ({reason})")
     origin = dict(sources.get(rel, {}))
-    title = origin.pop("title", "") or _first_heading(text) or _title_from_name(path)
+    title = origin.pop("title", "") or found_title or _first_heading(text) or _title_from_name(path)
     return Document(
         path=rel,
         title=title,
         text=text,
         sha256=sha256 or hashlib.sha256(raw).hexdigest(),
-        page_starts=page_starts,
+        page_starts=tuple(locus.start for locus in loci if locus.kind is LocusKind.PAGE),
         origin=origin,
-        notes=tuple(budget.notes),
+        loci=loci,
+        notes=notes,
     )
 
 
@@ -239,94 +258,6 @@ def _html_text(html: str, budget: Extraction) -> str:
     else:
         parser.close()
     return re.sub(r"\n{3,}", "\n\n", "".join(parser.parts))
-
-
-class _PageDone(Exception):
-    """Raised from pypdf's visitor callbacks to stop extracting a page."""
-
-
-def _pdf_text(raw: bytes, budget: Extraction) -> tuple[str, tuple[int, ...]]:
-    import io
-    import logging
-
-    from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
-
-    logging.getLogger("pypdf").setLevel(logging.ERROR)  # pypdf warns loudly about harmless oddities
-    limits = budget.limits
-    starts: list[int] = []
-    parts: list[str] = []
-    offset = 0
-    try:
-        reader = PdfReader(io.BytesIO(raw))
-        count = len(reader.pages)
-        for number, page in enumerate(reader.pages, start=1):
-            if budget.full:
-                budget.note(f"pages {number}-{count} not read")
-                break
-            if budget.out_of_time():
-                budget.timed_out(f"page {number} of {count}")
-                break
-            size = _content_bytes(page)
-            if size > limits.page_content_bytes:
-                budget.note(
-                    f"page {number} left out: its content is {size / 2**20:.1f} MB uncompressed, over "
-                    f"{limits.page_content_bytes / 2**20:g} MB (page_content_bytes, ExtractionLimits in "
-                    "qa/config.py)"
-                )
-                text = ""
-            else:
-                text = budget.take(_page_text(page, budget), page=number)
-            starts.append(offset)
-            # A blank line between pages keeps a page's last paragraph from merging with the next page's first.
-            chunk = _normalise(text).rstrip() + "\n\n"
-            parts.append(chunk)
-            offset += len(chunk)
-    except (PyPdfError, ValueError, KeyError, TypeError, OSError, RecursionError) as exc:
-        raise DocumentError(f"corrupt or unreadable PDF ({type(exc).__name__}: {exc})") from exc
-    return "".join(parts), tuple(starts)
-
-
-def _content_bytes(page: Any) -> int:
-    """Uncompressed size of a page's content stream and of the forms it draws (inflating is fast; parsing
-    what it inflates to is what costs)."""
-    from pypdf.generic import StreamObject
-
-    contents = page.get_contents()
-    size = len(contents.get_data()) if contents is not None else 0
-    resources = page.get("/Resources")
-    xobjects = resources.get_object().get("/XObject") if resources is not None else None
-    for ref in (xobjects.get_object() if xobjects is not None else {}).values():
-        obj = ref.get_object()
-        if isinstance(obj, StreamObject) and obj.get("/Subtype") == "/Form":
-            size += len(obj.get_data())
-    return int(size)
-
-
-def _page_text(page: Any, budget: Extraction) -> str:
-    """One page's text, stopped once it passes the page bound or the document's time runs out."""
-    pieces: list[str] = []
-    held = 0
-    ops = 0
-
-    def on_text(text: str, *_: object) -> None:
-        nonlocal held
-        pieces.append(text)
-        held += len(text)
-        if held > budget.limits.page_chars:
-            raise _PageDone
-
-    def on_operator(*_: object) -> None:
-        nonlocal ops
-        ops += 1
-        if ops % 512 == 0 and budget.out_of_time():
-            raise _PageDone
-
-    try:
-        # The pieces the visitor sees join to exactly what extract_text returns.
-        return str(page.extract_text(visitor_text=on_text, visitor_operand_before=on_operator) or "")
-    except _PageDone:
-        return "".join(pieces)
 
 
 def _first_heading(text: str) -> str:

@@ -18,9 +18,11 @@ from typing import Any
 import numpy as np
 from filelock import FileLock, Timeout
 
+from qa.cards import document_card
 from qa.chunking import Chunk, chunk_document
 from qa.config import Settings
 from qa.corpus import (
+    PART,
     SOURCES_FILE,
     DocumentError,
     Skipped,
@@ -31,7 +33,6 @@ from qa.corpus import (
     relative_name,
 )
 from qa.embedding import Embedder
-from qa.limits import WHERE
 from qa.store import IndexCorrupt, IndexMismatch, IndexMissing, IndexUnwritable, Manifest
 from qa.stores import VectorStore, new_store, open_store, prune
 from qa.walk import display_dir, scan_corpus
@@ -66,9 +67,11 @@ class IndexSummary:
     skipped: tuple[Skipped, ...] = field(default=())
     rebuilt: bool = False
     generation: str = ""
+    # `--dry-run`: the files that would be added, updated and removed (nothing was embedded or written).
+    plan: dict[str, tuple[str, ...]] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "added": self.added,
             "updated": self.updated,
             "removed": self.removed,
@@ -76,8 +79,23 @@ class IndexSummary:
             "chunks": self.chunks,
             "seconds": round(self.seconds, 3),
         }
+        if self.plan is not None:
+            out |= {"dry_run": True, "rebuild": self.rebuilt} | {k: list(v) for k, v in self.plan.items()}
+        return out
 
     def describe(self) -> str:
+        if self.plan is not None:
+            lines = [
+                f"dry run: would add {self.added}, update {self.updated}, remove {self.removed} "
+                f"({self.unchanged} unchanged)"
+                + ("; the whole index would be rebuilt" if self.rebuilt else "")
+            ]
+            lines += [
+                f"  {verb} {path}"
+                for verb, key in (("+", "add"), ("~", "update"), ("-", "remove"))
+                for path in self.plan[key]
+            ]
+            return "\n".join([*lines, "nothing was embedded or written"])
         return (
             f"{self.added} added, {self.updated} updated, {self.removed} removed, {self.unchanged} unchanged; "
             f"{self.chunks} chunks in the index ({self.seconds:.2f} s)"
@@ -91,8 +109,10 @@ def build_index(
     on_skip: SkipHandler | None = None,
     show_progress: bool | None = None,
     on_progress: ProgressHandler | None = None,
+    dry_run: bool = False,
 ) -> IndexSummary:
-    """Bring the index in `settings.index_dir` in step with `settings.corpus_dir`."""
+    """Bring the index in `settings.index_dir` in step with `settings.corpus_dir` (or, with `dry_run`, say
+    what that would change: files are read and hashed, nothing is embedded or written)."""
     started = time.perf_counter()
     corpus_dir = settings.corpus_dir
     if not corpus_dir.is_dir():
@@ -116,7 +136,7 @@ def build_index(
         ) from None
     try:
         return _build_locked(
-            settings, embedder, rebuild, on_skip or _print_skip, show_progress, on_progress, started
+            settings, embedder, rebuild, on_skip or _print_skip, show_progress, on_progress, started, dry_run
         )
     finally:
         lock.release()
@@ -130,6 +150,7 @@ def _build_locked(
     show_progress: bool | None,
     on_progress: ProgressHandler | None,
     started: float,
+    dry_run: bool = False,
 ) -> IndexSummary:
     chunker = settings.chunker_fingerprint()
     store = None if rebuild else _open_previous(settings, embedder, chunker)
@@ -193,7 +214,7 @@ def _build_locked(
                 unchanged += 1
                 continue
             doc = read_document(
-                path, settings.corpus_dir, sources, settings.max_file_bytes, digest, settings.limits
+                path, settings.corpus_dir, sources, settings.max_file_bytes, digest, settings.reading
             )
         except (DocumentError, OSError) as exc:
             # An OSError's own text holds the absolute path; the relative one is already in the report.
@@ -202,14 +223,31 @@ def _build_locked(
             continue
         if not sources_known:
             meta_hash = _meta_hash({})  # read without its metadata: say so, so a fixed file is applied
-        for note in doc.notes:
-            skip(Skipped(rel, note, cut=True))
+        for note in doc.notes:  # indexed, but not whole (a bound of ReadLimits, pages OCR could not read)
+            skip(Skipped(rel, f"{PART} {note}", cut=True))
         changed.append((rel, (doc, stat.st_size, stat.st_mtime_ns, meta_hash)))
 
     removed_paths = [p for p in manifest.documents if p not in seen or p in dict(changed)]
     added = sum(1 for rel, _ in changed if rel not in manifest.documents)
     updated = len(changed) - added
     removed = sum(1 for p in manifest.documents if p not in seen)
+    if dry_run:
+        plan = {
+            "add": tuple(rel for rel, _ in changed if rel not in manifest.documents),
+            "update": tuple(rel for rel, _ in changed if rel in manifest.documents),
+            "remove": tuple(p for p in manifest.documents if p not in seen),
+        }
+        return IndexSummary(
+            added,
+            updated,
+            removed,
+            unchanged,
+            len(store),
+            time.perf_counter() - started,
+            tuple(skipped),
+            rebuilt,
+            plan=plan,
+        )
 
     # Vectors of chunks about to be dropped, by exact text, so a rename or an untouched chunk of an edited
     # file is not embedded again.
@@ -234,16 +272,14 @@ def _build_locked(
             settings.overlap_sentences,
             settings.min_section_tokens,
         )
-        limit = settings.limits.document_chunks
+        card = document_card(doc, embedder.count_tokens, settings.max_chunk_tokens)
+        limit = settings.reading.document_chunks - (card is not None)  # the card is embedded too
         if len(chunks) > limit:
-            skip(
-                Skipped(
-                    rel,
-                    f"only its first {limit:,} of {len(chunks):,} chunks are indexed (document_chunks, {WHERE})",
-                    cut=True,
-                )
-            )
+            said = f"only its first {limit:,} of {len(chunks):,} chunks are indexed (QA_MAX_DOCUMENT_CHUNKS)"
+            skip(Skipped(rel, f"{PART} {said}", cut=True))
             chunks = chunks[:limit]
+        if card is not None:
+            chunks.append(card)
         new_chunks.extend(chunks)
         owners.extend([rel] * len(chunks))
         doc_info[rel] = {
@@ -353,4 +389,5 @@ def _meta_hash(entry: dict[str, str]) -> str:
 
 
 def _print_skip(skip: Skipped) -> None:
-    print(f"qa index: {'cut' if skip.cut else 'skipped'} {skip.path}: {skip.reason}", file=sys.stderr)
+    # A cut document's reason starts with PART ("part not indexed:"), which says it was indexed in part.
+    print(f"qa index: {'' if skip.cut else 'skipped '}{skip.path}: {skip.reason}", file=sys.stderr)

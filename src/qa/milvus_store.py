@@ -24,7 +24,7 @@ import numpy as np
 
 from qa.chunking import Chunk
 from qa.config import RetrievalMode, Settings
-from qa.lexical import content_terms, stemmer
+from qa.lexical import BM25_STOPWORDS, content_terms, stemmer
 from qa.store import (
     FORMAT_VERSION,
     IndexCorrupt,
@@ -287,7 +287,7 @@ class MilvusStore:
             return
         texts = [c.embed_text() for c in chunks]
         tokens = bm25s.tokenize(
-            texts, stopwords="en", stemmer=stemmer(), return_ids=False, show_progress=False
+            texts, stopwords=BM25_STOPWORDS, stemmer=stemmer(), return_ids=False, show_progress=False
         )
         rows, sentence_rows = [], []
         for cid, chunk, vec, svec, toks, text in zip(
@@ -501,7 +501,9 @@ def _manifest_row(client: Any, name: str) -> dict[str, Any]:
 def _bm25_query(query: str) -> str:
     import bm25s
 
-    tokens = bm25s.tokenize([query], stopwords="en", stemmer=stemmer(), return_ids=False, show_progress=False)
+    tokens = bm25s.tokenize(
+        [query], stopwords=BM25_STOPWORDS, stemmer=stemmer(), return_ids=False, show_progress=False
+    )
     return " ".join(tokens[0]) if tokens else ""
 
 

@@ -27,7 +27,8 @@ from qa import vector_index
 from qa.chunking import Chunk, Sentence
 from qa.config import RetrievalMode, VectorIndexPolicy
 from qa.corpus import file_sha256
-from qa.lexical import content_terms, stemmer
+from qa.lexical import BM25_STOPWORDS, content_terms, stemmer
+from qa.locators import Locus
 from qa.stores import Fused, fuse_here
 from qa.walk import display_dir
 
@@ -169,7 +170,7 @@ class Store:
         if self.bm25 is None or len(self.bm25_ids) == 0:
             return []
         tokens = bm25s.tokenize(
-            [query], stopwords="en", stemmer=stemmer(), return_ids=False, show_progress=False
+            [query], stopwords=BM25_STOPWORDS, stemmer=stemmer(), return_ids=False, show_progress=False
         )
         if not tokens or not tokens[0]:
             return []
@@ -186,7 +187,10 @@ class Store:
             self.bm25 = None
             return
         corpus = bm25s.tokenize(
-            [self.chunks[i].embed_text() for i in ids], stopwords="en", stemmer=stemmer(), show_progress=False
+            [self.chunks[i].embed_text() for i in ids],
+            stopwords=BM25_STOPWORDS,
+            stemmer=stemmer(),
+            show_progress=False,
         )
         retriever = bm25s.BM25()
         retriever.index(corpus, show_progress=False)
@@ -288,6 +292,8 @@ class Store:
             if (folder / "bm25").is_dir():
                 store.bm25 = bm25s.BM25.load(str(folder / "bm25"))
                 store.bm25_ids = np.load(folder / "bm25_ids.npy")
+                if _tokenised_otherwise(store.bm25):
+                    store.bm25 = None  # rebuilt from the chunks on first use, and saved with the next save
         except (OSError, EOFError, ValueError, KeyError, TypeError, RuntimeError) as exc:
             # An OSError's text (and some of numpy's and faiss's) holds the absolute path: say only its kind.
             detail = str(exc) if type(exc) in (ValueError, KeyError) else type(exc).__name__
@@ -303,6 +309,14 @@ class Store:
                 "run `qa index --rebuild`."
             )
         return store
+
+
+def _tokenised_otherwise(bm25: Any) -> bool:
+    """Whether a saved BM25 index kept words that are stopwords now (saved by an older qa, with bm25s's
+    33-word list): its lengths and frequencies would not match the queries', so it is rebuilt instead. A
+    word that merely stems to a stopword's spelling only costs a needless rebuild in memory."""
+    vocab = getattr(bm25, "vocab_dict", None) or {}
+    return any(word in vocab for word in BM25_STOPWORDS)
 
 
 def current_generation(index_dir: Path) -> str | None:
@@ -331,6 +345,7 @@ def _chunk_to_json(cid: int, chunk: Chunk, sentence_row: int) -> dict[str, Any]:
         "end": chunk.end,
         "sentence_row": sentence_row,
         "sentences": [[s.start, s.end, s.text, s.context] for s in chunk.sentences],
+        "loci": [locus.to_json() for locus in chunk.loci],
     }
 
 
@@ -343,6 +358,7 @@ def _chunk_from_json(rec: dict[str, Any]) -> Chunk:
         start=rec["start"],
         end=rec["end"],
         sentences=tuple(Sentence(int(a), int(b), str(t), bool(c)) for a, b, t, c in rec["sentences"]),
+        loci=tuple(Locus.from_json(locus) for locus in rec.get("loci", ())),
     )
 
 

