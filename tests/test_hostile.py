@@ -495,8 +495,8 @@ def test_a_pdf_bomb_is_left_out_and_its_pages_cut_with_the_reason(
     tmp_path: Path, fake_embedder: FakeEmbedder
 ) -> None:
     """A 31 KB PDF inflating to 8 MiB of text held the index lock for minutes and became thousands of chunks
-    (pypdf: 104 s; pdfminer's layout analysis, which grows faster than the page, needs about 3 GB and two
-    minutes for 1/8 of it). Its page is now left out unparsed; pages under the content bound stop being
+    (pypdf: 104 s; pdfminer's layout analysis, which grows faster than the page, took 492 s and 6.7 GB for
+    a page of 1/16 of it). Its page is now left out unparsed; pages under the content bound stop being
     drawn at `page_chars` glyphs, before their layout is analysed; each cut is reported."""
     from bench.make_bomb import pdf_bomb
 
@@ -632,6 +632,20 @@ def test_every_format_stops_when_its_time_runs_out(
     assert any(n.startswith("reading stopped at ") and "after 25 s" in n for n in doc.notes), doc.notes
     monkeypatch.undo()
     assert 0 < len(doc.text) < len(read_document(path, tmp_path, {}, 10**8).text)
+
+
+def test_the_reading_bounds_are_settings() -> None:
+    from qa.config import ConfigError
+
+    env = {"QA_MAX_PAGE_CHARS": "9000", "QA_MAX_DOCUMENT_CHARS": "50000", "QA_MAX_DOCUMENT_CHUNKS": "70"}
+    reading = Settings.from_env({**env, "QA_MAX_READ_SECONDS": "7.5", "QA_MAX_SHEET_ROWS": "12"}).reading
+    assert (reading.page_chars, reading.document_chars, reading.document_chunks) == (9000, 50000, 70)
+    assert (reading.seconds, reading.max_sheet_rows) == (7.5, 12)
+    plain = Settings(backend=Backend.EXTRACTIVE)
+    assert plain.replace(reading=reading).chunker_fingerprint() != plain.chunker_fingerprint()
+    for name, value in (("QA_MAX_DOCUMENT_CHARS", "0"), ("QA_MAX_READ_SECONDS", "soon")):
+        with pytest.raises(ConfigError, match=name):
+            Settings.from_env({name: value})
 
 
 # --- 3. File names that are not UTF-8 ---------------------------------------------------------------------

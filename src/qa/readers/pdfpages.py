@@ -2,7 +2,7 @@
 
 pdfminer builds one object per glyph and per path of a page and then analyses the page's layout, which
 grows faster than the page: a page drawing 0.125 MiB of text took 15 s and 0.5 GB here, one of 0.5 MiB
-491 s and 6.7 GB (bench/bomb.py). So, per page, before its layout is analysed:
+492 s and 6.7 GB (pdfminer alone; README, "Security"). So, per page, before its layout is analysed:
 
 - a page whose content streams (and the forms they draw) inflate past `page_content_bytes` is left out
   unparsed, with a note; inflating is counted in pieces, so a stream that would inflate to gigabytes is
