@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from qa.chunking import split_blocks
-from qa.corpus import find_files, load_sources, read_document
+from qa.corpus import load_sources, read_document
+from qa.walk import find_files
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 FONT, BOLD = FONT_DIR / "DejaVuSans.ttf", FONT_DIR / "DejaVuSans-Bold.ttf"

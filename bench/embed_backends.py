@@ -20,10 +20,11 @@ from synthetic_corpus import write_corpus
 
 from qa.chunking import Chunk, chunk_document
 from qa.config import Settings
-from qa.corpus import find_files, load_sources, read_document
+from qa.corpus import load_sources, read_document
 from qa.embedding import Embedder, SentenceTransformerEmbedder
 from qa.indexing import build_index
 from qa.store import Store
+from qa.walk import find_files
 
 SPEED_CHUNKS = 256
 ROUNDS = 2

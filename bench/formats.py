@@ -31,11 +31,12 @@ from common import CORPUS, QUESTIONS, ROOT, log, machine
 from serving import write_section
 
 from qa.config import Settings
-from qa.corpus import DocumentError, find_files, load_sources, read_document
+from qa.corpus import DocumentError, load_sources, read_document
 from qa.embedding import make_embedder
 from qa.engine import QA
 from qa.evaluation import MAIN, run_eval
 from qa.indexing import build_index
+from qa.walk import find_files
 
 METRICS = ("key_fact_accuracy", "all_key_facts", "citation_precision", "citation_fact_recall", "hit@5")
 

@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 
 from qa.chunking import split_sentences
-from qa.corpus import find_files, load_sources, read_document
+from qa.corpus import load_sources, read_document
+from qa.walk import find_files
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 

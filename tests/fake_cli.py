@@ -23,7 +23,14 @@ import numpy as np
 import qa.embedding
 import qa.onnx_embedding
 from qa.cli import main
-from tests.conftest import FakeEmbedder
+
+# tests/conftest.py sets defaults for the test process (Gradio analytics off, Hugging Face offline): undo
+# them here, so this process runs with exactly the environment its parent gave it, as `qa` would.
+_GIVEN = dict(os.environ)
+from tests.conftest import FakeEmbedder  # noqa: E402
+
+for _name in set(os.environ) - set(_GIVEN):
+    del os.environ[_name]
 
 BATCH = 32
 
@@ -46,11 +53,16 @@ class SlowFakeEmbedder(FakeEmbedder):
         return super().embed_with_spans(texts, spans, progress)
 
 
-def run(argv: Sequence[str]) -> int:
+def install() -> None:
+    """Swap the fake in for the model (also for other entry points: `python -c "...; install(); ..."`)."""
     qa.embedding.SentenceTransformerEmbedder = SlowFakeEmbedder  # type: ignore[misc,assignment]
     qa.onnx_embedding.OnnxEmbedder = SlowFakeEmbedder  # type: ignore[misc,assignment]  # the default backend
     # `qa index` would otherwise name its embedder from the real model folder and load the fake lazily.
     qa.embedding.model_identity = lambda settings: None
+
+
+def run(argv: Sequence[str]) -> int:
+    install()
     try:
         return main(argv)
     finally:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.corpus import DocumentError, find_files, load_sources, read_document
+from qa.corpus import DocumentError, load_sources, read_document
+from qa.walk import find_files
 
 
 def _read(path: Path, corpus: Path, max_bytes: int = 10**7) -> str:

@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 
 from qa.config import ConfigError, ReadLimits, Settings
-from qa.corpus import SUPPORTED_SUFFIXES, DocumentError, find_files, read_document
+from qa.corpus import SUPPORTED_SUFFIXES, DocumentError, read_document
 from qa.locators import Locus, LocusKind, covering, describe
 from qa.readers import read
 from qa.readers.base import Extract, hyphenated_words, unwrap
 from qa.readers.pdf import Line, find_gutter, reading_order
 from qa.readers.tables import cell_text, table_rows
 from qa.uploads import upload_name
+from qa.walk import find_files
 from tests.office_files import FONT, make_docx, make_pptx, make_xlsx, scanned_pdf, zipped
 
 LIMITS = ReadLimits()

@@ -7,6 +7,7 @@ Errors we expect (bad input, missing index, busy lock) become one-line messages 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
@@ -36,18 +37,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         result: int = args.func(args)
+        sys.stdout.flush()  # here, not at exit: a reader that went away is handled below
         return result
+    except BrokenPipeError:
+        # The reader stopped reading (`qa ask ... | head`): end quietly, as a pipe's writer does, and point
+        # stdout at /dev/null so the interpreter's last flush does not complain either.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         print("qa: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
-        if _is_user_error(exc):
+        if is_user_error(exc):
             print(f"qa: {exc}", file=sys.stderr)
             return EXIT_USAGE
         raise
 
 
-def _is_user_error(exc: Exception) -> bool:
+def is_user_error(exc: Exception) -> bool:
+    """Whether `exc` is one of ours: its message names the fix and can be shown as it is."""
     from qa.config import ConfigError
     from qa.embedding import EmbeddingError
     from qa.indexing import CorpusMissing, IndexBusy
@@ -203,6 +212,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from qa.chat import request_from_line
 
     status = 0
+    if isinstance(sys.stdin, io.TextIOWrapper):  # bytes that are not UTF-8 become U+FFFD, not a traceback
+        sys.stdin.reconfigure(errors="replace")
     for line in sys.stdin:
         if not line.strip():
             continue

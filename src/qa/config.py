@@ -110,9 +110,13 @@ class VectorIndexPolicy:
 
 @dataclass(frozen=True)
 class ReadLimits:
-    """Bounds on reading one file of the richer formats (qa.readers), so no file can take the build down.
+    """Bounds on reading one file, whatever its format (`qa.limits.Extraction` enforces the per-document
+    ones; `qa.readers` the per-format ones), so no file can take the build down.
 
-    A file over a bound is refused or cut, with a note that names the setting; see README, "File formats".
+    A file over a bound is refused or cut, with a note naming the setting (README, "File formats" and
+    "Security"). A 31 KB PDF can inflate to 8 MiB of text (one sentence repeated compresses ~300:1); read
+    whole it would be ~6,000 chunks to embed, and pdfminer's layout analysis grows faster than the page:
+    0.125 MiB of text on one page took 15 s and 0.5 GB, 0.5 MiB took 492 s and 6.7 GB (README, "Security").
     """
 
     max_pages: int = 2000  # PDF pages read; the rest are cut with a note
@@ -132,15 +136,33 @@ class ReadLimits:
     max_image_pixels: int = 60_000_000  # a picture or rendered page larger than this is refused
     min_text_chars: int = 16  # a PDF page with fewer extracted letters has no usable text layer
     ocr_language: str = "eng"  # Tesseract language(s), e.g. "eng+fra" (the language packs must be installed)
+    # Every format, per document (issue 13). A dense printed page holds 3,000-6,000 characters; four times
+    # that leaves room for small print (QA_MAX_PAGE_CHARS). pdfminer stops drawing a page's text past it.
+    page_chars: int = 25_000
+    # A PDF page whose content streams inflate past this is left out unparsed: pdfminer builds an object
+    # per glyph and per path before any bound on text can apply. Text pages use tens of KB.
+    page_content_bytes: int = 4 * 1024 * 1024
+    # About 700 dense pages: ~1,500 chunks of prose (1,350 characters each), ~2 minutes of embedding on
+    # 2 cores. A longer document is cut here, with a note (QA_MAX_DOCUMENT_CHARS).
+    document_chars: int = 2_000_000
+    # The direct bound on embedding work per document: text of very short lines makes smaller chunks
+    # (QA_MAX_DOCUMENT_CHUNKS).
+    document_chunks: int = 2_000
+    # Wall-clock seconds one document may take to read (checked between pages, slides, rows and parts)
+    # before the reader stops and keeps what it has (QA_MAX_READ_SECONDS).
+    seconds: float = 120.0
 
     def fingerprint(self) -> dict[str, Any]:
         """What changes the text read from a file, so a change re-reads every file."""
         return {
-            "reader_version": 1,
+            "reader_version": 2,  # 2: bounded per document (issue 13), HTML read as a stream of tags
             "ocr": self.ocr,
             "ocr_language": self.ocr_language,
             "max_sheet_rows": self.max_sheet_rows,
             "max_columns": self.max_columns,
+            "page_chars": self.page_chars,
+            "document_chars": self.document_chars,
+            "document_chunks": self.document_chunks,
         }
 
 
@@ -157,7 +179,7 @@ class Settings:
     overlap_sentences: int = 1
     min_section_tokens: int = 48  # a new heading only starts a new chunk once the current one has this much
     max_file_bytes: int = 20 * 1024 * 1024
-    reading: ReadLimits = field(default_factory=ReadLimits)  # .docx .pptx .xlsx .csv .pdf and images
+    reading: ReadLimits = field(default_factory=ReadLimits)  # every format (README, "File formats")
     embed_batch_size: int = 32
     # A change of backend changes the embedder's name, so `qa index` rebuilds the index for it.
     embed_backend: EmbedBackend = EmbedBackend.ONNX
@@ -208,6 +230,14 @@ class Settings:
     # Reader answers are one to three sentences (a list a few more); a model that rambles past this is cut
     # off, and the cut sentence is verified like the rest.
     reader_max_tokens: int = 128
+    # The web app (README, "Security"). Requests whose Host header names none of these are refused, so a
+    # web page elsewhere cannot reach the app through DNS rebinding; QA_ALLOWED_HOSTS adds names (comma
+    # separated, "*" allows any), and a GRADIO_SERVER_NAME other than 0.0.0.0 is added by itself.
+    allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
+    # Uploads through the Documents tab: files per upload, and the size the corpus folder may reach by
+    # uploads (files already there count; an upload that would pass it is refused).
+    max_upload_files: int = 20
+    upload_quota_bytes: int = 500 * 1024 * 1024
 
     @property
     def model_path(self) -> str:
@@ -264,6 +294,16 @@ class Settings:
         ):
             if name in env:
                 values[key] = env[name]
+        extra_hosts = [h.strip() for h in env.get("QA_ALLOWED_HOSTS", "").split(",") if h.strip()]
+        server_name = env.get("GRADIO_SERVER_NAME", "").strip()
+        if server_name and server_name not in ("0.0.0.0", "::"):
+            extra_hosts.append(server_name)
+        if extra_hosts:
+            values["allowed_hosts"] = (*cls.allowed_hosts, *extra_hosts)
+        if "QA_UPLOAD_QUOTA_MB" in env:
+            values["upload_quota_bytes"] = _int(env, "QA_UPLOAD_QUOTA_MB") * 1024 * 1024
+        if "QA_MAX_UPLOAD_FILES" in env:
+            values["max_upload_files"] = _int(env, "QA_MAX_UPLOAD_FILES")
         if "QA_MODEL_CACHE" in env:
             values["llm_model_dir"] = Path(env["QA_MODEL_CACHE"])
         if "QA_LLM_THREADS" in env:
@@ -280,7 +320,7 @@ class Settings:
             values["reader_prompt_tokens"] = _int(env, "QA_READER_TOKENS")
         if "QA_LLM_PROMPT_LOOKUP" in env:
             values["llm_prompt_lookup"] = _int(env, "QA_LLM_PROMPT_LOOKUP")
-        if "QA_OCR" in env or "QA_MAX_SHEET_ROWS" in env:
+        if any(name in env for name in ("QA_OCR", *_READ_LIMITS)):
             values["reading"] = _read_limits(env)
         key_value = env.get("QA_OPENAI_API_KEY") or env.get("OPENAI_API_KEY")
         if key_value:
@@ -301,6 +341,8 @@ class Settings:
             raise ConfigError(f"max_chunk_tokens must be at least 32, got {self.max_chunk_tokens}.")
         if self.overlap_sentences < 0:
             raise ConfigError("overlap_sentences cannot be negative.")
+        if self.max_upload_files < 1 or self.upload_quota_bytes < 0:
+            raise ConfigError("QA_MAX_UPLOAD_FILES must be at least 1 and QA_UPLOAD_QUOTA_MB at least 0.")
         if self.store is StoreKind.MILVUS:
             uri = self.milvus_target
             remote = uri.startswith(("http://", "https://"))
@@ -361,12 +403,30 @@ def _read_limits(env: Mapping[str, str]) -> ReadLimits:
         if value not in ("on", "off", "1", "0", "true", "false"):
             raise ConfigError(f"QA_OCR must be on or off, got {env['QA_OCR']!r}.")
         limits = dataclasses.replace(limits, ocr=value in ("on", "1", "true"))
-    if "QA_MAX_SHEET_ROWS" in env:
-        rows = _int(env, "QA_MAX_SHEET_ROWS")
-        if rows < 1:
-            raise ConfigError(f"QA_MAX_SHEET_ROWS must be at least 1, got {rows}.")
-        limits = dataclasses.replace(limits, max_sheet_rows=rows)
-    return limits
+    changes: dict[str, Any] = {}  # int or float, by the field
+    for name, key in _READ_LIMITS.items():
+        if name not in env:
+            continue
+        if key == "seconds":
+            try:
+                changes[key] = float(env[name])
+            except ValueError:
+                raise ConfigError(f"{name} must be seconds, got {env[name]!r}.") from None
+        else:
+            changes[key] = _int(env, name)
+        if changes[key] <= 0:
+            raise ConfigError(f"{name} must be more than 0, got {env[name]!r}.")
+    return dataclasses.replace(limits, **changes)
+
+
+# The bounds on reading that an environment variable sets (README, "Configuration"), by variable.
+_READ_LIMITS = {
+    "QA_MAX_SHEET_ROWS": "max_sheet_rows",
+    "QA_MAX_PAGE_CHARS": "page_chars",
+    "QA_MAX_DOCUMENT_CHARS": "document_chars",
+    "QA_MAX_DOCUMENT_CHUNKS": "document_chunks",
+    "QA_MAX_READ_SECONDS": "seconds",
+}
 
 
 def _int(env: Mapping[str, str], name: str) -> int:

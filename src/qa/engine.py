@@ -6,6 +6,7 @@ load. The CLI and the app each build one at their edge and pass it around.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -20,11 +21,14 @@ from qa.indexing import IndexSummary, ProgressHandler, SkipHandler, build_index
 from qa.questions import clean_question
 from qa.retrieval import retrieve
 from qa.shapes import Shape
+from qa.store import IndexCorrupt, IndexMismatch
 from qa.stores import VectorStore, live_generation, open_store
 from qa.types import Answer, StreamEvent
 
 if TYPE_CHECKING:
     from qa.generation import Generator
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,7 @@ class QA:
             self.embedder.name, self.embedder.dim, settings.chunker_fingerprint()
         )
         self._reload_lock = threading.Lock()
+        self._refused = ""  # a newer generation that failed to open: not retried until CURRENT moves again
 
     @property
     def store(self) -> VectorStore:
@@ -101,17 +106,25 @@ class QA:
         return ""
 
     def reload_if_changed(self) -> bool:
-        """Pick up an index written since we loaded (by `qa index` in a shell, or the app's rebuild)."""
+        """Pick up an index written since we loaded (by `qa index` in a shell, or the app's rebuild).
+
+        A new generation that fails to open (damaged, or built for another model) is logged once and left
+        alone: answers keep coming from the index in memory, and it is not re-read on every question."""
         generation = live_generation(self.settings)
-        if generation is None or generation == self._store.generation:
+        if generation is None or generation in (self._store.generation, self._refused):
             return False
         with self._reload_lock:
-            if generation == self._store.generation:
+            if generation in (self._store.generation, self._refused):
                 return False
-            store = open_store(self.settings)
-            store.manifest.check_compatible(
-                self.embedder.name, self.embedder.dim, self.settings.chunker_fingerprint()
-            )
+            try:
+                store = open_store(self.settings)
+                store.manifest.check_compatible(
+                    self.embedder.name, self.embedder.dim, self.settings.chunker_fingerprint()
+                )
+            except (IndexCorrupt, IndexMismatch) as exc:
+                self._refused = generation
+                log.warning("kept answering from the loaded index; the new one cannot be used: %s", exc)
+                return False
             self._store = store  # one reference swap: concurrent asks keep the store they started with
         return True
 

@@ -22,19 +22,20 @@ from qa.cards import document_card
 from qa.chunking import Chunk, chunk_document
 from qa.config import Settings
 from qa.corpus import (
+    PART,
     SOURCES_FILE,
     DocumentError,
     Skipped,
     check_size,
     file_sha256,
-    find_files,
     load_sources,
     read_document,
     relative_name,
 )
 from qa.embedding import Embedder
-from qa.store import IndexCorrupt, IndexMismatch, IndexMissing, Manifest
+from qa.store import IndexCorrupt, IndexMismatch, IndexMissing, IndexUnwritable, Manifest
 from qa.stores import VectorStore, new_store, open_store, prune
+from qa.walk import display_dir, scan_corpus
 
 SkipHandler = Callable[[Skipped], None]
 # (chunks embedded so far, chunks to embed): for a UI's progress bar; the CLI draws its own with tqdm.
@@ -47,6 +48,10 @@ class IndexBusy(RuntimeError):
 
 class CorpusMissing(FileNotFoundError):
     """The corpus folder does not exist."""
+
+
+class CorpusUnreadable(CorpusMissing):
+    """The corpus folder exists but cannot be listed; the index is left as it was."""
 
 
 @dataclass(frozen=True)
@@ -112,15 +117,22 @@ def build_index(
     corpus_dir = settings.corpus_dir
     if not corpus_dir.is_dir():
         raise CorpusMissing(
-            f"Corpus folder not found: {corpus_dir}. Create it and add documents, or pass --corpus DIR."
+            f"Corpus folder not found: {display_dir(corpus_dir)}. Create it and add documents, or pass "
+            "--corpus DIR."
         )
-    settings.index_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(settings.index_dir / ".lock"))
     try:
+        settings.index_dir.mkdir(parents=True, exist_ok=True)
         lock.acquire(timeout=0)
     except Timeout:
         raise IndexBusy(
-            f"Another `qa index` is updating {settings.index_dir} right now; wait for it to finish and run again."
+            f"Another `qa index` is updating the index folder {display_dir(settings.index_dir)} right now; "
+            "wait for it to finish and run again."
+        ) from None
+    except OSError as exc:
+        raise IndexUnwritable(
+            f"Cannot write the index folder {display_dir(settings.index_dir)} ({exc.strerror}): fix its "
+            "permissions, or pass --index DIR (QA_INDEX)."
         ) from None
     try:
         return _build_locked(
@@ -147,21 +159,41 @@ def _build_locked(
         store = new_store(settings, Manifest(model=embedder.name, dim=embedder.dim, chunker=chunker))
     manifest = store.manifest
     skipped: list[Skipped] = []
+
+    def skip(entry: Skipped) -> None:
+        skipped.append(entry)
+        on_skip(entry)
+
+    try:
+        scan = scan_corpus(settings.corpus_dir)
+    except DocumentError as exc:  # listing nothing is not "everything was removed": change nothing
+        raise CorpusUnreadable(
+            f"Cannot read the corpus folder {display_dir(settings.corpus_dir)}: {exc}. Fix its permissions "
+            "and run `qa index` again; the index was left as it was."
+        ) from None
+    sources_known = True
     try:
         sources = load_sources(settings.corpus_dir)
     except DocumentError as exc:  # a typo in the metadata file must not stop the build: report it, go on
-        sources = {}
-        skipped.append(Skipped(SOURCES_FILE, str(exc)))
-        on_skip(skipped[-1])
-
+        sources, sources_known = {}, False
+        skip(Skipped(SOURCES_FILE, str(exc)))
+    for entry in scan.skipped:
+        skip(entry)
     seen: set[str] = set()
+    for folder in scan.unreadable:  # its documents are kept as they were indexed, not taken for removed
+        kept = [p for p in manifest.documents if p.startswith(folder)]
+        seen.update(kept)
+        kept_note = f"its {len(kept)} indexed documents are kept as they were. " if kept else ""
+        skip(Skipped(folder, f"cannot read this folder; {kept_note}Fix its permissions to index it."))
+
     changed: list[tuple[str, Any]] = []  # (relative path, Document)
     unchanged = 0
-    for path in find_files(settings.corpus_dir):
+    for path in scan.files:
         rel = relative_name(path, settings.corpus_dir)
         seen.add(rel)
-        meta_hash = _meta_hash(sources.get(rel, {}))
         old = manifest.documents.get(rel)
+        # With the metadata file unreadable, an unchanged document keeps the title it was indexed with.
+        meta_hash = _meta_hash(sources.get(rel, {})) if sources_known or not old else old["meta"]
         try:
             stat = path.stat()
             if (
@@ -185,13 +217,14 @@ def _build_locked(
                 path, settings.corpus_dir, sources, settings.max_file_bytes, digest, settings.reading
             )
         except (DocumentError, OSError) as exc:
-            skip = Skipped(rel, str(exc))
-            skipped.append(skip)
-            on_skip(skip)
+            # An OSError's own text holds the absolute path; the relative one is already in the report.
+            reason = str(exc) if isinstance(exc, DocumentError) else f"cannot read ({exc.strerror or exc})"
+            skip(Skipped(rel, reason))
             continue
-        for note in doc.notes:  # indexed, but not whole (rows past the bound, pages OCR could not read)
-            skipped.append(Skipped(rel, f"part not indexed: {note}"))
-            on_skip(skipped[-1])
+        if not sources_known:
+            meta_hash = _meta_hash({})  # read without its metadata: say so, so a fixed file is applied
+        for note in doc.notes:  # indexed, but not whole (a bound of ReadLimits, pages OCR could not read)
+            skip(Skipped(rel, f"{PART} {note}", cut=True))
         changed.append((rel, (doc, stat.st_size, stat.st_mtime_ns, meta_hash)))
 
     removed_paths = [p for p in manifest.documents if p not in seen or p in dict(changed)]
@@ -240,6 +273,11 @@ def _build_locked(
             settings.min_section_tokens,
         )
         card = document_card(doc, embedder.count_tokens, settings.max_chunk_tokens)
+        limit = settings.reading.document_chunks - (card is not None)  # the card is embedded too
+        if len(chunks) > limit:
+            said = f"only its first {limit:,} of {len(chunks):,} chunks are indexed (QA_MAX_DOCUMENT_CHUNKS)"
+            skip(Skipped(rel, f"{PART} {said}", cut=True))
+            chunks = chunks[:limit]
         if card is not None:
             chunks.append(card)
         new_chunks.extend(chunks)
@@ -351,4 +389,5 @@ def _meta_hash(entry: dict[str, str]) -> str:
 
 
 def _print_skip(skip: Skipped) -> None:
-    print(f"qa index: skipped {skip.path}: {skip.reason}", file=sys.stderr)
+    # A cut document's reason starts with PART ("part not indexed:"), which says it was indexed in part.
+    print(f"qa index: {'' if skip.cut else 'skipped '}{skip.path}: {skip.reason}", file=sys.stderr)

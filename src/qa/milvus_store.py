@@ -11,12 +11,14 @@ BM25 and RRF fusion run in the engine (a BM25 function over our own stemmed toke
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -33,6 +35,9 @@ from qa.store import (
     _chunk_to_json,
 )
 from qa.stores import Fused, fuse_here
+from qa.walk import display_dir
+
+_T = TypeVar("_T")
 
 SENTENCE_BITS = 12  # at most 4096 sentences per chunk (a chunk holds at most 256 word pieces)
 BATCH = 2000
@@ -47,8 +52,65 @@ class MilvusUnavailable(IndexError_):
     """The configured Milvus cannot be used; the message names the setting to fix."""
 
 
+def shown_target(settings: Settings) -> str:
+    """The configured Milvus as messages show it: a server's address, or a Milvus Lite folder's
+    relative name (never an absolute path)."""
+    uri = settings.milvus_target
+    if uri.startswith(("http://", "https://")):
+        return uri
+    return display_dir(Path(uri).parent) + Path(uri).name
+
+
+def read(settings: Settings, client: Any, name: str, call: Callable[[], _T]) -> _T:
+    """Run one read of generation `name`. A server restarted since we opened it holds the collections
+    released: load them and read again. A server that does not answer becomes one MilvusUnavailable."""
+    from pymilvus.exceptions import MilvusException
+
+    for attempt in (1, 2):
+        try:
+            return call()
+        except MilvusException as exc:
+            released = "released" in str(exc.message) or "not loaded" in str(exc.message)
+            if released and attempt == 1:
+                with _unavailable(settings):
+                    for suffix in ("", "_sentences", "_meta"):
+                        client.load_collection(name + suffix)
+                continue
+            raise _down(settings, exc) from None
+        except Exception as exc:
+            if type(exc).__module__.startswith("grpc"):
+                raise _down(settings, exc) from None
+            raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@contextmanager
+def _unavailable(settings: Settings) -> Iterator[None]:
+    """Turns pymilvus and gRPC failures inside the block into MilvusUnavailable."""
+    from pymilvus.exceptions import MilvusException
+
+    try:
+        yield
+    except MilvusException as exc:
+        raise _down(settings, exc) from None
+    except Exception as exc:
+        if type(exc).__module__.startswith("grpc"):
+            raise _down(settings, exc) from None
+        raise
+
+
+def _down(settings: Settings, exc: BaseException) -> MilvusUnavailable:
+    reason = str(getattr(exc, "message", "") or type(exc).__name__).splitlines()[0][:160]
+    return MilvusUnavailable(
+        f"Milvus at {shown_target(settings)} is not answering ({reason}); answers resume once it is back. "
+        "Check that it is running (QA_MILVUS_URI)."
+    )
+
+
 def connect(settings: Settings) -> Any:
     """A MilvusClient for settings.milvus_target (Milvus Lite starts in this process for a .db path)."""
+    # pymilvus logs every failed call with a traceback; our own message says it in one line.
+    logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
     uri = settings.milvus_target
     try:
         from pymilvus import MilvusClient
@@ -61,8 +123,9 @@ def connect(settings: Settings) -> Any:
     try:
         return MilvusClient(uri=uri, token=settings.milvus_token, timeout=10)
     except Exception as exc:  # pymilvus raises its own types, and grpc's, for a refused or slow server
+        reason = str(getattr(exc, "message", "") or type(exc).__name__).splitlines()[0][:160]
         raise MilvusUnavailable(
-            f"Cannot reach Milvus at {uri} ({type(exc).__name__}: {exc}): check QA_MILVUS_URI (and "
+            f"Cannot reach Milvus at {shown_target(settings)} ({reason}): check QA_MILVUS_URI (and "
             "QA_MILVUS_TOKEN), or set QA_STORE=faiss. A Milvus Lite .db folder opens in one process at a time."
         ) from None
 
@@ -75,8 +138,11 @@ def live_collection(client: Any, alias: str) -> str | None:
 
 def live_generation(settings: Settings) -> str | None:
     client = connect(settings)
-    name = live_collection(client, settings.milvus_collection)
-    return None if name is None else f"{name}/{_manifest_row(client, name)['version']}"
+    with _unavailable(settings):
+        name = live_collection(client, settings.milvus_collection)
+    if name is None:
+        return None
+    return f"{name}/{read(settings, client, name, lambda: _manifest_row(client, name))['version']}"
 
 
 def prune(settings: Settings) -> None:
@@ -171,10 +237,15 @@ class MilvusStore:
         recorded are dropped; if it also removed some, the counts differ and IndexCorrupt makes `qa index`
         rebuild. Readers skip this: a writer may be mid-run."""
         client = connect(settings)
+        with _unavailable(settings):
+            return cls._load(client, settings, writing)
+
+    @classmethod
+    def _load(cls, client: Any, settings: Settings, writing: bool) -> MilvusStore:
         name = live_collection(client, settings.milvus_collection)
         if name is None:
             raise IndexMissing(
-                f"No index in Milvus collection {settings.milvus_collection!r} at {settings.milvus_target}: "
+                f"No index in Milvus collection {settings.milvus_collection!r} at {shown_target(settings)}: "
                 "run `qa index` to build it."
             )
         for suffix in ("", "_sentences", "_meta"):
@@ -304,20 +375,20 @@ class MilvusStore:
     def search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         if self.count == 0:
             return []
-        found = self.client.search(
+        found = self._read(lambda: self.client.search(
             self.name, [query_vector.tolist()], anns_field="vector", limit=k, search_params=SEARCH_PARAMS,
             output_fields=["record", "vector"],
-        )  # fmt: skip
+        ))  # fmt: skip
         return self._hits(found[0])
 
     def search_bm25(self, query: str, k: int) -> list[tuple[int, float]]:
         text = _bm25_query(query)
         if not text or self.count == 0:
             return []
-        found = self.client.search(
+        found = self._read(lambda: self.client.search(
             self.name, [text], anns_field="sparse", limit=k, search_params={"metric_type": "BM25"},
             output_fields=["record", "vector"],
-        )  # fmt: skip
+        ))  # fmt: skip
         return [(cid, abs(score)) for cid, score in self._hits(found[0])]  # Lite reports -BM25 as a distance
 
     def fused_search(
@@ -333,14 +404,19 @@ class MilvusStore:
             AnnSearchRequest([query_vector.tolist()], "vector", SEARCH_PARAMS, k),
             AnnSearchRequest([text], "sparse", {"metric_type": "BM25"}, k),
         ]
-        found = self.client.hybrid_search(
-            self.name, routes, ranker=RRFRanker(rrf_k), limit=2 * k, output_fields=["record", "vector"]
+        found = self._read(
+            lambda: self.client.hybrid_search(
+                self.name, routes, ranker=RRFRanker(rrf_k), limit=2 * k, output_fields=["record", "vector"]
+            )
         )
         return Fused(self._hits(found[0]))
 
     def term_frequencies(self) -> Mapping[str, int]:
         """Chunk counts per stemmed term, asked of the engine term by term (text_match) and cached."""
         return self._df
+
+    def _read(self, call: Callable[[], _T]) -> _T:
+        return read(self.settings, self.client, self.name, call)
 
     def _ids(self) -> Iterator[int]:
         return iter(sorted(cid for d in self.manifest.documents.values() for cid in d["chunk_ids"]))
@@ -350,7 +426,8 @@ class MilvusStore:
         if not parts:
             return 0
         expr = " and ".join(f"text_match(terms, '{p}')" for p in parts)
-        return int(self.client.query(self.name, filter=expr, output_fields=["count(*)"])[0]["count(*)"])
+        rows = self._read(lambda: self.client.query(self.name, filter=expr, output_fields=["count(*)"]))
+        return int(rows[0]["count(*)"])
 
     def _hits(self, found: Any) -> list[tuple[int, float]]:
         out = []
@@ -370,14 +447,18 @@ class MilvusStore:
     def _record(self, cid: int) -> tuple[Chunk, np.ndarray]:
         if cid in self._records:
             return self._records[cid]
-        rows = self.client.get(self.name, ids=[int(cid)], output_fields=["record", "vector"])
+        rows = self._read(
+            lambda: self.client.get(self.name, ids=[int(cid)], output_fields=["record", "vector"])
+        )
         if not rows:
             raise KeyError(cid)
         return self._remember(cid, rows[0]["record"], rows[0]["vector"])
 
     def _sentences(self, cid: int) -> np.ndarray:
-        rows = self.client.query(
-            self.name + "_sentences", filter=f'value == "{int(cid)}"', output_fields=["id", "vector"]
+        rows = self._read(
+            lambda: self.client.query(
+                self.name + "_sentences", filter=f'value == "{int(cid)}"', output_fields=["id", "vector"]
+            )
         )
         if not rows:
             self._record(cid)  # raises KeyError for an unknown chunk

@@ -10,6 +10,16 @@ class QuestionError(ValueError):
     """The question cannot be asked as given; the message says what to do."""
 
 
+# Control and format characters, separators that break lines, lone surrogates (no encoder takes them:
+# echoing one crashed the chat's JSON stream), private-use and unassigned code points.
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+
+
+def printable(raw: str) -> str:
+    """`raw` with every character no UI or encoder should see replaced by a space: safe to echo back."""
+    return "".join(" " if unicodedata.category(ch) in _UNPRINTABLE else ch for ch in raw)
+
+
 def clean_question(raw: str, max_chars: int) -> tuple[str, str]:
     """(question, notice): control and format characters removed, whitespace collapsed, cut to `max_chars`.
 
@@ -18,10 +28,7 @@ def clean_question(raw: str, max_chars: int) -> tuple[str, str]:
     """
     if not isinstance(raw, str):
         raise QuestionError("The question must be text.")
-    text = "".join(
-        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn") else ch for ch in raw
-    )
-    text = re.sub(r"\s+", " ", text).strip()
+    text = re.sub(r"\s+", " ", printable(raw)).strip()
     if not text:
         raise QuestionError("The question is empty: type a question about the documents.")
     notice = ""

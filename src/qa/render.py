@@ -234,7 +234,7 @@ def status_html(lines: Sequence[str], kind: str = "info") -> str:
 
 def summary_lines(summary: IndexSummary) -> list[str]:
     lines = [f"Index updated: {summary.describe()}."]
-    lines += [f"Skipped {s.path}: {s.reason}" for s in summary.skipped]
+    lines += [f"{'' if s.cut else 'Skipped '}{s.path}: {s.reason}" for s in summary.skipped]
     return lines
 
 

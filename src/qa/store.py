@@ -30,6 +30,7 @@ from qa.corpus import file_sha256
 from qa.lexical import BM25_STOPWORDS, content_terms, stemmer
 from qa.locators import Locus
 from qa.stores import Fused, fuse_here
+from qa.walk import display_dir
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
@@ -49,6 +50,10 @@ class IndexMismatch(IndexError_):
 
 class IndexCorrupt(IndexError_):
     pass
+
+
+class IndexUnwritable(IndexError_):
+    """The index folder cannot be written (permissions, a full disk); nothing was switched."""
 
 
 @dataclass
@@ -195,14 +200,36 @@ class Store:
 
     def save(self, index_dir: Path) -> str:
         """Write a new generation folder, then switch CURRENT to it atomically. Returns the generation."""
-        import faiss
-
         index_dir.mkdir(parents=True, exist_ok=True)
         if self.bm25 is None:
             self._build_bm25()
         generation = f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10**9:09d}-{os.getpid()}"
         tmp = index_dir / generation
-        tmp.mkdir()
+        try:
+            tmp.mkdir()
+            self._write(tmp)
+        except BaseException as exc:  # a half-written generation is never left behind
+            shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(exc, OSError):
+                raise IndexUnwritable(
+                    f"Cannot write the index into {display_dir(index_dir)} ({exc.strerror or exc}); the "
+                    "previous index is still in use. Free space or fix permissions, then run `qa index`."
+                ) from exc
+            raise
+        pointer = index_dir / f".{CURRENT}.{os.getpid()}.tmp"
+        pointer.write_text(generation + "\n", encoding="utf-8")
+        _fsync_file(pointer)
+        previous = current_generation(index_dir)
+        os.replace(pointer, index_dir / CURRENT)
+        _fsync_dir(index_dir)
+        self.generation = generation
+        _remove_stale(index_dir, keep={generation, previous or ""})
+        return generation
+
+    def _write(self, tmp: Path) -> None:
+        """Every file of a generation into the empty folder `tmp`, fsynced, manifest.json last."""
+        import faiss
+
         ids = sorted(self.chunks)
         rows: list[int] = []
         row = 0
@@ -230,15 +257,6 @@ class Store:
             tmp / "manifest.json", asdict(self.manifest)
         )  # last: its presence marks a complete folder
         _fsync_tree(tmp)
-        pointer = index_dir / f".{CURRENT}.{os.getpid()}.tmp"
-        pointer.write_text(generation + "\n", encoding="utf-8")
-        _fsync_file(pointer)
-        previous = current_generation(index_dir)
-        os.replace(pointer, index_dir / CURRENT)
-        _fsync_dir(index_dir)
-        self.generation = generation
-        _remove_stale(index_dir, keep={generation, previous or ""})
-        return generation
 
     @classmethod
     def load(cls, index_dir: Path, policy: VectorIndexPolicy | None = None) -> Store:
@@ -247,13 +265,14 @@ class Store:
         import faiss
 
         generation = current_generation(index_dir)
+        shown = display_dir(index_dir)
         if generation is None:
             if (index_dir / CURRENT).exists():
                 raise IndexCorrupt(
-                    f"{index_dir / CURRENT} does not name a complete index (damaged, or its folder was "
+                    f"{shown}{CURRENT} does not name a complete index (damaged, or its folder was "
                     "deleted): run `qa index --rebuild`."
                 )
-            raise IndexMissing(f"No index found in {index_dir}: run `qa index` to build it.")
+            raise IndexMissing(f"No index found in {shown}: run `qa index` to build it.")
         folder = index_dir / generation
         try:
             manifest = Manifest(**json.loads((folder / "manifest.json").read_text(encoding="utf-8")))
@@ -276,15 +295,18 @@ class Store:
                 if _tokenised_otherwise(store.bm25):
                     store.bm25 = None  # rebuilt from the chunks on first use, and saved with the next save
         except (OSError, EOFError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+            # An OSError's text (and some of numpy's and faiss's) holds the absolute path: say only its kind.
+            detail = str(exc) if type(exc) in (ValueError, KeyError) else type(exc).__name__
             raise IndexCorrupt(
-                f"The index in {folder} is damaged or incomplete ({type(exc).__name__}: {exc}): "
+                f"The index in {shown}{generation} is damaged or incomplete ({detail}): "
                 "run `qa index --rebuild`."
             ) from exc
         if index.ntotal != len(store.chunks) or sum(len(c.sentences) for c in store.chunks.values()) != len(
             sentence_matrix
         ):
             raise IndexCorrupt(
-                f"The index in {folder} is inconsistent (vector counts differ): run `qa index --rebuild`."
+                f"The index in {shown}{generation} is inconsistent (vector counts differ): "
+                "run `qa index --rebuild`."
             )
         return store
 
@@ -304,7 +326,9 @@ def current_generation(index_dir: Path) -> str | None:
     except (FileNotFoundError, NotADirectoryError, UnicodeDecodeError):
         return None  # no index, or a damaged pointer (Store.load tells them apart; a save replaces it)
     except OSError as exc:
-        raise IndexCorrupt(f"Cannot read {index_dir / CURRENT} ({exc}): run `qa index --rebuild`.") from exc
+        raise IndexCorrupt(
+            f"Cannot read {display_dir(index_dir)}{CURRENT} ({exc.strerror}): run `qa index --rebuild`."
+        ) from exc
     if not name or "/" in name or not (index_dir / name / "manifest.json").is_file():
         return None
     return name

@@ -6,7 +6,7 @@ import os
 import re
 import shutil
 import unicodedata
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from qa.corpus import SUPPORTED_SUFFIXES
@@ -79,3 +79,33 @@ def save_upload(src: Path, name: str, corpus_dir: Path, max_bytes: int) -> str:
                 raise
             return target_name
     raise UploadRejected(f"Could not find a free name for {name!r}; try again.")
+
+
+def check_batch(sizes: Sequence[int], corpus_dir: Path, max_files: int, quota_bytes: int) -> None:
+    """Refuse a whole upload that brings more than `max_files` files, or that would bring the corpus folder
+    past `quota_bytes` (what is already there counts), so repeated uploads cannot fill the disk."""
+    if len(sizes) > max_files:
+        raise UploadRejected(
+            f"{len(sizes)} files at once is more than the {max_files} an upload may hold; add them in "
+            "smaller groups."
+        )
+    used = folder_bytes(corpus_dir)
+    if used + sum(sizes) > quota_bytes:
+        raise UploadRejected(
+            f"These files ({sum(sizes) / MB:.1f} MB) would bring the corpus folder to "
+            f"{(used + sum(sizes)) / MB:.1f} MB, over its upload quota of {quota_bytes / MB:g} MB "
+            "(QA_UPLOAD_QUOTA_MB). Remove documents from the folder, or raise the quota."
+        )
+
+
+def folder_bytes(folder: Path) -> int:
+    """Total size of the regular files under `folder` (links not followed, unreadable entries skipped)."""
+    total = 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            try:
+                st = os.lstat(os.path.join(root, name))
+            except OSError:
+                continue
+            total += st.st_size
+    return total

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.resources
+import os
 import sys
 import threading
 from collections.abc import Iterator, Sequence
@@ -24,7 +25,7 @@ from gradio.events import api as gradio_api
 from qa.condense import Turn, history_from_json
 from qa.config import Backend, ConfigError, RetrievalMode, Settings, parse_backend
 from qa.corpus import SUPPORTED_SUFFIXES
-from qa.questions import QuestionError
+from qa.questions import QuestionError, printable
 from qa.render import (
     INSPECTOR_EMPTY,
     SOURCES_EMPTY,
@@ -42,7 +43,7 @@ from qa.render import (
     upload_help,
 )
 from qa.types import Answer, StreamEvent
-from qa.uploads import UploadRejected, save_upload
+from qa.uploads import UploadRejected, check_batch, save_upload
 
 if TYPE_CHECKING:
     from qa.engine import DocumentInfo
@@ -119,7 +120,8 @@ def chat_turn(
     qa: QAService, question: str, state: ChatState, backend: Backend, top_k: int
 ) -> Iterator[ChatOutputs]:
     """Answer a chat question, yielding (textbox, messages, state, sources, inspector) as text streams in."""
-    if not question or not question.strip():
+    question = printable(question or "")  # before anything echoes it (a lone surrogate broke the stream)
+    if not question.strip():
         gr.Warning("Type a question about the documents first.")
         yield (question, state.messages(), state, *state.panels())
         return
@@ -143,7 +145,7 @@ def chat_turn(
         return
     except Exception as exc:
         print(f"qa serve: answering {question!r} failed: {exc!r}", file=sys.stderr)
-        gr.Warning(esc(f"Could not answer: {exc}"))
+        gr.Warning(esc(f"Could not answer: {visitor_message(exc)}"))
         yield (question, state.messages(), state, *state.panels())
         return
     if answer is None:  # pragma: no cover - QA.stream always ends with an answer
@@ -167,7 +169,14 @@ def build_app(qa: QAService) -> gr.Blocks:
     settings = qa.settings
     backend_choices = [(BACKEND_LABELS.get(b, b.value), b.value) for b in Backend]
 
-    app = gr.Blocks(title=f"{settings.corpus_title} · Document Q&A", fill_width=False)
+    # No telemetry, whatever the environment: Gradio's version check and usage reports are per Blocks.
+    # Uploads land in Gradio's cache before `add_files` copies them: drop copies older than an hour, hourly.
+    app = gr.Blocks(
+        title=f"{settings.corpus_title} · Document Q&A",
+        fill_width=False,
+        analytics_enabled=False,
+        delete_cache=(3600, 3600),
+    )
     with app:
         state = gr.State(ChatState())
         gr.HTML(
@@ -296,12 +305,19 @@ def build_app(qa: QAService) -> gr.Blocks:
         def add_files(paths: list[str] | None) -> tuple[None, str]:
             saved: list[str] = []
             problems: list[str] = []
+            try:
+                sizes = [Path(path).stat().st_size for path in paths or []]
+                check_batch(
+                    sizes, settings.corpus_dir, settings.max_upload_files, settings.upload_quota_bytes
+                )
+            except (UploadRejected, OSError) as exc:
+                return None, status_html([visitor_message(exc)], "error")
             for path in paths or []:
                 src = Path(path)
                 try:
                     name = save_upload(src, src.name, settings.corpus_dir, settings.max_file_bytes)
                 except (UploadRejected, OSError) as exc:
-                    problems.append(str(exc))
+                    problems.append(visitor_message(exc))
                 else:
                     saved.append(f"Added {name} to the corpus.")
             if saved:
@@ -319,7 +335,8 @@ def build_app(qa: QAService) -> gr.Blocks:
                 summary = qa.rebuild(on_progress=embedding)
             except Exception as exc:  # IndexBusy, CorpusMissing, a model error: say it, keep serving
                 print(f"qa serve: rebuild failed: {exc!r}", file=sys.stderr)
-                return documents_html(qa.documents()), status_html([f"Rebuild failed: {exc}"], "error")
+                failed = f"Rebuild failed: {visitor_message(exc)}"
+                return documents_html(qa.documents()), status_html([failed], "error")
             progress(1.0, desc="Done")
             kind = "error" if summary.skipped else "info"
             return documents_html(qa.documents()), status_html(summary_lines(summary), kind)
@@ -350,15 +367,37 @@ def build_app(qa: QAService) -> gr.Blocks:
                 turns = history_from_json(history)
                 return qa.ask(question, turns, backend=backend, top_k=int(top_k) if top_k else None).to_json()
             except (QuestionError, ConfigError) as exc:
-                raise gr.Error(esc(str(exc).replace(" (QA_BACKEND, --backend)", ""))) from None
+                message = str(exc).replace(" (QA_BACKEND, --backend)", "")
+                raise gr.Error(esc(message), print_exception=False) from None
+            except Exception as exc:  # one line for the caller and the log, not a traceback
+                print(f"qa serve: /ask failed: {exc!r}", file=sys.stderr)
+                raise gr.Error(
+                    esc(f"Could not answer: {visitor_message(exc)}"), print_exception=False
+                ) from None
 
         gradio_api(ask, api_name="ask", concurrency_limit=CONCURRENCY, concurrency_id="answer")
     return app
 
 
+def visitor_message(exc: BaseException) -> str:
+    """What a visitor is told of an error: our own messages name the fix and hold no server paths; any
+    other error's text may (an OSError's does), so it goes to the server log only."""
+    from qa.cli import is_user_error
+
+    if isinstance(exc, UploadRejected | QuestionError) or (isinstance(exc, Exception) and is_user_error(exc)):
+        return str(exc)
+    return f"an unexpected {type(exc).__name__}; the details are in the server log."
+
+
 def launch_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for `app.launch` (theme, CSS and limits live there since Gradio 6)."""
+    from starlette.middleware import Middleware
+
+    from qa.guard import RequestGuard
+
     return {
+        # Gradio builds its FastAPI app inside launch; middleware given here wraps every route.
+        "app_kwargs": {"middleware": [Middleware(RequestGuard, allowed_hosts=settings.allowed_hosts)]},
         "theme": gr.themes.Soft(
             primary_hue="indigo",
             neutral_hue="slate",
@@ -378,6 +417,9 @@ def serve(settings: Settings, build: bool = True) -> None:
     from qa.engine import QA
     from qa.indexing import build_index
 
+    # Gradio's own checks read these too (huggingface_hub's when it is imported): off before either runs.
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     embedder = make_embedder(settings)
     if build:
         summary = build_index(settings, embedder)
@@ -406,13 +448,6 @@ def _warm_up(qa: QAService) -> None:
     # Gradio wraps every event in a matplotlib backend switch, which imports matplotlib (when installed).
     with contextlib.suppress(ImportError):
         importlib.import_module("matplotlib")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python app.py [options]`: the same as `qa serve [options]`."""
-    from qa.cli import main as cli_main
-
-    return cli_main(["serve", *(sys.argv[1:] if argv is None else argv)])
 
 
 def load_css() -> str:

@@ -1,4 +1,5 @@
-"""What every reader shares: the error it raises, the parts it returns, and the zip-bomb check.
+"""What every reader shares: the error it raises, the parts it returns, the zip-bomb check, and the bound on
+the work of one document (`bounded`, with `qa.limits.Extraction`).
 
 A reader turns a file's bytes into `Part`s (a paragraph, a table row, a slide's notes ...), each tagged with
 where it is (page, slide, sheet and row, heading path). `compose` joins them with blank lines, so the chunker
@@ -7,6 +8,7 @@ never runs one part into the next, and records where each place begins in the te
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 import zipfile
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from qa.config import ReadLimits
+from qa.limits import Extraction
 from qa.locators import Locus, LocusKind
 
 # Control characters other than the newline would corrupt the UI and JSON output; tabs become spaces too.
@@ -75,6 +78,20 @@ def compose(parts: Iterable[Part], title: str = "", notes: Iterable[str] = ()) -
         pieces.append(text + "\n\n")
         offset += len(text) + 2
     return Extract("".join(pieces), tuple(loci), title.strip(), tuple(notes))
+
+
+def bounded(parts: Iterable[Part], budget: Extraction, timed: bool = True) -> list[Part]:
+    """The parts a document's budget admits, pulled one by one so that a lazy reader stops working as soon
+    as the document's characters are all taken or (if `timed`) its time is up. Parts already extracted
+    are passed with `timed=False`: the time they cost is spent, and what it bought is kept."""
+    out: list[Part] = []
+    for index, part in enumerate(parts, start=1):
+        where = f"{part.kind.value} {part.number}" if part.number else f"part {index}"
+        if budget.full if not timed else budget.stop(where):
+            break
+        text = budget.take(part.text)
+        out.append(part if text is part.text else dataclasses.replace(part, text=text))
+    return out
 
 
 def open_zip(raw: bytes, kind: str, limits: ReadLimits) -> zipfile.ZipFile:

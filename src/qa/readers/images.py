@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from qa.config import ReadLimits
+from qa.limits import Extraction
 from qa.locators import LocusKind
 from qa.readers import ocr
 from qa.readers.base import DocumentError, Extract, Part, compose
@@ -28,7 +29,10 @@ def read_image(raw: bytes, name: str, limits: ReadLimits) -> Extract:
         image = ImageOps.exif_transpose(opened).convert("L")
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         raise DocumentError(f"not a readable picture ({type(exc).__name__}: {exc})") from exc
+    budget = Extraction(limits)
     result = ocr.recognise(image, limits)
     if not result.text.strip():
         raise DocumentError("OCR found no text in the picture")
-    return compose([Part(result.text, LocusKind.IMAGE, ocr=result.confidence)])
+    # One picture is one page: its text is held to the page bound like a PDF page's.
+    text = budget.take(result.text, page=1)
+    return compose([Part(text, LocusKind.IMAGE, ocr=result.confidence)], notes=budget.notes)

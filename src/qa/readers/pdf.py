@@ -31,9 +31,20 @@ from itertools import pairwise
 from typing import Any
 
 from qa.config import ReadLimits
+from qa.limits import Extraction
 from qa.locators import LocusKind
 from qa.readers import ocr
-from qa.readers.base import DocumentError, Extract, Part, compose, hyphenated_words, unwrap, usable_title
+from qa.readers.base import (
+    DocumentError,
+    Extract,
+    Part,
+    bounded,
+    compose,
+    hyphenated_words,
+    unwrap,
+    usable_title,
+)
+from qa.readers.pdfpages import layouts
 
 MARGIN = 0.1  # top and bottom share of the page where running headers, footers and page numbers live
 _PAGE_NUMBER = re.compile(
@@ -58,28 +69,30 @@ class Page:
     width: float
     height: float
     lines: tuple[Line, ...]
+    left_out: bool = False  # over a bound before it was parsed (qa.readers.pdfpages): not read by OCR either
 
 
 def read_pdf(raw: bytes, name: str, limits: ReadLimits) -> Extract:
-    """Read a PDF (see the module docstring)."""
-    pages, title = _layout(raw, limits)
-    notes: list[str] = []
-    if len(pages) > limits.max_pages:
-        pages = pages[: limits.max_pages]
-        notes.append(f"only the first {limits.max_pages} pages were indexed (max_pages)")
+    """Read a PDF (see the module docstring); bounded by the document's budget (qa.readers.pdfpages)."""
+    budget = Extraction(limits)
+    notes = budget.notes
+    pages, title = _layout(raw, budget)
     running = running_lines(pages)
     parts: list[Part] = []
     scanned: list[int] = []
     for page in pages:
         text = page_text(page, running)
         if len(re.findall(r"\w", _CID.sub("", text))) < limits.min_text_chars:
-            scanned.append(page.number)
+            if not page.left_out:
+                scanned.append(page.number)
             continue
         parts.append(Part(text, LocusKind.PAGE, page.number))
     if scanned:
-        parts += _ocr_pages(raw, scanned, limits, notes)
+        parts += _ocr_pages(raw, scanned, budget)
         parts.sort(key=lambda p: p.number)
-    return compose(_join_across_pages(parts), title, notes)
+    # Pages were cut at the page bound as they were drawn, and the clock was checked; here the document's
+    # bound on characters.
+    return compose(_join_across_pages(bounded(parts, budget, timed=False)), title, notes)
 
 
 def _join_across_pages(parts: list[Part]) -> list[Part]:
@@ -94,18 +107,19 @@ def _join_across_pages(parts: list[Part]) -> list[Part]:
     return out
 
 
-def _layout(raw: bytes, limits: ReadLimits) -> tuple[list[Page], str]:
-    from pdfminer.high_level import extract_pages
-    from pdfminer.layout import LAParams, LTTextBox, LTTextLine
+def _layout(raw: bytes, budget: Extraction) -> tuple[list[Page], str]:
+    from pdfminer.layout import LTTextBox, LTTextLine
     from pdfminer.pdfdocument import PDFPasswordIncorrect
     from pdfminer.pdfparser import PDFParser
 
     logging.getLogger("pdfminer").setLevel(logging.ERROR)  # it warns about harmless oddities
     pages: list[Page] = []
     try:
-        for number, layout in enumerate(
-            extract_pages(io.BytesIO(raw), laparams=LAParams(), maxpages=limits.max_pages + 1), start=1
-        ):
+        for laid in layouts(raw, budget):
+            number, layout = laid.number, laid.layout
+            if layout is None:
+                pages.append(Page(number, 0.0, 0.0, (), left_out=True))
+                continue
             lines = [
                 Line(
                     " ".join(line.get_text().split()),
@@ -252,8 +266,9 @@ def find_gutter(lines: Sequence[Line], width: float) -> float | None:
     return best[2] if best is not None else None
 
 
-def _ocr_pages(raw: bytes, numbers: Sequence[int], limits: ReadLimits, notes: list[str]) -> list[Part]:
+def _ocr_pages(raw: bytes, numbers: Sequence[int], budget: Extraction) -> list[Part]:
     """OCR the listed pages (no text layer); what cannot be read becomes a note, not an error."""
+    limits, notes = budget.limits, budget.notes
     shown = ", ".join(map(str, numbers[:10])) + (" …" if len(numbers) > 10 else "")
     pages = "page" if len(numbers) == 1 else "pages"
     have, were = ("has", "was") if len(numbers) == 1 else ("have", "were")
@@ -275,6 +290,8 @@ def _ocr_pages(raw: bytes, numbers: Sequence[int], limits: ReadLimits, notes: li
         return []
     try:
         for number in todo:
+            if budget.stop(f"page {number} (OCR)"):
+                break
             started = time.perf_counter()
             try:
                 image = _render(pdf[number - 1], limits)
@@ -288,8 +305,12 @@ def _ocr_pages(raw: bytes, numbers: Sequence[int], limits: ReadLimits, notes: li
                 time.perf_counter() - started,
                 result.confidence,
             )
-            if result.text.strip():
-                parts.append(Part(result.text, LocusKind.PAGE, number, ocr=result.confidence))
+            text = result.text
+            if len(text) > limits.page_chars:  # (counted against the document's bound by the caller)
+                budget.page_cut(number)
+                text = text[: limits.page_chars]
+            if text.strip():
+                parts.append(Part(text, LocusKind.PAGE, number, ocr=result.confidence))
     finally:
         pdf.close()
     if failed:

@@ -14,8 +14,9 @@ from collections.abc import Iterable, Sequence
 from itertools import islice
 
 from qa.config import ReadLimits
+from qa.limits import Extraction
 from qa.locators import LocusKind
-from qa.readers.base import DocumentError, Extract, Part, compose, open_zip, usable_title
+from qa.readers.base import DocumentError, Extract, Part, bounded, compose, open_zip, usable_title
 from qa.readers.tables import cell_text, headers_of, row_sentence
 
 
@@ -25,7 +26,8 @@ def read_xlsx(raw: bytes, name: str, limits: ReadLimits) -> Extract:
     from openpyxl import load_workbook
 
     parts: list[Part] = []
-    notes: list[str] = []
+    budget = Extraction(limits)
+    notes = budget.notes
     try:
         book = load_workbook(io.BytesIO(raw), read_only=True, data_only=True, keep_links=False)
     except Exception as exc:  # openpyxl raises many types (KeyError, InvalidFileException, ...)
@@ -39,9 +41,11 @@ def read_xlsx(raw: bytes, name: str, limits: ReadLimits) -> Extract:
                 f"only the first {limits.max_sheets} of {len(sheets)} sheets were indexed (max_sheets)"
             )
         for sheet in sheets[: limits.max_sheets]:
+            if budget.stop(f"sheet {sheet.title!r}"):
+                break
             rows = sheet.iter_rows(values_only=True)
             numbered = ((n, [cell_text(v) for v in row]) for n, row in enumerate(rows, start=1))
-            parts += _sheet_parts(numbered, sheet.title, limits, notes)
+            parts += _sheet_parts(numbered, sheet.title, limits, budget)
         title = usable_title(book.properties.title)
     except Exception as exc:
         raise DocumentError(
@@ -59,20 +63,22 @@ def read_csv(raw: bytes, name: str, limits: ReadLimits) -> Extract:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:8192], delimiters=",;\t|")
     except csv.Error:
         dialect = csv.excel
-    notes: list[str] = []
+    budget = Extraction(limits)
     try:
         reader = csv.reader(io.StringIO(text), dialect)
         numbered = ((n, [cell_text(c) for c in row]) for n, row in enumerate(reader, start=1))
-        parts = _sheet_parts(numbered, "", limits, notes)
+        parts = _sheet_parts(numbered, "", limits, budget)
     except csv.Error as exc:
         raise DocumentError(f"not a readable CSV file ({exc})") from exc
-    return compose(parts, "", notes)
+    return compose(parts, "", budget.notes)
 
 
 def _sheet_parts(
-    rows: Iterable[tuple[int, list[str]]], sheet: str, limits: ReadLimits, notes: list[str]
+    rows: Iterable[tuple[int, list[str]]], sheet: str, limits: ReadLimits, budget: Extraction
 ) -> list[Part]:
-    """A sheet's heading and one sentence per data row, cut at max_sheet_rows with a note."""
+    """A sheet's heading and one sentence per data row, cut at max_sheet_rows with a note (and where the
+    document's budget ends: the rows are read only while it lasts)."""
+    notes = budget.notes
     # (row number, cells within the column bound, whether cells beyond it hold something)
     filled = (
         (n, cells[: limits.max_columns], any(cells[limits.max_columns :])) for n, cells in rows if any(cells)
@@ -80,18 +86,23 @@ def _sheet_parts(
     header = next(filled, None)
     if header is None:
         return []
-    parts = [Part("## " + sheet, LocusKind.SHEET, scope=sheet)] if sheet else []
+    parts = bounded([Part("## " + sheet, LocusKind.SHEET, scope=sheet)] if sheet else [], budget)
     headers = headers_of(_trim(header[1]))
     wide = header[2]
     last = header[0]
+    stopped = False
     for n, cells, cut in islice(filled, limits.max_sheet_rows):
         wide = wide or cut
         sentence = row_sentence(headers, _trim(cells))
         if sentence:
-            parts.append(Part(sentence, LocusKind.ROW, n, sheet))
+            kept = bounded([Part(sentence, LocusKind.ROW, n, sheet)], budget)
+            if not kept:
+                stopped = True
+                break
+            parts += kept
             last = n
     where = f"sheet {sheet!r}" if sheet else "the file"
-    if next(filled, None) is not None:
+    if not stopped and next(filled, None) is not None:
         notes.append(
             f"{where}: only the first {limits.max_sheet_rows} rows (to row {last}) were indexed; "
             "raise QA_MAX_SHEET_ROWS to read more"

@@ -12,8 +12,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from qa.config import ReadLimits
+from qa.limits import Extraction
 from qa.locators import LocusKind
-from qa.readers.base import DocumentError, Extract, Part, compose, open_zip, usable_title
+from qa.readers.base import DocumentError, Extract, Part, bounded, compose, open_zip, usable_title
 from qa.readers.tables import table_rows
 
 
@@ -22,7 +23,8 @@ def read_pptx(raw: bytes, name: str, limits: ReadLimits) -> Extract:
     open_zip(raw, ".pptx", limits).close()
     from pptx import Presentation
 
-    notes: list[str] = []
+    budget = Extraction(limits)
+    notes = budget.notes
     parts: list[Part] = []
     first_title = ""
     try:
@@ -34,15 +36,17 @@ def read_pptx(raw: bytes, name: str, limits: ReadLimits) -> Extract:
             )
         previous = ""
         for number, slide in enumerate(slides[: limits.max_slides], start=1):
+            if budget.stop(f"slide {number} of {len(slides)}"):
+                break
             title = _title(slide)
             first_title = first_title or title
             # A slide titled as the one before continues it ("Results", "Results"): its title again would
             # only repeat the heading between the two halves of one section.
             if title and title != previous:
-                parts.append(Part("## " + title, LocusKind.SLIDE, number))
+                parts += bounded([Part("## " + title, LocusKind.SLIDE, number)], budget)
             previous = title
-            parts += [Part(t, LocusKind.SLIDE, number) for t in _body(slide)]
-            parts += [Part(t, LocusKind.SLIDE, number) for t in _notes(slide)]
+            parts += bounded((Part(t, LocusKind.SLIDE, number) for t in _body(slide)), budget)
+            parts += bounded((Part(t, LocusKind.SLIDE, number) for t in _notes(slide)), budget)
         title = usable_title(deck.core_properties.title) or first_title
     except Exception as exc:  # a damaged package can make python-pptx or lxml raise almost anything
         raise DocumentError(

@@ -11,11 +11,13 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
+from itertools import chain
 from typing import Any
 
 from qa.config import ReadLimits
+from qa.limits import Extraction
 from qa.locators import SEPARATOR, LocusKind
-from qa.readers.base import DocumentError, Extract, Part, compose, open_zip, usable_title
+from qa.readers.base import DocumentError, Extract, Part, bounded, compose, open_zip, usable_title
 from qa.readers.tables import table_rows
 
 _HEADING_STYLE = re.compile(r"^heading\s*(\d)$", re.I)
@@ -28,10 +30,11 @@ def read_docx(raw: bytes, name: str, limits: ReadLimits) -> Extract:
     open_zip(raw, ".docx", limits).close()
     from docx import Document
 
+    budget = Extraction(limits)
     try:
         doc = Document(io.BytesIO(raw))
-        parts = list(_body(doc))
-        parts += _footnotes(doc)
+        # Lazily: the paragraphs are read only while the budget lasts (footnotes only after the body).
+        parts = bounded(chain(_body(doc), _lazy_footnotes(doc)), budget)
         title = usable_title(doc.core_properties.title)
     except Exception as exc:  # a damaged package can make python-docx or lxml raise almost anything
         raise DocumentError(
@@ -39,7 +42,11 @@ def read_docx(raw: bytes, name: str, limits: ReadLimits) -> Extract:
         ) from exc
     if not title:
         title = next((p.text.lstrip("# ") for p in parts if p.text.startswith("# ")), "")
-    return compose(parts, title)
+    return compose(parts, title, budget.notes)
+
+
+def _lazy_footnotes(doc: Any) -> Iterator[Part]:
+    yield from _footnotes(doc)
 
 
 def _body(doc: Any) -> Iterator[Part]:
