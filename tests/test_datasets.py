@@ -350,3 +350,39 @@ def test_public_thresholds_name_what_the_runs_measure() -> None:
             assert mode in modes and metric in metrics, name
             assert 0 < limit < 1, name
     assert QUICK_LIMIT[Dataset.SQUAD2] >= 100
+
+
+def test_threshold_sweep_fits_on_one_half_and_scores_the_other() -> None:
+    from qa.config import AbstainThresholds
+    from qa.datasets import sweep
+
+    def rec(i: int, answerable: bool, cosine: float, current: AbstainThresholds) -> dict[str, object]:
+        evidence = {
+            "best_cosine": cosine,
+            "best_coverage": 0.0,
+            "chunk_cosine": 0.9,
+            "passage_coverage": 0.0,
+            "missing_terms": [],
+            "explicit": "",
+            "typed_ok": True,
+        }
+        from qa.answering import Evidence, abstain_reason
+
+        abstained = bool(abstain_reason(Evidence(**evidence), current))  # type: ignore[arg-type]
+        return {"id": f"q{i}", "answerable": answerable, "abstained": abstained, "evidence": evidence}
+
+    current = AbstainThresholds(min_confidence=0.35, min_chunk_cosine=0.2)
+    # Unanswerable questions score 0.6, answerable ones 0.9: any min_confidence in (0.6, 0.9] separates them.
+    records = [rec(i, i % 2 == 0, 0.9 if i % 2 == 0 else 0.6, current) for i in range(40)]
+    result = sweep.sweep(records, current, max_far=0.10)
+    assert result["current_matches_run"]
+    assert result["current"]["abstention_recall"]["value"] == 0.0  # 0.35 abstains on nothing
+    assert [h["fit_on_fold"] for h in result["held_out"]] == [0, 1]
+    for held in result["held_out"]:
+        recall = held["abstention_recall"]
+        assert (
+            recall["value"] == 1.0 and recall["n"] == 10 and recall["low"] == pytest.approx(0.7225, abs=1e-4)
+        )
+        assert held["false_abstention_rate"]["value"] == 0.0 and held["false_abstention_rate"]["n"] == 10
+        assert 0.6 < held["thresholds"]["min_confidence"] <= 0.9
+    assert "fit on fold 1" in str(sweep.section(result)["rows"])
