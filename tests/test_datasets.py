@@ -386,3 +386,12 @@ def test_threshold_sweep_fits_on_one_half_and_scores_the_other() -> None:
         assert held["false_abstention_rate"]["value"] == 0.0 and held["false_abstention_rate"]["n"] == 10
         assert 0.6 < held["thresholds"]["min_confidence"] <= 0.9
     assert "fit on fold 1" in str(sweep.section(result)["rows"])
+
+
+def test_a_generator_column_needs_an_explicit_backend() -> None:
+    from qa.config import Backend
+    from qa.datasets.runner import modes_for
+
+    assert [m.name for m in modes_for(None)] == ["extractive-hybrid"]
+    assert [m.name for m in modes_for(Backend.EXTRACTIVE)] == ["extractive-hybrid"]
+    assert [m.name for m in modes_for(Backend.OPENAI)] == ["extractive-hybrid", "openai-hybrid"]
