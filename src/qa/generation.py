@@ -6,6 +6,7 @@ passage when
 
     max cosine(sentence, passage sentences) >= settings.verify_min_support     it says the same thing
     and every number, name and acronym of the sentence occurs in the passage   nothing was invented
+    and the passage negates if the sentence does                              nothing was turned round
 
 A wrong or missing `[n]` is moved to the passage that best supports the sentence; a sentence that no passage
 supports is kept but flagged (`AnswerSentence.verified=False`). Any backend failure falls back to the
@@ -393,11 +394,17 @@ def support(sentence: str, vector: np.ndarray, hit: Hit, sentence_vectors: np.nd
     passage = hit.chunk.embed_text()
     passage_lower = passage.lower()
     missing = [f"the number {n}" for n in sorted(lexical.numbers(sentence) - lexical.numbers(passage))]
+    named = lexical.names(sentence) | lexical.acronyms(sentence)
+    # One-word names too ("based in Mumbai" against a passage that says Delhi), unless part of a longer one.
+    named |= {w for w in lexical.capitalised_words(sentence) if not any(w in n.split() for n in named)}
     missing += [
         f"the name {name}"
-        for name in sorted(lexical.names(sentence) | lexical.acronyms(sentence))
+        for name in sorted(named)
         if name.strip("-&").lower() not in passage_lower  # "ASEAN-Hong Kong" yields the acronym "ASEAN-"
     ]
+    # A sentence that says "not" is not supported by a passage that never does: similarity cannot see it.
+    if lexical.negates(sentence) and not lexical.negates(passage):
+        missing.append("a negation")
     return Support(float(cosines[best]), best, tuple(missing))
 
 
