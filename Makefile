@@ -9,17 +9,31 @@ export TOKENIZERS_PARALLELISM := false
 export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_DISABLE_PROGRESS_BARS := 1
 
-.PHONY: install run test lint typecheck unit eval eval-check index bench clean install-llm
+.PHONY: install run test lint typecheck unit eval eval-check index bench clean install-llm test-setup install-ocr eval-public
+
+# The local model (llama-cpp-python, compiled once, and the GGUF weights in ~/.cache/qa/models, README
+# "Generative answers"): part of `make install`, since the product's answers depend on it. QA_LLM=off skips
+# it; LLM_MODELS picks the sizes (the 135m model is always installed: the tests use it).
+QA_LLM ?= on
+LLM_MODELS ?= 1.5b
 
 install: $(STAMP)
 
 # torch goes in first and alone: its CPU build lies on this machine's disk, and letting a dependency
-# pull torch instead would fetch a multi-GB CUDA build.
-$(STAMP): pyproject.toml
+# pull torch instead would fetch a multi-GB CUDA build. Then the ONNX export of the embedding model (once,
+# ~10 s: the default embedder, so that answering never imports torch), then the local model: a failed
+# compile does not fail the install, it says how to retry.
+$(STAMP): pyproject.toml requirements/llm-runtime.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m qa.onnx_export
+	@if [ "$(QA_LLM)" = off ]; then \
+		echo "QA_LLM=off: the local model is not installed (answers stay extractive); later: make install-llm"; \
+	else \
+		PY=$(PY) scripts/install_llm.sh --optional $(LLM_MODELS); \
+	fi
 	touch $(STAMP)
 
 index: $(STAMP)
@@ -46,6 +60,7 @@ eval-check: $(STAMP)
 	$(VENV)/bin/qa index
 	$(VENV)/bin/qa eval --quick --check --out "$$(mktemp -d)"
 
+
 eval: $(STAMP)
 	$(VENV)/bin/qa eval
 
@@ -58,15 +73,25 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 bench: $(BENCH_STAMP)
 	$(PY) bench/run.py $(BENCH_ARGS)
 
-# Optional offline generative answers (`--backend llamacpp`; README "Generative answers"): llama-cpp-python,
-# compiled once for this CPU, and hash-pinned GGUF weights assembled in ~/.cache/qa/models (QA_MODEL_CACHE).
-# The 135m model always (its tests use it), plus LLM_MODELS: make install-llm LLM_MODELS="0.5b 1.5b".
-LLM_MODELS ?= 1.5b
+# The local model again (after a failed compile, or for other sizes): make install-llm LLM_MODELS="0.5b 1.5b".
+# llama-cpp-python compiled once for this CPU, hash-pinned GGUF weights assembled in ~/.cache/qa/models.
 install-llm: $(STAMP)
 	PY=$(PY) scripts/install_llm.sh $(LLM_MODELS)
 
+# OCR for scanned PDFs and pictures (README "File formats"): Debian's Tesseract, its English models inside.
+install-ocr:
+	command -v tesseract >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr tesseract-ocr-eng; }
+
+
+# What only the tests need, beyond `make install`: headless Chromium for tests/test_browser.py (apt-get when
+# root with apt; otherwise it says what will be skipped and the command that installs it).
+test-setup:
+	@scripts/install_browser.sh
+
+# Public data (README "How it compares"): ~100 SQuAD 2.0 questions and NFCorpus retrieval on a fixed sample.
 eval-public: $(STAMP) ; for d in squad2 nfcorpus; do $(VENV)/bin/qa eval --dataset $$d --quick --check --out "$$(mktemp -d)" || exit 1; done
-test: lint typecheck unit eval-check eval-public
+
+test: test-setup lint typecheck unit eval-check
 
 clean:
 	rm -rf $(VENV) index/*

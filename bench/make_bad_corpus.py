@@ -132,7 +132,10 @@ def make_bad_corpus(
     # A metadata file with a TOML syntax error: reported, and the documents indexed without its titles.
     put("sources.toml", b'["good/harbour.txt"\ntitle = "unterminated\n', Expected("skipped", "cannot parse"))
     put(".hidden.txt", b"A hidden file is never indexed.\n", Expected("ignored"))
-    put("picture.png", b"\x89PNG\r\n\x1a\n" + rng.randbytes(64), Expected("ignored"))
+    # Pictures are read (OCR) since the file-formats work: a broken one is skipped with its reason.
+    put(
+        "picture.png", b"\x89PNG\r\n\x1a\n" + rng.randbytes(64), Expected("skipped", "not a readable picture")
+    )
     links = {
         "loop": (dest, True),  # a folder symlink back to the corpus root
         "d01/up": (dest / "d01", True),  # and one to its own parent

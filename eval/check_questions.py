@@ -10,6 +10,9 @@ Checks, for every line of the question file:
 * followup items have a non-empty history, other items an empty one;
 * every source names a file in corpus/, and every evidence string is an exact
   substring of at least one of the item's source files (each source backing at least one);
+  for `document` items (questions about a whole document: its title, kind, publisher, date)
+  an evidence string may instead be an exact substring of one of the metadata values that
+  corpus/sources.toml gives the item's source, since those facts are often in no text;
 * every key fact has at least one variant occurring (case-insensitive, whitespace-normalised)
   in the reference answer or in one of the evidence sentences.
 
@@ -23,12 +26,14 @@ from __future__ import annotations
 import json
 import re
 import sys
+import tomllib
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
+SOURCES_TOML = CORPUS / "sources.toml"
 DEFAULT_QUESTIONS = Path(__file__).resolve().parent / "questions.jsonl"
 
 ALLOWED_TYPES: tuple[str, ...] = (
@@ -38,10 +43,19 @@ ALLOWED_TYPES: tuple[str, ...] = (
     "paraphrase",
     "keyword",
     "followup",
+    "summary",
+    "document",
+    "list",
+    "comparison",
+    "why_how",
+    "event",
     "unanswerable_offtopic",
     "unanswerable_near_miss",
 )
 UNANSWERABLE_TYPES = frozenset({"unanswerable_offtopic", "unanswerable_near_miss"})
+# Types whose evidence may come from the source's entry in sources.toml as well as from its text: a
+# document's publisher or date is metadata, and document cards put those fields into the index.
+METADATA_EVIDENCE_TYPES = frozenset({"document"})
 
 # Key -> expected Python type of its value.
 EXPECTED_KEYS: dict[str, type] = {
@@ -69,8 +83,16 @@ def is_str_list(value: object) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
-def check_item(item: dict[str, Any], where: str, corpus_texts: dict[str, str]) -> list[str]:
-    """Return the problems found in one question item (an empty list when it is valid)."""
+def check_item(
+    item: dict[str, Any],
+    where: str,
+    corpus_texts: dict[str, str],
+    metadata: dict[str, dict[str, str]] | None = None,
+) -> list[str]:
+    """Return the problems found in one question item (an empty list when it is valid).
+
+    `metadata` maps a corpus file to its sources.toml fields; only METADATA_EVIDENCE_TYPES may cite them.
+    """
     problems: list[str] = []
 
     keys = set(item)
@@ -138,6 +160,7 @@ def check_item(item: dict[str, Any], where: str, corpus_texts: dict[str, str]) -
     for s in sources:
         if s not in corpus_texts:
             problems.append(f"{where}: source {s!r} is not a file in {CORPUS}")
+    fields = metadata if metadata is not None and qtype in METADATA_EVIDENCE_TYPES else {}
     backed: set[str] = set()
     for ev in item["evidence"]:
         if not ev.strip():
@@ -145,7 +168,10 @@ def check_item(item: dict[str, Any], where: str, corpus_texts: dict[str, str]) -
             continue
         holders = [s for s in known if ev in corpus_texts[s]]
         if not holders:
-            problems.append(f"{where}: evidence not found verbatim in its sources: {ev[:80]!r}")
+            holders = [s for s in known if any(ev in v for v in fields.get(s, {}).values())]
+        if not holders:
+            where_else = " or their sources.toml entries" if fields else ""
+            problems.append(f"{where}: evidence not found verbatim in its sources{where_else}: {ev[:80]!r}")
         backed.update(holders)
     for s in known:
         if s not in backed:
@@ -168,6 +194,24 @@ def load_corpus() -> dict[str, str]:
     return texts
 
 
+def load_metadata() -> dict[str, dict[str, str]]:
+    """Map each corpus file named in sources.toml to its string fields (title, kind, publisher, date).
+
+    Raises ValueError naming the file when it is not valid TOML.
+    """
+    if not SOURCES_TOML.is_file():
+        return {}
+    try:
+        data = tomllib.loads(SOURCES_TOML.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{SOURCES_TOML} is not valid TOML ({exc}); fix it first") from exc
+    return {
+        name: {k: v for k, v in entry.items() if isinstance(v, str)}
+        for name, entry in data.items()
+        if isinstance(entry, dict)
+    }
+
+
 def main(argv: list[str]) -> int:
     """Validate the question file; return the process exit code."""
     qpath = Path(argv[1]) if len(argv) > 1 else DEFAULT_QUESTIONS
@@ -177,6 +221,11 @@ def main(argv: list[str]) -> int:
     corpus_texts = load_corpus()
     if not corpus_texts:
         print(f"ERROR: no corpus files found in {CORPUS}", file=sys.stderr)
+        return 1
+    try:
+        metadata = load_metadata()
+    except ValueError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
         return 1
 
     problems: list[str] = []
@@ -201,7 +250,7 @@ def main(argv: list[str]) -> int:
         if isinstance(item.get("id"), str):
             where = f"line {lineno} ({item['id']})"
             seen_ids.append(item["id"])
-        item_problems = check_item(item, where, corpus_texts)
+        item_problems = check_item(item, where, corpus_texts, metadata)
         problems.extend(item_problems)
         if not item_problems:
             counts[item["type"]] += 1

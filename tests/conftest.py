@@ -16,12 +16,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# The suite tests the extractive answerer unless a test asks for another backend: `auto`, the product's
+# default, would load the local model in every CLI and app test. Tests of auto pass it explicitly.
+os.environ.setdefault("QA_BACKEND", "extractive")
 
-from qa.answering import Answer
 from qa.chunking import Chunk, Sentence
-from qa.config import Settings
+from qa.config import Backend, Settings
 from qa.embedding import Spans, normalise
 from qa.retrieval import Hit
+from qa.types import Answer
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
@@ -83,16 +86,23 @@ def corpus_copy(tmp_path: Path) -> Path:
 @pytest.fixture
 def fake_settings(tmp_path: Path, corpus_copy: Path) -> Settings:
     """Settings over a copy of the real corpus and a fresh index folder, for use with FakeEmbedder."""
-    return Settings(corpus_dir=corpus_copy, index_dir=tmp_path / "index")
+    return Settings(corpus_dir=corpus_copy, index_dir=tmp_path / "index", backend=Backend.EXTRACTIVE)
 
 
 @pytest.fixture(scope="session")
 def real_embedder() -> Iterator[object]:
-    """The real all-MiniLM-L6-v2, loaded once per test session."""
+    """The real all-MiniLM-L6-v2 as the default settings run it (fp32 ONNX), loaded once per test session."""
+    from qa.embedding import make_embedder
+
+    yield make_embedder(Settings())
+
+
+@pytest.fixture(scope="session")
+def torch_embedder() -> Iterator[object]:
+    """The same model run by PyTorch (sentence-transformers): the reference the ONNX backend is checked against."""
     from qa.embedding import SentenceTransformerEmbedder
 
-    settings = Settings()
-    yield SentenceTransformerEmbedder(settings.model_path)
+    yield SentenceTransformerEmbedder(Settings().model_path)
 
 
 @pytest.fixture(scope="session")
@@ -103,7 +113,7 @@ def real_settings(tmp_path_factory: pytest.TempPathFactory, real_embedder: objec
     base = tmp_path_factory.mktemp("real")
     corpus = base / "corpus"
     shutil.copytree(CORPUS, corpus)
-    settings = Settings(corpus_dir=corpus, index_dir=base / "index")
+    settings = Settings(corpus_dir=corpus, index_dir=base / "index", backend=Backend.EXTRACTIVE)
     build_index(settings, real_embedder)  # type: ignore[arg-type]
     return settings
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 import qa.embedding
+import qa.onnx_embedding
 from qa.cli import main
 from tests.conftest import FakeEmbedder
 
@@ -28,7 +29,7 @@ BATCH = 32
 
 
 class SlowFakeEmbedder(FakeEmbedder):
-    """Takes the constructor arguments of SentenceTransformerEmbedder; sleeps per batch like a model would."""
+    """Takes the constructor arguments of either real embedder; sleeps per batch like a model would."""
 
     def __init__(self, *_args: object, **_kwargs: object) -> None:
         super().__init__()
@@ -47,6 +48,7 @@ class SlowFakeEmbedder(FakeEmbedder):
 
 def run(argv: Sequence[str]) -> int:
     qa.embedding.SentenceTransformerEmbedder = SlowFakeEmbedder  # type: ignore[misc,assignment]
+    qa.onnx_embedding.OnnxEmbedder = SlowFakeEmbedder  # type: ignore[misc,assignment]  # the default backend
     # `qa index` would otherwise name its embedder from the real model folder and load the fake lazily.
     qa.embedding.model_identity = lambda settings: None
     try:

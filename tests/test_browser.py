@@ -38,7 +38,7 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         not CHROMIUM.exists(),
-        reason="/usr/bin/chromium is missing: install it with `apt-get install -y chromium chromium-driver`",
+        reason="/usr/bin/chromium is missing: install it with `make test` (as root), or `sudo apt-get install -y chromium`",
     ),
 ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -33,6 +34,17 @@ def test_help_is_instant_and_lists_commands() -> None:
     assert out.returncode == 0
     for command in ("index", "ask", "serve", "eval"):
         assert command in out.stdout
+
+
+def test_version_and_the_chat_command_are_listed() -> None:
+    out = _qa("--version")
+    assert out.returncode == 0 and re.fullmatch(r"qa \d+\.\d+\.\d+\S*\n", out.stdout)
+    assert "chat" in _qa("--help").stdout
+
+
+def test_dry_run_and_watch_do_not_go_together(tmp_path: Path) -> None:
+    out = _qa("index", "--dry-run", "--watch", "--corpus", str(CORPUS), "--index", str(tmp_path))
+    assert out.returncode == 2 and "--dry-run and --watch" in out.stderr
 
 
 def test_empty_question_is_a_usage_error() -> None:
@@ -127,11 +139,11 @@ def test_watch_reindexes_when_the_corpus_changes(tmp_path: Path) -> None:
         proc.wait(timeout=30)
 
 
-NO_TORCH_INDEX = """
+NO_MODEL_INDEX = """
 import sys
 from qa.cli import main
 code = main(sys.argv[1:])
-print("TORCH_LOADED" if "torch" in sys.modules else "TORCH_NOT_LOADED")
+print("MODEL_LOADED" if {"torch", "onnxruntime"} & set(sys.modules) else "MODEL_NOT_LOADED")
 sys.exit(code)
 """
 
@@ -144,7 +156,7 @@ def test_index_loads_the_model_only_when_something_needs_embedding(tmp_path: Pat
 
     def run() -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-c", NO_TORCH_INDEX, "index", "--json", *dirs],
+            [sys.executable, "-c", NO_MODEL_INDEX, "index", "--json", *dirs],
             capture_output=True,
             text=True,
             env=ENV,
@@ -152,15 +164,15 @@ def test_index_loads_the_model_only_when_something_needs_embedding(tmp_path: Pat
         )
 
     first = run()
-    assert first.returncode == 0 and "TORCH_LOADED" in first.stdout.splitlines()[-1]
+    assert first.returncode == 0 and first.stdout.splitlines()[-1] == "MODEL_LOADED"
     noop = run()
     assert noop.returncode == 0, noop.stderr
-    assert noop.stdout.splitlines()[-1] == "TORCH_NOT_LOADED"
+    assert noop.stdout.splitlines()[-1] == "MODEL_NOT_LOADED"
     assert json.loads(noop.stdout.splitlines()[0])["unchanged"] == 5
 
     (corpus / "extra.txt").write_text("The new cafeteria opens on Mondays at eight o'clock in the morning.\n")
     changed = run()  # a new file: the model is loaded after all, and its vectors match a fresh build's name
-    assert changed.returncode == 0 and "TORCH_LOADED" in changed.stdout
+    assert changed.returncode == 0 and changed.stdout.splitlines()[-1] == "MODEL_LOADED"
     assert json.loads(changed.stdout.splitlines()[0])["added"] == 1
     ask = _qa("ask", "--json", "When does the new cafeteria open?", *dirs)
     assert ask.returncode == 0 and json.loads(ask.stdout)["citations"][0]["source"] == "extra.txt"

@@ -21,12 +21,12 @@ def test_find_files_recurses_and_skips_hidden_unsupported_and_links(tmp_path: Pa
     (tmp_path / ".hidden.txt").write_text("secret")
     (tmp_path / ".git").mkdir()
     (tmp_path / ".git" / "c.txt").write_text("no")
-    (tmp_path / "image.png").write_bytes(b"\x89PNG")
+    (tmp_path / "image.gif").write_bytes(b"GIF89a")  # .png and .jpg are read (OCR), .gif is not
     (tmp_path / "loop").symlink_to(tmp_path, target_is_directory=True)  # a symlink loop
     (tmp_path / "dangling.txt").symlink_to(tmp_path / "missing.txt")
     found = sorted(p.relative_to(tmp_path).as_posix() for p in find_files(tmp_path))
     assert "a.txt" in found and "deep/er/b.md" in found
-    assert not any(".hidden" in f or ".git" in f or f.endswith(".png") or "dangling" in f for f in found)
+    assert not any(".hidden" in f or ".git" in f or f.endswith(".gif") or "dangling" in f for f in found)
     assert len(found) == len(set(os.path.realpath(tmp_path / f) for f in found))  # the loop adds no copies
 
 

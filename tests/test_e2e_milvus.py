@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from qa.config import Settings, StoreKind
+from qa.config import Backend, Settings, StoreKind
 from tests.conftest import CORPUS
 from tests.test_e2e import ANSWERABLE, UNANSWERABLE
 
@@ -20,7 +20,12 @@ def test_real_answers_from_the_milvus_store(tmp_path: Path, real_embedder: Any) 
     from qa.indexing import build_index
 
     shutil.copytree(CORPUS, tmp_path / "corpus")
-    settings = Settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index", store=StoreKind.MILVUS)
+    settings = Settings(
+        backend=Backend.EXTRACTIVE,
+        corpus_dir=tmp_path / "corpus",
+        index_dir=tmp_path / "index",
+        store=StoreKind.MILVUS,
+    )
     summary = build_index(settings, real_embedder)
     assert summary.added == 5 and summary.chunks > 5
     qa = QA(settings, embedder=real_embedder)

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from qa import metrics as m
-from qa.answering import NOT_FOUND, Answer, Citation
 from qa.config import Backend, ConfigError, Settings
 from qa.evaluation import MAIN, METRICS, EvalItem, load_limits, load_questions, miss_reason, run_eval
+from qa.types import NOT_FOUND, Answer, Citation
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -328,6 +328,7 @@ def test_run_eval_writes_results_and_checks(
     assert "## Misses" in (out / "report.md").read_text()
     printed = capsys.readouterr().out
     assert "hit@5" in printed and "extractive fallback" in printed
+    assert f"Report: {(out / 'report.md').resolve()}" in printed  # where to read it
 
     impossible = tmp_path / "impossible.toml"
     impossible.write_text('[min]\n"hit@5" = 1.01\n\n[max]\nfalse_abstention_rate = -0.5\n')

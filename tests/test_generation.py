@@ -20,9 +20,11 @@ from typing import Any
 import pytest
 
 from qa import generation
-from qa.answering import NOT_FOUND, Answer, StreamEvent
 from qa.config import Backend, Settings
+from qa.generation.transformers_backend import TransformersGenerator, prompt_text
+from qa.generation.verify import support
 from qa.retrieval import Hit
+from qa.types import NOT_FOUND, Answer, StreamEvent
 from tests.conftest import AGREEMENT, INVESTMENT, FakeEmbedder, make_chunk, make_hits
 
 
@@ -90,8 +92,14 @@ def run(
     hits: list[Hit], settings: Settings, extractive: Answer, backend: Backend = Backend.OPENAI
 ) -> tuple[list[str], Answer]:
     """(deltas, final answer) of one generate() call, checking the stream's shape on the way."""
+    try:
+        generator, problem = generation.make_generator(settings, backend), ""
+    except generation.GenerationError as exc:  # as QA.generator reports it
+        generator, problem = None, str(exc)
     events: list[StreamEvent] = list(
-        generation.generate("q?", "q?", hits, backend, settings, FakeEmbedder(), extractive)
+        generation.generate(
+            "q?", "q?", hits, backend, settings, FakeEmbedder(), extractive, generator, problem
+        )
     )
     assert all(e.answer is None for e in events[:-1]) and events[-1].answer is not None
     return [e.delta for e in events[:-1]], events[-1].answer
@@ -342,8 +350,10 @@ def test_transformers_backend_streams_and_flags_random_text(
     assert answer.backend == "transformers" and answer.sentences
     assert not any(s.verified for s in answer.sentences)  # random word pieces support nothing
     assert answer.citations == ()
-    model, _ = generation.load_causal_lm(str(tiny_llm))
-    assert generation.load_causal_lm(str(tiny_llm))[0] is model  # loaded once per process
+    generator = generation.make_generator(settings, Backend.TRANSFORMERS)
+    assert isinstance(generator, TransformersGenerator)
+    model, _ = generator.model()
+    assert generator.model()[0] is model  # loaded once per generator
     assert next(model.parameters()).device.type == "cpu"
 
 
@@ -352,9 +362,9 @@ def test_prompt_uses_the_chat_template_when_there_is_one(tiny_llm: Path) -> None
 
     messages = [{"role": "system", "content": "S"}, {"role": "user", "content": "U"}]
     templated = AutoTokenizer.from_pretrained(str(tiny_llm), local_files_only=True)
-    assert generation.prompt_text(templated, messages) == "<|system|>S\n<|user|>U\n<|assistant|>"
+    assert prompt_text(templated, messages) == "<|system|>S\n<|user|>U\n<|assistant|>"
     templated.chat_template = None
-    assert generation.prompt_text(templated, messages) == "S\n\nU\n\nAnswer:"
+    assert prompt_text(templated, messages) == "S\n\nU\n\nAnswer:"
 
 
 def test_unloadable_model_folder_falls_back(tmp_path: Path, hits: list[Hit], extractive: Answer) -> None:
@@ -401,7 +411,7 @@ def test_one_word_names_and_negations_must_be_in_the_passage(fake_embedder: Fake
     vectors = fake_embedder.embed([s.text for s in hit.chunk.sentences])
 
     def missing(sentence: str) -> tuple[str, ...]:
-        return generation.support(sentence, fake_embedder.embed([sentence])[0], hit, vectors).missing
+        return support(sentence, fake_embedder.embed([sentence])[0], hit, vectors).missing
 
     assert missing("The Oberoi Group has its head office in Delhi.") == ()
     assert missing("The Oberoi Group's head office is in Delhi.") == ()  # a possessive is the same name

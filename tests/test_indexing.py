@@ -51,13 +51,14 @@ def test_add_change_remove_rename_touch(fake_settings: Settings, fake_embedder: 
     (corpus / "new.txt").write_text("A brand new note. It says the budget was USD 7 million in 2021.")
     summary = build_index(fake_settings, fake_embedder)
     assert (summary.added, summary.updated, summary.removed, summary.unchanged) == (1, 0, 0, 5)
-    assert len(fake_embedder.calls) == 1 and "brand new note" in fake_embedder.calls[0]
+    # Its one chunk and its document card (which quotes its lead sentence).
+    assert len(fake_embedder.calls) == 2 and all("USD 7 million" in c for c in fake_embedder.calls)
 
     fake_embedder.calls.clear()
     (corpus / "new.txt").write_text("A changed note. The budget was USD 9 million in 2022.")
     summary = build_index(fake_settings, fake_embedder)
     assert (summary.added, summary.updated, summary.removed) == (0, 1, 0)
-    assert len(fake_embedder.calls) == 1 and "changed note" in fake_embedder.calls[0]
+    assert len(fake_embedder.calls) == 2 and all("USD 9 million" in c for c in fake_embedder.calls)
 
     fake_embedder.calls.clear()
     os.utime(corpus / "hainan-hksar-mou.txt", None)  # touched, content identical
@@ -160,3 +161,34 @@ def test_summary_json_has_exactly_the_promised_keys(
     data = build_index(fake_settings, fake_embedder).to_json()
     assert set(data) == {"added", "updated", "removed", "unchanged", "chunks", "seconds"}
     json.dumps(data)
+
+
+def test_dry_run_lists_what_would_change_and_embeds_and_writes_nothing(
+    fake_settings: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    first = build_index(fake_settings, fake_embedder, dry_run=True)
+    assert first.rebuilt and first.added == 5 and fake_embedder.calls == []
+    assert not list(fake_settings.index_dir.glob("gen-*")) and first.to_json()["dry_run"] is True
+    build_index(fake_settings, fake_embedder)
+    store_before = sorted(p.name for p in fake_settings.index_dir.iterdir())
+    corpus = fake_settings.corpus_dir
+    (corpus / "new.txt").write_text("The new cafeteria opens on Mondays at eight o'clock.\n")
+    (corpus / "hainan-hksar-mou.txt").write_text("Rewritten: the MOU covers five areas.\n")
+    (corpus / "investhk-japan-korea-visit.txt").unlink()
+    fake_embedder.calls.clear()
+
+    plan = build_index(fake_settings, fake_embedder, dry_run=True)
+    assert (plan.added, plan.updated, plan.removed, plan.unchanged) == (1, 1, 1, 3)
+    assert plan.plan == {
+        "add": ("new.txt",),
+        "update": ("hainan-hksar-mou.txt",),
+        "remove": ("investhk-japan-korea-visit.txt",),
+    }
+    assert (
+        fake_embedder.calls == []
+        and sorted(p.name for p in fake_settings.index_dir.iterdir()) == store_before
+    )
+    text = plan.describe()
+    assert "would add 1, update 1, remove 1" in text and "  + new.txt" in text and "  - investhk" in text
+    done = build_index(fake_settings, fake_embedder)  # the real run does what the dry run said
+    assert (done.added, done.updated, done.removed) == (1, 1, 1)

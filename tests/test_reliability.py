@@ -22,13 +22,13 @@ import pytest
 from filelock import FileLock
 
 from bench.make_bad_corpus import DEEP_FACT, GOOD_FACTS, make_bad_corpus
-from qa.answering import Answer
 from qa.chunking import chunk_document
-from qa.config import Settings
+from qa.config import Backend, Settings
 from qa.corpus import Document, file_sha256, read_document
 from qa.engine import QA
 from qa.indexing import build_index
 from qa.store import CURRENT, IndexError_, Store, current_generation
+from qa.types import Answer
 from tests.conftest import ROOT, FakeEmbedder
 
 MB = 1 << 20
@@ -79,7 +79,7 @@ def dirs(settings: Settings) -> list[str]:
 def test_bad_corpus_is_indexed_around_its_bad_files_in_bounded_memory(tmp_path: Path) -> None:
     """Every bad file is named on stderr with its reason, the good ones are answerable, and the 50 MB file
     costs no memory: peak RSS stays within 24 MiB of indexing the good files alone."""
-    bad = Settings(corpus_dir=tmp_path / "bad", index_dir=tmp_path / "bad-index")
+    bad = Settings(backend=Backend.EXTRACTIVE, corpus_dir=tmp_path / "bad", index_dir=tmp_path / "bad-index")
     expected = make_bad_corpus(bad.corpus_dir, big_mb=50, depth=40)
     result = qa_cli("index", *dirs(bad), rss_file=tmp_path / "bad.rss")
     assert result.returncode == 0, result.stderr
@@ -102,7 +102,9 @@ def test_bad_corpus_is_indexed_around_its_bad_files_in_bounded_memory(tmp_path: 
         assert any(c.source == rel and c.quote in fact for c in answer.citations), (rel, answer.answer)
 
     # The same run over only the files that were indexed: the bad ones may add little to the peak.
-    good = Settings(corpus_dir=tmp_path / "good", index_dir=tmp_path / "good-index")
+    good = Settings(
+        backend=Backend.EXTRACTIVE, corpus_dir=tmp_path / "good", index_dir=tmp_path / "good-index"
+    )
     for rel in store.manifest.documents:
         (good.corpus_dir / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(bad.corpus_dir / rel, good.corpus_dir / rel)
@@ -217,7 +219,9 @@ def quotes_are_exact(answer: Answer, corpus: Path, texts: dict[str, set[str]]) -
 
 @pytest.mark.slow
 def test_kill_9_at_random_moments_of_a_long_rebuild_never_loses_the_index(tmp_path: Path) -> None:
-    settings = Settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
+    settings = Settings(
+        backend=Backend.EXTRACTIVE, corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index"
+    )
     corpus = settings.corpus_dir
     write_towns(corpus, 1)
     ms = 3.0  # per embedded text: a full build lasts a few seconds, most of it "embedding"

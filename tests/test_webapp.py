@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from qa.answering import NOT_FOUND, Answer, AnswerSentence, Citation, Passage, StreamEvent
 from qa.chunking import Chunk, Sentence
 from qa.condense import Turn
 from qa.config import Backend, RetrievalMode, Settings
@@ -22,6 +21,7 @@ from qa.engine import DocumentInfo
 from qa.indexing import IndexSummary, ProgressHandler, SkipHandler
 from qa.questions import clean_question
 from qa.render import (
+    DRAFT_NOTE,
     ChatState,
     chat_text,
     documents_html,
@@ -32,6 +32,7 @@ from qa.render import (
     summary_lines,
 )
 from qa.retrieval import Hit
+from qa.types import NOT_FOUND, Answer, AnswerSentence, Citation, Passage, StreamEvent
 from qa.uploads import UploadRejected, save_upload, upload_name
 from qa.webapp import build_app, chat_turn, launch_options
 
@@ -61,7 +62,7 @@ def make_answer(
     passage = f"Talks began in 2014. {quote} Trade grew."
     chunk = make_chunk(passage, title, source)
     other = make_chunk("Hainan and the HKSAR signed an MOU.", "Hainan MOU", "hainan.txt")
-    citation = Citation(1, source, title, 3, quote, 7, 0.7461, 21, 21 + len(quote), passage)
+    citation = Citation(1, source, title, 3, quote, 7, 0.7461, 21, 21 + len(quote), passage, locator="page 3")
     hits = (Hit(7, chunk, 0.0325, 1, 2, 0.71, 4.2), Hit(9, other, 0.0161, None, 1, 0.22, 5.0))
     return Answer(
         question=question,
@@ -86,6 +87,7 @@ class FakeQA:
     def __init__(self, settings: Settings, deltas: Sequence[str] = ()) -> None:
         self._settings = settings
         self.deltas = list(deltas)
+        self.draft: Answer | None = None  # auto mode: the extractive quote shown first
         self.calls: list[tuple[str, tuple[Turn, ...], Backend | None, int | None]] = []
         self.rebuilds = 0
         self.docs = [DocumentInfo("overview.txt", f"Overview {XSS_IMG}", 4, 1.7e9, None)]
@@ -105,6 +107,8 @@ class FakeQA:
         question, _ = clean_question(question, 2000)
         self.calls.append((question, tuple(history), backend, top_k))
         query = f"{history[-1].query} {question}" if history else question
+        if self.draft is not None:
+            yield StreamEvent("", draft=self.draft)
         for delta in self.deltas:
             yield StreamEvent(delta)
         yield StreamEvent("" if self.deltas else "x", make_answer(question, query))
@@ -245,6 +249,15 @@ def run_turn(qa: FakeQA, question: str, state: ChatState, top_k: int = 5) -> lis
     return list(chat_turn(qa, question, state, Backend.EXTRACTIVE, top_k))
 
 
+def test_auto_shows_the_quote_marked_as_such_until_the_reader_writes(fake_qa: FakeQA) -> None:
+    fake_qa.draft = make_answer("q", "q")
+    fake_qa.deltas = ["Written ", "answer [1]."]
+    outputs = list(chat_turn(fake_qa, "When did the AHKFTA enter into force?", ChatState(), Backend.AUTO, 5))
+    shown = [o[1][-1]["content"] for o in outputs if len(o[1]) == 2]
+    assert shown[0].startswith(DRAFT_NOTE) and "11 June 2019" in shown[0]
+    assert shown[1].strip() == "Written" and DRAFT_NOTE not in shown[-1]  # replaced as soon as text streams
+
+
 def test_chat_turn_answers_and_passes_history_for_follow_ups(fake_qa: FakeQA) -> None:
     outputs = run_turn(fake_qa, "When did the AHKFTA enter into force?", ChatState(), top_k=3)
     textbox, messages, state, sources, inspector = outputs[-1]
@@ -285,6 +298,16 @@ def test_empty_question_asks_nothing(fake_qa: FakeQA) -> None:
 def test_build_app_takes_a_fake_qa(fake_qa: FakeQA) -> None:
     app = build_app(fake_qa)
     assert any(fn.api_name == "ask" for fn in app.fns.values())
+
+
+def test_title_and_header_name_the_corpus(fake_qa: FakeQA, tmp_path: Path) -> None:
+    fake_qa._settings = replace(fake_qa.settings, corpus_dir=tmp_path / "asean_trade-notes")
+    assert build_app(fake_qa).title == "Asean trade notes · Document Q&A"  # the folder's name by default
+    fake_qa._settings = replace(fake_qa.settings, corpus_name=f"Trade {XSS_SCRIPT}")
+    app = build_app(fake_qa)
+    assert app.title == f"Trade {XSS_SCRIPT} · Document Q&A"  # a page title is text, not markup
+    header = next(str(v) for b in app.blocks.values() if "qa-header" in str(v := getattr(b, "value", "")))
+    assert "<h1>Trade &lt;script&gt;alert(1)&lt;/script&gt;</h1>" in header
 
 
 # --- Uploads ----------------------------------------------------------------------------------------------
@@ -397,6 +420,28 @@ def test_ask_endpoint_serves_20_concurrent_clients(app_url: str, real_qa: Any) -
         assert set(result) >= {"query", "abstained", "retrieved", "timings_ms"}
     expected = real_qa.ask(questions[0]).to_json()
     assert results[0][0]["answer"] == expected["answer"]  # the same object as `qa ask --json`
+
+
+@pytest.mark.slow
+def test_ask_endpoint_takes_a_history_a_mode_and_top_k(app_url: str) -> None:
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    client = Client(app_url, verbose=False)
+    first = client.predict("What did Hainan and the HKSAR sign?", api_name="/ask")
+    history = [{"question": first["question"], "answer": first["answer"]}]
+    follow = client.predict("When was it signed?", history, "extractive", 2, api_name="/ask")
+    assert follow["query"] == "When was it signed? Hainan HKSAR sign"  # read as a follow-up
+    assert follow["citations"][0]["source"] == "hainan-hksar-mou.txt" and "2025" in follow["answer"]
+    assert follow["backend"] == "extractive" and len(follow["retrieved"]) == 2
+    alone = client.predict("When was it signed?", api_name="/ask")  # no history: the question on its own
+    assert alone["query"] == "When was it signed?"
+    with pytest.raises(AppError, match="choose one of auto, extractive"):
+        client.predict("What is RCEP?", None, "telepathy", None, api_name="/ask")
+    with pytest.raises(AppError, match="top_k must be between 1 and"):
+        client.predict("What is RCEP?", None, None, 0, api_name="/ask")
+    with pytest.raises(AppError, match="history must be a list"):
+        client.predict("What is RCEP?", [{"answer": "no question"}], api_name="/ask")
 
 
 @pytest.mark.slow

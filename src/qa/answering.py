@@ -16,21 +16,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from qa import lexical
+from qa.cards import CATALOGUE_LOCATOR, is_catalogue
 from qa.config import AbstainThresholds
 from qa.retrieval import Hit
 from qa.stores import VectorStore
+from qa.types import NOT_FOUND, Answer, AnswerSentence, Citation, Passage, StreamEvent, related_passages
 
-NOT_FOUND = "I could not find this in the documents."
+# Re-exported: the answer types lived here before qa.types.
+__all__ = ["NOT_FOUND", "Answer", "AnswerSentence", "Citation", "Passage", "StreamEvent", "related_passages"]
+
 W_DENSE, W_LEXICAL, W_TYPE, W_RANK = 0.55, 0.35, 0.12, 0.04
 REDUNDANT_COSINE = 0.88  # a second sentence this close to one already chosen adds nothing
 EXTRA_SENTENCE_WINDOW = 0.20  # extra sentences must score within this of the best one ...
 MIN_EXTRA_GAIN = 0.10  # ... and cover at least this share of the query's weight that is not covered yet
+MAX_LIST_ITEMS = 15  # list lines a quote of "... as follows:" takes with it
 CONFIDENCE_COVERAGE_WEIGHT = 0.5  # confidence = cosine + this * term coverage of the best sentence
 # A sentence opening with one of these leans on the one before it ("They are comprehensive in scope").
 _ANAPHORA = (
@@ -46,108 +50,6 @@ _ANAPHORA = (
     "such ",
     "the agreements ",
 )
-
-
-@dataclass(frozen=True)
-class Citation:
-    """`[n]` in the answer: the exact source sentence(s) quoted, and where they are."""
-
-    n: int
-    source: str  # relative to the corpus folder
-    title: str
-    page: int | None
-    quote: str
-    chunk_id: int
-    score: float
-    start: int  # character offsets of the quote in the source document
-    end: int
-    passage: str  # the whole chunk, so a UI can show the quote in context
-
-
-@dataclass(frozen=True)
-class Passage:
-    """A retrieved passage shown as possibly related (when abstaining) or in the inspector."""
-
-    source: str
-    title: str
-    page: int | None
-    text: str
-    chunk_id: int
-    score: float
-
-
-@dataclass(frozen=True)
-class AnswerSentence:
-    """One sentence of the answer and whether its citations support it (always true for extractive)."""
-
-    text: str
-    citations: tuple[int, ...]
-    verified: bool = True
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What `ask` returns; `to_json` is the shape of `qa ask --json` and the app's /ask endpoint."""
-
-    question: str
-    query: str
-    answer: str
-    abstained: bool
-    citations: tuple[Citation, ...] = ()
-    related: tuple[Passage, ...] = ()
-    hits: tuple[Hit, ...] = ()
-    sentences: tuple[AnswerSentence, ...] = ()
-    timings_ms: dict[str, float] = field(default_factory=dict)
-    backend: str = "extractive"
-    reason: str = ""  # why it abstained, or a note such as a backend fallback
-    notice: str = ""
-
-    @property
-    def unsupported(self) -> tuple[str, ...]:
-        return tuple(s.text for s in self.sentences if not s.verified)
-
-    def to_json(self) -> dict[str, Any]:
-        cited = {c.chunk_id for c in self.citations}
-        return {
-            "question": self.question,
-            "query": self.query,
-            "answer": self.answer,
-            "abstained": self.abstained,
-            "reason": self.reason,
-            "backend": self.backend,
-            "notice": self.notice,
-            "citations": [
-                {k: v for k, v in asdict(c).items() if k != "passage"} | {"passage": c.passage}
-                for c in self.citations
-            ],
-            "related": [asdict(p) for p in self.related],
-            "sentences": [asdict(s) for s in self.sentences],
-            "unsupported": list(self.unsupported),
-            "retrieved": [
-                {
-                    "chunk_id": h.chunk_id,
-                    "source": h.chunk.doc_path,
-                    "title": h.chunk.title,
-                    "page": h.chunk.page,
-                    "dense_rank": h.dense_rank,
-                    "bm25_rank": h.bm25_rank,
-                    "fused_score": round(h.score, 6),
-                    "dense_score": round(h.dense_score, 4),
-                    "cited": h.chunk_id in cited,
-                }
-                for h in self.hits
-            ],
-            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
-        }
-
-
-@dataclass(frozen=True)
-class StreamEvent:
-    """A piece of an answer as it is produced; the last event carries the finished Answer."""
-
-    delta: str
-    answer: Answer | None = None
 
 
 @dataclass(frozen=True)
@@ -213,6 +115,7 @@ def score_sentences(
         kind = lexical.AnswerType.DEFINITION
     out: list[Candidate] = []
     seen_text: set[str] = set()
+    about_document = lexical.asks_about_document(query)
     for rank, hit in enumerate(hits, start=1):
         vectors = store.sentence_vectors[hit.chunk_id]
         cosines = vectors @ query_vector
@@ -220,6 +123,8 @@ def score_sentences(
             key = sentence.text.lower()
             if sentence.context or key in seen_text:  # overlap sentences appear in two chunks: score once
                 continue
+            if is_catalogue(hit.chunk, i) and not about_document:
+                continue  # "X is a news article, published by ..." answers only questions about X itself
             seen_text.add(key)
             sentence_terms = frozenset(lexical.content_terms(sentence.text))
             lex = terms.coverage(set(sentence_terms))
@@ -352,6 +257,15 @@ def abstain_reason(evidence: Evidence, thresholds: AbstainThresholds) -> str:
     return ""
 
 
+def hard_abstention(evidence: Evidence) -> bool:
+    """Whether the evidence rules an answer out whatever a reader would write: the question names a number
+    or code no passage has, or asks for a date, amount or count that the passages on its topic never give.
+    Weaker signals (low similarity, few shared words) do not: "What is the poster about?" scores low on both
+    and is answered by the reader from the poster's lead sentences."""
+    strict = evidence.kind in (lexical.AnswerType.DATE, lexical.AnswerType.AMOUNT, lexical.AnswerType.COUNT)
+    return bool(evidence.explicit) or (strict and not evidence.typed_ok)
+
+
 def compose(selected: Sequence[Candidate]) -> tuple[str, tuple[Citation, ...], tuple[AnswerSentence, ...]]:
     """Answer text with [n] markers and one citation per quoted sentence (its neighbour added when needed)."""
     citations: list[Citation] = []
@@ -366,7 +280,18 @@ def compose(selected: Sequence[Candidate]) -> tuple[str, tuple[Citation, ...], t
             # them (not across a blank line, which also ends the thought).
             if not prev.context and prev.end + 1 == chunk.sentences[cand.index].start:
                 first = cand.index - 1
-        quoted = chunk.sentences[first : cand.index + 1]
+        last = cand.index
+        # "... are as follows:" is answered by the list after it: its items (short context lines, never
+        # ranked on their own) join the quote while they follow line by line.
+        if chunk.sentences[last].text.rstrip().endswith(":"):
+            while (
+                last + 1 < len(chunk.sentences)
+                and last - cand.index < MAX_LIST_ITEMS
+                and chunk.sentences[last + 1].context
+                and chunk.sentences[last + 1].start == chunk.sentences[last].end + 1
+            ):
+                last += 1
+        quoted = chunk.sentences[first : last + 1]
         quote = " ".join(s.text for s in quoted)
         citations.append(
             Citation(
@@ -380,20 +305,15 @@ def compose(selected: Sequence[Candidate]) -> tuple[str, tuple[Citation, ...], t
                 start=quoted[0].start,
                 end=quoted[-1].end,
                 passage=chunk.text,
+                locator=CATALOGUE_LOCATOR
+                if is_catalogue(chunk, first)
+                else chunk.locator(quoted[0].start, quoted[-1].end),
+                ocr=chunk.ocr(quoted[0].start, quoted[-1].end),
             )
         )
         parts.append(f"{quote} [{n}]")
         sentences.append(AnswerSentence(quote, (n,)))
     return " ".join(parts), tuple(citations), tuple(sentences)
-
-
-def related_passages(hits: Sequence[Hit], limit: int = 3) -> tuple[Passage, ...]:
-    return tuple(
-        Passage(
-            h.chunk.doc_path, h.chunk.title, h.chunk.page, h.chunk.text, h.chunk_id, round(h.dense_score, 4)
-        )
-        for h in hits[:limit]
-    )
 
 
 @dataclass(frozen=True)
@@ -425,6 +345,18 @@ def extractive_answer(
 ) -> Answer:
     """The default answerer: offline, deterministic, every sentence an exact quote."""
     analysis = analyse(question, query, hits, store, query_vector)
+    return answer_from(question, query, hits, analysis, thresholds, max_sentences)
+
+
+def answer_from(
+    question: str,
+    query: str,
+    hits: Sequence[Hit],
+    analysis: Analysis,
+    thresholds: AbstainThresholds,
+    max_sentences: int = 3,
+) -> Answer:
+    """The extractive answer for an analysis already made (the auto reader reuses the same analysis)."""
     reason = abstain_reason(analysis.evidence, thresholds)
     if reason:
         return Answer(

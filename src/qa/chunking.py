@@ -22,6 +22,7 @@ from itertools import pairwise
 from sentencex import get_sentence_boundaries
 
 from qa.corpus import Document
+from qa.locators import Locus, covering, describe, ocr_confidence
 
 # Counts word pieces for each text, without special tokens. The embedder provides the real one.
 TokenCounter = Callable[[Sequence[str]], list[int]]
@@ -33,6 +34,12 @@ _FUNCTION_WORD_END = re.compile(
     r"\b(the|a|an|of|and|or|to|in|for|with|on|by|at|from|as|that|which)\s*$", re.I
 )
 _SPECIAL_TOKENS = 2  # [CLS] and [SEP]
+# Bibliography entries and figure captions are context, never answers.
+_REFERENCE_MARK = re.compile(
+    r"\(\d{4}(?:[-–]\d{2,4})?[a-z]?\)|\bRetrieved\b|\bAs cited in\b|https?://|\bwww\.|\bdoi:", re.I
+)
+_CAPTION = re.compile(r"^\s*(?:fig(?:ure)?|table|chart|exhibit|source)\.?\s*\d*[.:]", re.I)
+_TITLE_SMALL_WORDS = frozenset("a an and as at by for from in of on or the to vs via with".split())
 # sentencex takes time quadratic in the length of its input when that holds full-width stops (Chinese,
 # Japanese: 1 MB took minutes), so it is given one such sentence at a time.
 _FULLWIDTH_STOP = re.compile(r"[。！？]+[」』”’）)]*")
@@ -60,6 +67,8 @@ class Chunk:
     start: int
     end: int
     sentences: tuple[Sentence, ...]
+    # The pages, slides, rows or sections the chunk overlaps (qa.locators), with document offsets.
+    loci: tuple[Locus, ...] = ()
 
     @property
     def text(self) -> str:
@@ -72,6 +81,17 @@ class Chunk:
     def embed_text(self) -> str:
         """What the embedder and BM25 see: title and heading as context, then the sentences."""
         return self.prefix + self.text
+
+    def locator(self, start: int | None = None, end: int | None = None) -> str:
+        """Where text[start:end] of the document is ("page 3", "slide 2", "Sheet1, rows 4–6", a heading
+        path); the whole chunk by default. A chunk from before locators knew only its page."""
+        if not self.loci:
+            return f"page {self.page}" if self.page else ""
+        return describe(covering(self.loci, self.start if start is None else start, end or self.end))
+
+    def ocr(self, start: int | None = None, end: int | None = None) -> float | None:
+        """The OCR confidence of text[start:end] when it was recognised from an image, else None."""
+        return ocr_confidence(covering(self.loci, self.start if start is None else start, end or self.end))
 
     def sentence_spans(self) -> list[tuple[int, int]]:
         """Character span of each sentence inside `embed_text()`."""
@@ -196,10 +216,32 @@ def split_sentences(doc: Document) -> list[Sentence]:
                 spans[-1] = (spans[-1][0], span[1])
             else:
                 spans.append(span)
-        for a, b in spans:
-            text = flat[a:b]
-            sentences.append(Sentence(block.start + a, block.start + b, text, context=_is_fragment(text)))
+        texts = [flat[a:b] for a, b in spans]
+        reference = _is_reference_block(texts)
+        for (a, b), text in zip(spans, texts, strict=True):
+            context = reference or _is_fragment(text) or bool(_CAPTION.match(text))
+            sentences.append(Sentence(block.start + a, block.start + b, text, context=context))
     return sentences
+
+
+def _is_reference_block(texts: Sequence[str]) -> bool:
+    """A paragraph of bibliography entries: at least one sentence with a citation record's marks (a year in
+    parentheses, "Retrieved", a URL, "As cited in") and most sentences either such records or title-cased
+    fragments ("Hong Kong - ASEAN Trade Relationship."). Quoting one as an answer says nothing."""
+    marked = [bool(_REFERENCE_MARK.search(t)) for t in texts]
+    if not any(marked):
+        return False
+    listing = sum(1 for t, m in zip(texts, marked, strict=True) if m or _is_title_like(t))
+    return listing / len(texts) >= 0.6
+
+
+def _is_title_like(text: str) -> bool:
+    """A short run of capitalised words with no verb-like lowercase words: a title, not a statement."""
+    words = re.findall(r"[A-Za-z][\w'’-]*", text)
+    if not words or len(words) > 14:
+        return False
+    lower = [w for w in words if w[0].islower() and w.lower() not in _TITLE_SMALL_WORDS]
+    return len(lower) <= len(words) // 5
 
 
 def _is_fragment(text: str) -> bool:
@@ -250,6 +292,7 @@ def chunk_document(
                     start=first.start,
                     end=last.end,
                     sentences=tuple(sentences[i] for i in current),
+                    loci=doc.loci_between(first.start, last.end),
                 )
             )
 

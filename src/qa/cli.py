@@ -1,4 +1,4 @@
-"""`qa index | ask | eval | serve`: parse, call one library function, print text or --json.
+"""`qa index | ask | chat | eval | serve`: parse, call one library function, print text or --json.
 
 Heavy libraries (torch, faiss, gradio) are imported inside the commands, so `qa --help` is instant.
 Errors we expect (bad input, missing index, busy lock) become one-line messages and exit code 2.
@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from qa.answering import Answer
     from qa.config import Settings
 
 EXIT_USAGE = 2
@@ -65,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qa", description="Ask questions of your documents; get cited answers."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def common(p: argparse.ArgumentParser) -> None:
@@ -73,23 +73,41 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--model", help="local sentence-transformers folder (default: bundled all-MiniLM-L6-v2)"
         )
-        p.add_argument("--embed-backend", help="torch (default), onnx or onnx-int8 (or QA_EMBED_BACKEND)")
+        p.add_argument(
+            "--embed-backend", help="onnx (default, fp32), onnx-int8 or torch (or QA_EMBED_BACKEND)"
+        )
 
     p = sub.add_parser("index", help="build or update the index from the corpus folder")
     common(p)
     p.add_argument("--rebuild", action="store_true", help="re-embed everything from scratch")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("--watch", action="store_true", help="keep watching the corpus and re-index on change")
+    p.add_argument(
+        "--dry-run", action="store_true", help="list what would be added, updated and removed; embed nothing"
+    )
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("ask", help="answer a question with cited sources")
     common(p)
-    p.add_argument("question", help="the question, or - to read one question per line from stdin")
+    p.add_argument(
+        "question",
+        help='the question, or - to read one per line from stdin (a line may be JSON: {"question", "history"})',
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object per question")
     p.add_argument("--top-k", type=int, help="passages to retrieve (default 5)")
     p.add_argument("--backend", help="extractive (default), openai, transformers or llamacpp (or QA_BACKEND)")
     p.add_argument("--retrieval", help="hybrid (default), dense or bm25")
     p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("chat", help="a conversation in the terminal (follow-ups, sources, !help)")
+    common(p)
+    p.add_argument("--top-k", type=int, help="passages to retrieve (default 5)")
+    p.add_argument("--backend", help="answer mode to start in (or QA_BACKEND); !mode switches it")
+    p.add_argument("--json", action="store_true", help="stdin not a terminal: one JSON object per line")
+    p.add_argument(
+        "--history-file", type=Path, help="where typed lines are kept (default ~/.cache/qa/chat_history)"
+    )
+    p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("serve", help="start the web chat")
     common(p)
@@ -120,6 +138,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("qa")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def settings_from(args: argparse.Namespace) -> Settings:
     from qa.config import Settings, parse_backend, parse_embed_backend, parse_retrieval_mode
 
@@ -142,7 +169,9 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     embedder = lazy_embedder(settings)  # loads the model only if something needs embedding
-    summary = build_index(settings, embedder, rebuild=args.rebuild)
+    if args.dry_run and args.watch:
+        raise UserError("--dry-run and --watch do not go together: run one, then the other.")
+    summary = build_index(settings, embedder, rebuild=args.rebuild, dry_run=args.dry_run)
     _print_summary(summary.to_json() if args.json else summary.describe(), args.json)
     if args.watch:
         from watchfiles import watch
@@ -161,6 +190,7 @@ def _print_summary(summary: dict[str, Any] | str, as_json: bool) -> None:
 def cmd_ask(args: argparse.Namespace) -> int:
     from qa.engine import QA
     from qa.questions import QuestionError
+    from qa.terminal import format_answer
 
     settings = settings_from(args)
     if args.question != "-" and not args.question.strip():
@@ -170,12 +200,15 @@ def cmd_ask(args: argparse.Namespace) -> int:
         answer = qa.ask(args.question)
         print(json.dumps(answer.to_json(), ensure_ascii=False) if args.json else format_answer(answer))
         return 0
+    from qa.chat import request_from_line
+
     status = 0
     for line in sys.stdin:
         if not line.strip():
             continue
         try:
-            answer = qa.ask(line)
+            question, history = request_from_line(line)
+            answer = qa.ask(question, history)
         except QuestionError as exc:
             print(json.dumps({"question": line.rstrip("\n"), "error": str(exc)}), flush=True)
             status = EXIT_USAGE
@@ -187,29 +220,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return status
 
 
-def format_answer(answer: Answer) -> str:
-    """The human-readable form: the answer, then numbered sources (or related passages)."""
-    lines = [answer.answer]
-    if answer.query != answer.question:
-        lines.insert(0, f"(searched for: {answer.query})")
-    if answer.notice:
-        lines.append(f"Note: {answer.notice}")
-    for s in answer.sentences:
-        if not s.verified:
-            lines.append(f"  ! unsupported: {s.text} ({s.reason})")
-    if answer.citations:
-        lines.append("")
-        lines.append("Sources:")
-        for c in answer.citations:
-            where = c.source + (f", page {c.page}" if c.page else "")
-            lines.append(f"  [{c.n}] {c.title} ({where})")
-            lines.append(f'      "{c.quote}"')
-    elif answer.related:
-        lines.append("")
-        lines.append("Possibly related:")
-        for p in answer.related:
-            lines.append(f"  - {p.title} ({p.source}): {p.text[:160]}...")
-    return "\n".join(lines)
+def cmd_chat(args: argparse.Namespace) -> int:
+    from qa.chat import run_chat
+    from qa.engine import QA
+
+    settings = settings_from(args)
+    qa = QA(settings)
+    history_file = args.history_file or settings.cache_dir / "chat_history"
+    return run_chat(qa, sys.stdin, sys.stdout, history_file, args.json, documents=len(qa.documents()))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

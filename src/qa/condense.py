@@ -57,3 +57,31 @@ def condense(question: str, history: Sequence[Turn]) -> str:
     # "When was it signed?": the new question, with the earlier subject's words to resolve "it".
     subject = " ".join(w for w in re.findall(r"[\w.\-&]+", previous) if w.lower() not in lexical.STOPWORDS)
     return f"{fragment} {subject}".strip()
+
+
+MAX_HISTORY_TURNS = 50  # more earlier turns than any conversation needs (only the last ones are read)
+
+
+def history_from_json(value: object) -> tuple[Turn, ...]:
+    """Earlier turns from JSON (`qa ask --json -` lines, the app's /ask): `[{"question": ..., "answer": ...}]`.
+
+    Each turn's searched query is rebuilt with `condense`, as the conversation would have made it.
+    QuestionError (naming the expected shape) for anything else.
+    """
+    from qa.questions import QuestionError
+
+    if value is None:
+        return ()
+    shape = 'history must be a list of {"question": "...", "answer": "..."} objects'
+    if not isinstance(value, list):
+        raise QuestionError(f"The {shape}, got {type(value).__name__}.")
+    turns: list[Turn] = []
+    for i, item in enumerate(value[-MAX_HISTORY_TURNS:]):
+        if not isinstance(item, dict) or not isinstance(item.get("question"), str):
+            raise QuestionError(f"The {shape}; item {i} is not one.")
+        question, answer = item["question"].strip(), item.get("answer", "")
+        if not isinstance(answer, str):
+            raise QuestionError(f"The {shape}; item {i}'s answer is not text.")
+        if question:
+            turns.append(Turn(question, condense(question, turns), answer))
+    return tuple(turns)

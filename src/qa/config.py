@@ -22,8 +22,10 @@ _Choice = TypeVar("_Choice", bound=StrEnum)
 
 
 class Backend(StrEnum):
-    """Which answerer writes the answer."""
+    """Which answerer writes the answer. `auto` (the default): the local model reads the best evidence
+    sentences and writes a verified answer; the extractive quote stands when no model is installed."""
 
+    AUTO = "auto"
     EXTRACTIVE = "extractive"
     OPENAI = "openai"
     TRANSFORMERS = "transformers"
@@ -31,11 +33,12 @@ class Backend(StrEnum):
 
 
 class EmbedBackend(StrEnum):
-    """What runs the embedding model. PyTorch is the default: int8 ONNX is faster but measurably blurrier
-    (README, "Embedding speed"); fp32 ONNX gives PyTorch's vectors with less framework overhead."""
+    """What runs the embedding model. fp32 ONNX is the default: PyTorch's vectors (bench/onnx_equality.py)
+    without importing torch on the serving path; int8 ONNX is faster but measurably blurrier (README,
+    "Embedding speed"); PyTorch itself stays selectable (and makes the ONNX export)."""
 
-    TORCH = "torch"
     ONNX = "onnx"  # fp32
+    TORCH = "torch"
     ONNX_INT8 = "onnx-int8"
 
 
@@ -106,10 +109,47 @@ class VectorIndexPolicy:
 
 
 @dataclass(frozen=True)
+class ReadLimits:
+    """Bounds on reading one file of the richer formats (qa.readers), so no file can take the build down.
+
+    A file over a bound is refused or cut, with a note that names the setting; see README, "File formats".
+    """
+
+    max_pages: int = 2000  # PDF pages read; the rest are cut with a note
+    max_slides: int = 1000
+    max_sheets: int = 50
+    max_sheet_rows: int = 5000  # data rows per sheet (QA_MAX_SHEET_ROWS); the rest are cut with a note
+    max_columns: int = 64  # columns per row rendered as "header: value"
+    # .docx/.pptx/.xlsx are zip packages: refused before parsing when they would inflate past these.
+    max_unzipped_bytes: int = 256 * 1024 * 1024
+    max_zip_members: int = 10_000
+    max_zip_ratio: float = 200.0  # one member inflating more than this many-fold (and over 1 MB)
+    # OCR (Tesseract) for pages without a usable text layer and for .png/.jpg files; QA_OCR=off turns it off.
+    ocr: bool = True
+    ocr_seconds_per_page: float = 30.0  # processor time; a clean A4 page takes about 2 s
+    ocr_max_pages: int = 200  # per file
+    ocr_dpi: int = 300  # scanned pages are rendered at this resolution for recognition
+    max_image_pixels: int = 60_000_000  # a picture or rendered page larger than this is refused
+    min_text_chars: int = 16  # a PDF page with fewer extracted letters has no usable text layer
+    ocr_language: str = "eng"  # Tesseract language(s), e.g. "eng+fra" (the language packs must be installed)
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What changes the text read from a file, so a change re-reads every file."""
+        return {
+            "reader_version": 1,
+            "ocr": self.ocr,
+            "ocr_language": self.ocr_language,
+            "max_sheet_rows": self.max_sheet_rows,
+            "max_columns": self.max_columns,
+        }
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything configurable. Build with `Settings.from_env()` at the edge; never read env elsewhere."""
 
     corpus_dir: Path = PROJECT_ROOT / "corpus"
+    corpus_name: str = ""  # how the app and `qa chat` name the collection; empty: the folder's name
     index_dir: Path = PROJECT_ROOT / "index"
     model: str = ""  # empty means the bundled all-MiniLM-L6-v2
     # Chunking. The model reads 256 word pieces; chunks (with their title/heading context) stay within it.
@@ -117,10 +157,11 @@ class Settings:
     overlap_sentences: int = 1
     min_section_tokens: int = 48  # a new heading only starts a new chunk once the current one has this much
     max_file_bytes: int = 20 * 1024 * 1024
+    reading: ReadLimits = field(default_factory=ReadLimits)  # .docx .pptx .xlsx .csv .pdf and images
     embed_batch_size: int = 32
     # A change of backend changes the embedder's name, so `qa index` rebuilds the index for it.
-    embed_backend: EmbedBackend = EmbedBackend.TORCH
-    cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "qa")  # ONNX exports
+    embed_backend: EmbedBackend = EmbedBackend.ONNX
+    cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "qa")  # ONNX exports in onnx/
     vector_index: VectorIndexPolicy = field(default_factory=VectorIndexPolicy)
     # Which store holds the index (README, "Scaling out with Milvus"). milvus_uri: a local path ending in .db
     # runs Milvus Lite in this process; http(s)://host:port talks to a Milvus server or cluster. Empty means
@@ -135,7 +176,7 @@ class Settings:
     rrf_k: int = 60
     retrieval_mode: RetrievalMode = RetrievalMode.HYBRID
     # Answering.
-    backend: Backend = Backend.EXTRACTIVE
+    backend: Backend = Backend.AUTO
     max_answer_sentences: int = 3
     max_question_chars: int = 2000
     abstain: AbstainThresholds = field(default_factory=AbstainThresholds)
@@ -150,15 +191,36 @@ class Settings:
     # The llamacpp backend: a model of qa.llm_models.MODELS (installed by `make install-llm`) or a .gguf path.
     llm_model: str = "1.5b"
     llm_model_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "qa" / "models")
-    llm_threads: int = 2
+    llm_threads: int = 0  # 0: one per core of this machine
     # llama.cpp's context window; the passages get what the prompt and the answer leave. Reading the prompt
     # dominates latency on a CPU (see README, "Generative answers"), so it is sized for 2 cores.
     llm_n_ctx: int = 2048
     verify_min_support: float = 0.45
+    # One model per process, shared: a question that would wait longer than this for it gets the extractive
+    # answer with a notice instead of queueing (QA_LLM_WAIT).
+    llm_wait_s: float = 10.0
+    llm_prompt_lookup: int = 0  # prompt-lookup decoding draft tokens (0 = off; see bench/reader_speed.py)
+    # The auto reader's prompt: the extractive answerer's best sentences, then their neighbours, within a
+    # token budget (README, "Answers"). Reading ~70 prompt tokens/s on 2 cores, every 70 tokens is a second.
+    reader_prompt_tokens: int = 360
+    reader_focus_sentences: int = 6
+    reader_neighbours: int = 1
+    # Reader answers are one to three sentences (a list a few more); a model that rambles past this is cut
+    # off, and the cut sentence is verified like the rest.
+    reader_max_tokens: int = 128
 
     @property
     def model_path(self) -> str:
         return self.model or default_model_path()
+
+    @property
+    def corpus_title(self) -> str:
+        """The collection's name in the app's title and header and in `qa chat` (QA_CORPUS_NAME, or the
+        corpus folder's name, capitalised)."""
+        if self.corpus_name.strip():
+            return self.corpus_name.strip()
+        name = " ".join(self.corpus_dir.resolve().name.replace("_", " ").replace("-", " ").split())
+        return name[:1].upper() + name[1:] if name else "Documents"
 
     @property
     def milvus_target(self) -> str:
@@ -198,6 +260,7 @@ class Settings:
             ("milvus_uri", "QA_MILVUS_URI"),
             ("milvus_token", "QA_MILVUS_TOKEN"),
             ("milvus_collection", "QA_MILVUS_COLLECTION"),
+            ("corpus_name", "QA_CORPUS_NAME"),
         ):
             if name in env:
                 values[key] = env[name]
@@ -207,11 +270,18 @@ class Settings:
             values["llm_threads"] = _int(env, "QA_LLM_THREADS")
         if "QA_LLM_CTX" in env:
             values["llm_n_ctx"] = _int(env, "QA_LLM_CTX")
-        if "QA_LLM_TIMEOUT" in env:
-            try:
-                values["llm_timeout_s"] = float(env["QA_LLM_TIMEOUT"])
-            except ValueError:
-                raise ConfigError(f"QA_LLM_TIMEOUT must be seconds, got {env['QA_LLM_TIMEOUT']!r}.") from None
+        for key, name in (("llm_wait_s", "QA_LLM_WAIT"), ("llm_timeout_s", "QA_LLM_TIMEOUT")):
+            if name in env:
+                try:
+                    values[key] = float(env[name])
+                except ValueError:
+                    raise ConfigError(f"{name} must be seconds, got {env[name]!r}.") from None
+        if "QA_READER_TOKENS" in env:
+            values["reader_prompt_tokens"] = _int(env, "QA_READER_TOKENS")
+        if "QA_LLM_PROMPT_LOOKUP" in env:
+            values["llm_prompt_lookup"] = _int(env, "QA_LLM_PROMPT_LOOKUP")
+        if "QA_OCR" in env or "QA_MAX_SHEET_ROWS" in env:
+            values["reading"] = _read_limits(env)
         key_value = env.get("QA_OPENAI_API_KEY") or env.get("OPENAI_API_KEY")
         if key_value:
             values["openai_api_key"] = key_value
@@ -223,6 +293,10 @@ class Settings:
         """Refuse values that would fail later in a confusing way."""
         if not 1 <= self.top_k <= 50:
             raise ConfigError(f"top_k must be between 1 and 50, got {self.top_k}: set QA_TOP_K or --top-k.")
+        if self.reader_prompt_tokens < 32:
+            raise ConfigError(
+                f"reader_prompt_tokens must be at least 32, got {self.reader_prompt_tokens}: set QA_READER_TOKENS."
+            )
         if self.max_chunk_tokens < 32:
             raise ConfigError(f"max_chunk_tokens must be at least 32, got {self.max_chunk_tokens}.")
         if self.overlap_sentences < 0:
@@ -249,7 +323,8 @@ class Settings:
             "max_chunk_tokens": self.max_chunk_tokens,
             "overlap_sentences": self.overlap_sentences,
             "min_section_tokens": self.min_section_tokens,
-            "chunker_version": 1,
+            "chunker_version": 3,  # 2: bibliography entries and captions are context; 3: document cards
+            "reading": self.reading.fingerprint(),
         }
 
 
@@ -277,6 +352,21 @@ def parse_store(value: str) -> StoreKind:
 
 def parse_retrieval_mode(value: str) -> RetrievalMode:
     return _parse_choice(RetrievalMode, value, "retrieval mode (QA_RETRIEVAL, --retrieval)")
+
+
+def _read_limits(env: Mapping[str, str]) -> ReadLimits:
+    limits = ReadLimits()
+    if "QA_OCR" in env:
+        value = env["QA_OCR"].strip().lower()
+        if value not in ("on", "off", "1", "0", "true", "false"):
+            raise ConfigError(f"QA_OCR must be on or off, got {env['QA_OCR']!r}.")
+        limits = dataclasses.replace(limits, ocr=value in ("on", "1", "true"))
+    if "QA_MAX_SHEET_ROWS" in env:
+        rows = _int(env, "QA_MAX_SHEET_ROWS")
+        if rows < 1:
+            raise ConfigError(f"QA_MAX_SHEET_ROWS must be at least 1, got {rows}.")
+        limits = dataclasses.replace(limits, max_sheet_rows=rows)
+    return limits
 
 
 def _int(env: Mapping[str, str], name: str) -> int:

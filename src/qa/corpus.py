@@ -1,4 +1,5 @@
-"""Find and read documents (.txt .md .html .htm .pdf) -> Document.
+"""Find and read documents (.txt .md .html .htm here; .pdf .docx .pptx .xlsx .csv and images through
+`qa.readers`) -> Document.
 
 Files are found recursively; hidden files and folders are skipped, symlinks are followed once (a loop or a
 dangling link is skipped quietly), and a file that cannot be read is reported as `Skipped` with its reason so
@@ -15,7 +16,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".pdf"})
+from qa.config import ReadLimits
+from qa.locators import Locus, LocusKind, covering
+from qa.readers import SUFFIXES as READER_SUFFIXES
+from qa.readers import read as read_rich
+from qa.readers.base import DocumentError as DocumentError  # re-exported: the readers raise it too
+
+SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm"}) | READER_SUFFIXES
 SOURCES_FILE = "sources.toml"
 _HASH_BLOCK = 1 << 20
 # Control characters other than the newline would corrupt the UI and JSON output; tabs become spaces too.
@@ -33,9 +40,19 @@ class Document:
     # Start offset in `text` of each PDF page (page n starts at page_starts[n-1]); empty for other kinds.
     page_starts: tuple[int, ...] = ()
     origin: dict[str, str] = field(default_factory=dict)
+    # Where each page, slide, sheet row or Word section begins (qa.locators); empty for plain text.
+    loci: tuple[Locus, ...] = ()
+    notes: tuple[str, ...] = ()  # what a reader left out (rows past the bound, pages it could not OCR)
+
+    def loci_between(self, start: int, end: int) -> tuple[Locus, ...]:
+        """The loci that text[start:end] overlaps."""
+        return covering(self.loci, start, end)
 
     def page_at(self, offset: int) -> int | None:
         """The 1-based PDF page holding `offset`, or None for documents without pages."""
+        if self.loci:  # the reader's own page numbers (a page without text has no locus)
+            here = covering(self.loci, offset, offset + 1)
+            return here[0].number if here and here[0].kind is LocusKind.PAGE else None
         if not self.page_starts:
             return None
         page = 1
@@ -53,10 +70,6 @@ class Skipped:
 
     path: str
     reason: str
-
-
-class DocumentError(Exception):
-    """A file cannot be turned into text; the message is the reason shown to the user."""
 
 
 def find_files(corpus_dir: Path) -> Iterator[Path]:
@@ -121,7 +134,12 @@ def load_sources(corpus_dir: Path) -> dict[str, dict[str, str]]:
 
 
 def read_document(
-    path: Path, corpus_dir: Path, sources: dict[str, dict[str, str]], max_bytes: int, sha256: str = ""
+    path: Path,
+    corpus_dir: Path,
+    sources: dict[str, dict[str, str]],
+    max_bytes: int,
+    sha256: str = "",
+    limits: ReadLimits | None = None,
 ) -> Document:
     """Read one file into a Document, or raise DocumentError with the reason."""
     rel = relative_name(path, corpus_dir)
@@ -135,25 +153,34 @@ def read_document(
     except OSError as exc:
         raise DocumentError(f"cannot read ({exc.strerror})") from exc
     suffix = path.suffix.lower()
-    page_starts: tuple[int, ...] = ()
-    if suffix == ".pdf":
-        text, page_starts = _pdf_text(raw)
+    loci: tuple[Locus, ...] = ()
+    notes: tuple[str, ...] = ()
+    found_title = ""
+    if suffix in READER_SUFFIXES:
+        extract = read_rich(suffix, raw, path.name, limits or ReadLimits())
+        text, loci, notes = extract.text, extract.loci, extract.notes
+        # Not the first heading: that of a workbook is its first sheet's name.
+        found_title = extract.title or _title_from_name(path)
     elif suffix in (".html", ".htm"):
         text = _html_text(_decode(raw))
     else:
         text = _decode(raw)
+    # Readers give normalised text already (their offsets are taken after it), so this changes no offset.
     text = _normalise(text)
     if not text.strip():
-        raise DocumentError("no text found (empty file, or a PDF of scanned images)")
+        reason = "; ".join(notes) or "empty file"
+        raise DocumentError(f"no text found ({reason})")
     origin = dict(sources.get(rel, {}))
-    title = origin.pop("title", "") or _first_heading(text) or _title_from_name(path)
+    title = origin.pop("title", "") or found_title or _first_heading(text) or _title_from_name(path)
     return Document(
         path=rel,
         title=title,
         text=text,
         sha256=sha256 or hashlib.sha256(raw).hexdigest(),
-        page_starts=page_starts,
+        page_starts=tuple(locus.start for locus in loci if locus.kind is LocusKind.PAGE),
         origin=origin,
+        loci=loci,
+        notes=notes,
     )
 
 
@@ -197,31 +224,6 @@ def _html_text(html: str) -> str:
         tag.insert_after("\n")
     text = soup.get_text()
     return re.sub(r"\n{3,}", "\n\n", text)
-
-
-def _pdf_text(raw: bytes) -> tuple[str, tuple[int, ...]]:
-    import io
-    import logging
-
-    from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
-
-    logging.getLogger("pypdf").setLevel(logging.ERROR)  # pypdf warns loudly about harmless oddities
-    try:
-        reader = PdfReader(io.BytesIO(raw))
-        pages = [page.extract_text() or "" for page in reader.pages]
-    except (PyPdfError, ValueError, KeyError, TypeError, OSError, RecursionError) as exc:
-        raise DocumentError(f"corrupt or unreadable PDF ({type(exc).__name__}: {exc})") from exc
-    starts: list[int] = []
-    parts: list[str] = []
-    offset = 0
-    for page in pages:
-        starts.append(offset)
-        # A blank line between pages keeps a page's last paragraph from merging with the next page's first.
-        chunk = _normalise(page).rstrip() + "\n\n"
-        parts.append(chunk)
-        offset += len(chunk)
-    return "".join(parts), tuple(starts)
 
 
 def _first_heading(text: str) -> str:

@@ -10,16 +10,20 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from qa import answering
-from qa.answering import Answer, StreamEvent
 from qa.condense import Turn, condense
 from qa.config import Backend, RetrievalMode, Settings
 from qa.embedding import Embedder, make_embedder
 from qa.indexing import IndexSummary, ProgressHandler, SkipHandler, build_index
 from qa.questions import clean_question
-from qa.retrieval import retrieve
+from qa.retrieval import Hit, retrieve
 from qa.stores import VectorStore, live_generation, open_store
+from qa.types import Answer, StreamEvent
+
+if TYPE_CHECKING:
+    from qa.generation import Generator
 
 
 @dataclass(frozen=True)
@@ -34,13 +38,25 @@ class DocumentInfo:
 
 
 class QA:
-    """Answers questions over one index. Thread-safe for concurrent `ask` calls."""
+    """Answers questions over one index. Thread-safe for concurrent `ask` calls.
+
+    `generator`, when given, writes every generated answer (tests pass a fake); otherwise each backend's
+    generator is made on first use and kept, so the local model is loaded once per process and shared
+    by `auto` and `llamacpp`.
+    """
 
     def __init__(
-        self, settings: Settings, embedder: Embedder | None = None, store: VectorStore | None = None
+        self,
+        settings: Settings,
+        embedder: Embedder | None = None,
+        store: VectorStore | None = None,
+        generator: Generator | None = None,
     ) -> None:
         self.settings = settings
         self.embedder: Embedder = embedder or make_embedder(settings)
+        self._injected = generator
+        self._generators: dict[Backend, Generator] = {}
+        self._generators_lock = threading.Lock()
         self._store = store if store is not None else open_store(settings)
         self._store.manifest.check_compatible(
             self.embedder.name, self.embedder.dim, settings.chunker_fingerprint()
@@ -50,6 +66,38 @@ class QA:
     @property
     def store(self) -> VectorStore:
         return self._store
+
+    def generator(self, backend: Backend) -> tuple[Generator | None, str]:
+        """(the backend's generator, "") or (None, why it cannot be made). Not cached when it fails: a
+        model installed while the app runs is picked up by the next question."""
+        if self._injected is not None:
+            return self._injected, ""
+        from qa import generation
+
+        key = Backend.LLAMACPP if backend is Backend.AUTO else backend  # one local model for both
+        with self._generators_lock:
+            if key not in self._generators:
+                try:
+                    self._generators[key] = generation.make_generator(self.settings, key)
+                except generation.GenerationError as exc:
+                    return None, str(exc)
+            return self._generators[key], ""
+
+    def warm_reader(self) -> str:
+        """Load the local model and read the reader's fixed prompt now (the app does it while it starts),
+        so the first question does not pay for it. Returns why it could not, or ""."""
+        from qa import generation
+
+        generator, problem = self.generator(Backend.AUTO)
+        if generator is None:
+            return problem
+        try:
+            warm = getattr(generator, "warm", None)
+            if warm is not None:
+                warm(generation.build_messages("", [], self.settings.max_answer_sentences, _reader_prompt()))
+        except generation.GenerationError as exc:
+            return str(exc)
+        return ""
 
     def reload_if_changed(self) -> bool:
         """Pick up an index written since we loaded (by `qa index` in a shell, or the app's rebuild)."""
@@ -133,31 +181,66 @@ class QA:
         )
         retrieved = time.perf_counter()
         backend = backend or settings.backend
-        extractive = answering.extractive_answer(
-            question, query, hits, store, query_vector, settings.abstain, settings.max_answer_sentences
+        analysis = answering.analyse(question, query, hits, store, query_vector)
+        extractive = answering.answer_from(
+            question, query, hits, analysis, settings.abstain, settings.max_answer_sentences
         )
         answer = extractive
         streamed = False
-        if backend is not Backend.EXTRACTIVE and not extractive.abstained:
+        first_token: float | None = None
+        events: Iterator[StreamEvent] = iter(())
+        if backend is Backend.AUTO:
+            # Shown at once, replaced when the reader finishes.
+            yield StreamEvent("", draft=replace(extractive, notice=notice))
+            if not (extractive.abstained and answering.hard_abstention(analysis.evidence)):
+                events = self._read(question, query, hits, analysis, extractive)
+        elif backend is not Backend.EXTRACTIVE and not extractive.abstained:
             from qa import generation
 
-            final: Answer | None = None
-            for event in generation.generate(
-                question, query, hits, backend, settings, self.embedder, extractive
-            ):
-                if event.answer is not None:
-                    final = event.answer
-                elif event.delta:
-                    streamed = True
-                    yield StreamEvent(event.delta)
-            answer = final or extractive
+            generator, problem = self.generator(backend)
+            events = generation.generate(
+                question, query, hits, backend, settings, self.embedder, extractive, generator, problem
+            )
+        for event in events:
+            if event.answer is not None:
+                answer = event.answer
+            elif event.delta:
+                if first_token is None:
+                    first_token = time.perf_counter()
+                streamed = True
+                yield StreamEvent(event.delta)
         done = time.perf_counter()
         timings = {
             "retrieve": (retrieved - started) * 1000,
             "answer": (done - retrieved) * 1000,
             "total": (done - started) * 1000,
         }
+        if first_token is not None:
+            timings["first_token"] = (first_token - started) * 1000
         notes = " ".join(n for n in (notice, answer.notice) if n)
         answer = replace(answer, timings_ms=timings, notice=notes)
         # A UI renders the final Answer in place of the streamed text: a repaired or fallen-back answer differs.
         yield StreamEvent("" if streamed else answer.answer, answer)
+
+    def _read(
+        self,
+        question: str,
+        query: str,
+        hits: Sequence[Hit],
+        analysis: answering.Analysis,
+        extractive: Answer,
+    ) -> Iterator[StreamEvent]:
+        """The auto reader's events over the extractive answerer's ranking of the sentences."""
+        from qa import generation
+
+        generator, problem = self.generator(Backend.AUTO)
+        focus = [generation.Focus(c.hit, c.index) for c in analysis.candidates]
+        return generation.read(
+            question, query, hits, focus, self.settings, self.embedder, extractive, generator, problem
+        )
+
+
+def _reader_prompt() -> str:
+    from qa.generation.prompts import READER_SYSTEM_PROMPT
+
+    return READER_SYSTEM_PROMPT

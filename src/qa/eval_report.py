@@ -71,7 +71,10 @@ def record(o: Outcome) -> dict[str, Any]:
         "reason": a.reason,
         "backend": a.backend,
         "notice": a.notice,
-        "citations": [{"source": c.source, "quote": c.quote, "chunk_id": c.chunk_id} for c in a.citations],
+        "citations": [
+            {"source": c.source, "locator": c.locator, "quote": c.quote, "chunk_id": c.chunk_id}
+            for c in a.citations
+        ],
         "ranked_chunk_ids": [c for c, _ in o.ranked],
         "relevant_ranks": [rank for rank, (_, r) in enumerate(o.ranked, start=1) if r],
         "scores": o.scores,
@@ -228,6 +231,5 @@ def print_summary(result: dict[str, Any], out: Path, metrics: Sequence[str]) -> 
     cal = result["calibration"]
     if cal:
         print("\nAbstention calibration:\n" + "\n".join(calibration_lines(cal)))
-    print(
-        f"\n{result['n_questions']} questions, {result['runtime_s']} s; wrote {out / 'report.md'} and latest.json"
-    )
+    print(f"\n{result['n_questions']} questions, {result['runtime_s']} s.")
+    print(f"Report: {(out / 'report.md').resolve()} (all numbers: {(out / 'latest.json').resolve()})")

@@ -222,7 +222,7 @@ def run_mode(qa: QA, items: Sequence[EvalItem], mode: Mode, ideal: dict[str, int
     for item in items[:WARMUP]:
         qa.ask(item.question, backend=mode.backend, mode=mode.retrieval)
     outcomes = []
-    for item in items:
+    for item in _progress(items, mode.name):
         answer = ask_in_turn(qa, item, mode)
         vector = qa.embedder.embed([answer.query])[0]
         ranked = retrieve(
@@ -231,6 +231,15 @@ def run_mode(qa: QA, items: Sequence[EvalItem], mode: Mode, ideal: dict[str, int
         scores, ranked_ids, why = score_item(item, answer, ranked, ideal[item.id], settings.top_k)
         outcomes.append(Outcome(item, answer, scores, ranked_ids, why))
     return outcomes
+
+
+def _progress(items: Sequence[EvalItem], desc: str) -> Sequence[EvalItem]:
+    """The items, with a bar on stderr when it is a terminal (a generator mode takes minutes)."""
+    if not sys.stderr.isatty():
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit="question", file=sys.stderr, leave=False)  # type: ignore[return-value]
 
 
 def fell_back(answer: Answer, mode: Mode) -> bool:
@@ -352,14 +361,19 @@ def run_eval(
     questions = questions or EVAL_DIR / "questions.jsonl"
     out = out or EVAL_DIR / "results"
     items = load_questions(questions)
-    limits_path = thresholds or EVAL_DIR / "thresholds.toml"
-    limits = load_limits(limits_path) if check else None
     if qa is None:
         from qa.engine import QA
 
         qa = QA(settings)
     settings = qa.settings
     modes = [Mode(Backend.EXTRACTIVE, RetrievalMode.HYBRID)]
+    if quick and backend is not None and backend is not Backend.EXTRACTIVE:
+        # `--quick --backend B`: that mode alone, gated by its own limits (CI: --backend auto).
+        modes = [Mode(backend, RetrievalMode.HYBRID)]
+    main = modes[0].name
+    default_limits = "thresholds.toml" if main == MAIN else f"thresholds-{modes[0].backend.value}.toml"
+    limits_path = thresholds or EVAL_DIR / default_limits
+    limits = load_limits(limits_path) if check else None
     if not quick:
         modes += [Mode(Backend.EXTRACTIVE, RetrievalMode.DENSE), Mode(Backend.EXTRACTIVE, RetrievalMode.BM25)]
         extra = backend or settings.backend
@@ -376,13 +390,13 @@ def run_eval(
         for mode in modes
         if (notes := [o.answer.notice for o in outcomes[mode.name] if fell_back(o.answer, mode)])
     }
-    main_answers = [o.answer for o in outcomes[MAIN]]
+    main_answers = [o.answer for o in outcomes[main]]
     cal = (
         calibrate(qa, items, main_answers)
         if (calibration if calibration is not None else not quick)
         else None
     )
-    failures = m.failed_checks(summary[MAIN]["overall"], *limits) if limits else []
+    failures = m.failed_checks(summary[main]["overall"], *limits) if limits else []
     created = datetime.now(UTC)
     result: dict[str, Any] = {
         "created": created.isoformat(timespec="seconds"),
@@ -404,10 +418,10 @@ def run_eval(
         "check": {"thresholds": str(limits_path), "failures": failures} if check else None,
         "questions": {name: [record(o) for o in os] for name, os in outcomes.items()},
     }
-    write_results(result, out, created, METRICS, MAIN, RANK_DEPTH)
+    write_results(result, out, created, METRICS, main, RANK_DEPTH)
     print_summary(result, out, METRICS)
     if check:
         for failure in failures:
             print(f"qa eval --check: FAILED {failure}", file=sys.stderr)
-        print(f"qa eval --check ({MAIN}): {'FAILED' if failures else 'passed'} against {limits_path}")
+        print(f"qa eval --check ({main}): {'FAILED' if failures else 'passed'} against {limits_path}")
     return 1 if failures else 0

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from filelock import FileLock, Timeout
 
+from qa.cards import document_card
 from qa.chunking import Chunk, chunk_document
 from qa.config import Settings
 from qa.corpus import (
@@ -61,9 +62,11 @@ class IndexSummary:
     skipped: tuple[Skipped, ...] = field(default=())
     rebuilt: bool = False
     generation: str = ""
+    # `--dry-run`: the files that would be added, updated and removed (nothing was embedded or written).
+    plan: dict[str, tuple[str, ...]] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "added": self.added,
             "updated": self.updated,
             "removed": self.removed,
@@ -71,8 +74,23 @@ class IndexSummary:
             "chunks": self.chunks,
             "seconds": round(self.seconds, 3),
         }
+        if self.plan is not None:
+            out |= {"dry_run": True, "rebuild": self.rebuilt} | {k: list(v) for k, v in self.plan.items()}
+        return out
 
     def describe(self) -> str:
+        if self.plan is not None:
+            lines = [
+                f"dry run: would add {self.added}, update {self.updated}, remove {self.removed} "
+                f"({self.unchanged} unchanged)"
+                + ("; the whole index would be rebuilt" if self.rebuilt else "")
+            ]
+            lines += [
+                f"  {verb} {path}"
+                for verb, key in (("+", "add"), ("~", "update"), ("-", "remove"))
+                for path in self.plan[key]
+            ]
+            return "\n".join([*lines, "nothing was embedded or written"])
         return (
             f"{self.added} added, {self.updated} updated, {self.removed} removed, {self.unchanged} unchanged; "
             f"{self.chunks} chunks in the index ({self.seconds:.2f} s)"
@@ -86,8 +104,10 @@ def build_index(
     on_skip: SkipHandler | None = None,
     show_progress: bool | None = None,
     on_progress: ProgressHandler | None = None,
+    dry_run: bool = False,
 ) -> IndexSummary:
-    """Bring the index in `settings.index_dir` in step with `settings.corpus_dir`."""
+    """Bring the index in `settings.index_dir` in step with `settings.corpus_dir` (or, with `dry_run`, say
+    what that would change: files are read and hashed, nothing is embedded or written)."""
     started = time.perf_counter()
     corpus_dir = settings.corpus_dir
     if not corpus_dir.is_dir():
@@ -104,7 +124,7 @@ def build_index(
         ) from None
     try:
         return _build_locked(
-            settings, embedder, rebuild, on_skip or _print_skip, show_progress, on_progress, started
+            settings, embedder, rebuild, on_skip or _print_skip, show_progress, on_progress, started, dry_run
         )
     finally:
         lock.release()
@@ -118,6 +138,7 @@ def _build_locked(
     show_progress: bool | None,
     on_progress: ProgressHandler | None,
     started: float,
+    dry_run: bool = False,
 ) -> IndexSummary:
     chunker = settings.chunker_fingerprint()
     store = None if rebuild else _open_previous(settings, embedder, chunker)
@@ -160,18 +181,40 @@ def _build_locked(
                 )  # touched, not changed: remember, so we skip hashing next time
                 unchanged += 1
                 continue
-            doc = read_document(path, settings.corpus_dir, sources, settings.max_file_bytes, sha256=digest)
+            doc = read_document(
+                path, settings.corpus_dir, sources, settings.max_file_bytes, digest, settings.reading
+            )
         except (DocumentError, OSError) as exc:
             skip = Skipped(rel, str(exc))
             skipped.append(skip)
             on_skip(skip)
             continue
+        for note in doc.notes:  # indexed, but not whole (rows past the bound, pages OCR could not read)
+            skipped.append(Skipped(rel, f"part not indexed: {note}"))
+            on_skip(skipped[-1])
         changed.append((rel, (doc, stat.st_size, stat.st_mtime_ns, meta_hash)))
 
     removed_paths = [p for p in manifest.documents if p not in seen or p in dict(changed)]
     added = sum(1 for rel, _ in changed if rel not in manifest.documents)
     updated = len(changed) - added
     removed = sum(1 for p in manifest.documents if p not in seen)
+    if dry_run:
+        plan = {
+            "add": tuple(rel for rel, _ in changed if rel not in manifest.documents),
+            "update": tuple(rel for rel, _ in changed if rel in manifest.documents),
+            "remove": tuple(p for p in manifest.documents if p not in seen),
+        }
+        return IndexSummary(
+            added,
+            updated,
+            removed,
+            unchanged,
+            len(store),
+            time.perf_counter() - started,
+            tuple(skipped),
+            rebuilt,
+            plan=plan,
+        )
 
     # Vectors of chunks about to be dropped, by exact text, so a rename or an untouched chunk of an edited
     # file is not embedded again.
@@ -196,6 +239,9 @@ def _build_locked(
             settings.overlap_sentences,
             settings.min_section_tokens,
         )
+        card = document_card(doc, embedder.count_tokens, settings.max_chunk_tokens)
+        if card is not None:
+            chunks.append(card)
         new_chunks.extend(chunks)
         owners.extend([rel] * len(chunks))
         doc_info[rel] = {

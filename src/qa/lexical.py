@@ -165,6 +165,22 @@ def answer_type(question: str) -> AnswerType:
     return AnswerType.OTHER
 
 
+# Questions about a document itself (its author, publisher, kind or date), which a document card's catalogue
+# sentence answers; any other question must not be answered with it ("... is a news article, published by").
+_ABOUT_DOCUMENT_Q = re.compile(
+    r"\b(?:who (?:wrote|published|authored|made|created|produced|issued|released)|written by|authors?|"
+    r"publishers?|published|publication|what (?:kind|type|sort) of (?:document|text|file|source|publication)|"
+    r"(?:document|article|poster|report|paper|page|file|source)s? (?:is|was) (?:it|this|that)|"
+    r"where (?:is|was) (?:it|this|the \w+) from|outlet|venue)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_about_document(question: str) -> bool:
+    """Whether a question asks who made a document, what kind it is or when it was published."""
+    return bool(_ABOUT_DOCUMENT_Q.search(question))
+
+
 _DEFINITION_Q = re.compile(
     r"^\s*(?:what\s+(?:is|are|was|does)\s+(?:the\s+|an?\s+)?\S+(?:\s+\S+)?\s*(?:stand for|mean)?\s*\??\s*$"
     r"|.*\b(?:meaning|stands? for|definition|short for|acronym)\b)",

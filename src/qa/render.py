@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from qa.answering import NOT_FOUND, Answer
 from qa.condense import Turn
 from qa.corpus import SUPPORTED_SUFFIXES
+from qa.types import NOT_FOUND, Answer
 
 if TYPE_CHECKING:
     from qa.engine import DocumentInfo
@@ -45,8 +45,19 @@ def chat_text(text: str) -> str:
     return _MARKER.sub(r"[\1]", escaped)
 
 
-def where(source: str, page: int | None) -> str:
-    return f"{source}, page {page}" if page else source
+OCR_HELP = "Read from an image by OCR: check the quote against the original; the recogniser's confidence"
+
+
+def where(source: str, locator: str) -> str:
+    """A file and the place in it: "report.pdf, page 3", "deck.pptx, slide 2", "data.xlsx, Sales, rows 4–6"."""
+    return f"{source}, {locator}" if locator else source
+
+
+def ocr_badge(confidence: float | None) -> str:
+    """A mark for text recognised from an image, so a reader knows the quote may hold OCR errors."""
+    if confidence is None:
+        return ""
+    return f'<span class="qa-ocr" title="{esc(OCR_HELP)}">OCR {confidence:.0%}</span>'
 
 
 def highlight(passage: str, quote: str) -> str:
@@ -79,8 +90,25 @@ def reply_markdown(answer: Answer) -> str:
     return "\n\n".join(parts)
 
 
+DRAFT_NOTE = "_Quoted from the documents while the local model writes an answer…_"
+
+
+def draft_markdown(draft: Answer) -> str:
+    """The chat message shown while the reader works: the extractive answer, marked as a quote."""
+    if draft.abstained:
+        return "_Searching the documents; the local model is reading the closest passages…_"
+    return f"{DRAFT_NOTE}\n\n> {chat_text(draft.answer)}"
+
+
 def _card(
-    title: str, place: str, score: str, score_help: str, body: str, n: int | None = None, quote: str = ""
+    title: str,
+    place: str,
+    score: str,
+    score_help: str,
+    body: str,
+    n: int | None = None,
+    quote: str = "",
+    ocr: float | None = None,
 ) -> str:
     """One source as a <details> card: number, title, file and score; the passage shows when opened."""
     number = f'<span class="qa-num">{n}</span>' if n is not None else ""
@@ -89,7 +117,7 @@ def _card(
     return (
         f'<details class="qa-source"{data}>'
         f'<summary>{number}<span class="qa-head"><span class="qa-title">{esc(title)}</span>'
-        f'<span class="qa-meta-row"><span class="qa-file">{esc(place)}</span>'
+        f'<span class="qa-meta-row"><span class="qa-file">{esc(place)}</span>{ocr_badge(ocr)}'
         f'<span class="qa-score" title="{esc(score_help)}">{esc(score)}</span></span>{teaser}</span>'
         f'</summary><div class="qa-passage">{body}</div></details>'
     )
@@ -104,12 +132,13 @@ def sources_html(answer: Answer) -> str:
         out.append(
             _card(
                 c.title,
-                where(c.source, c.page),
+                where(c.source, c.locator),
                 f"score {c.score:.2f}",
                 SCORE_HELP,
                 highlight(c.passage, c.quote),
                 n=c.n,
                 quote=c.quote,
+                ocr=c.ocr,
             )
         )
     if answer.abstained:
@@ -122,10 +151,11 @@ def sources_html(answer: Answer) -> str:
             out.append(
                 _card(
                     p.title,
-                    where(p.source, p.page),
+                    where(p.source, p.locator),
                     f"similarity {p.score:.2f}",
                     SIMILARITY_HELP,
                     esc(p.text),
+                    ocr=p.ocr,
                 )
             )
     elif not answer.citations:
@@ -153,7 +183,7 @@ def inspector_html(answer: Answer) -> str:
         rows.append(
             f'<tr class="{"qa-cited" if marks else ""}"><td>{i}</td>'
             f'<td><span class="qa-title">{esc(h.chunk.title)}</span><br>'
-            f'<span class="qa-file">{esc(where(h.chunk.doc_path, h.chunk.page))}</span>'
+            f'<span class="qa-file">{esc(where(h.chunk.doc_path, h.chunk.locator()))}</span>'
             f'<div class="qa-snippet">{esc(snippet(h.chunk.text))}</div></td>'
             f"<td>{_rank(h.dense_rank)}</td><td>{_rank(h.bm25_rank)}</td>"
             f"<td>{h.score:.4f}</td><td>{h.dense_score:.3f}</td>"

@@ -28,6 +28,7 @@ from qa.chunking import Chunk, Sentence
 from qa.config import RetrievalMode, VectorIndexPolicy
 from qa.corpus import file_sha256
 from qa.lexical import BM25_STOPWORDS, content_terms, stemmer
+from qa.locators import Locus
 from qa.stores import Fused, fuse_here
 
 FORMAT_VERSION = 1
@@ -320,6 +321,7 @@ def _chunk_to_json(cid: int, chunk: Chunk, sentence_row: int) -> dict[str, Any]:
         "end": chunk.end,
         "sentence_row": sentence_row,
         "sentences": [[s.start, s.end, s.text, s.context] for s in chunk.sentences],
+        "loci": [locus.to_json() for locus in chunk.loci],
     }
 
 
@@ -332,6 +334,7 @@ def _chunk_from_json(rec: dict[str, Any]) -> Chunk:
         start=rec["start"],
         end=rec["end"],
         sentences=tuple(Sentence(int(a), int(b), str(t), bool(c)) for a, b, t, c in rec["sentences"]),
+        loci=tuple(Locus.from_json(locus) for locus in rec.get("loci", ())),
     )
 
 

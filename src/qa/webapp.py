@@ -21,9 +21,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import gradio as gr
 from gradio.events import api as gradio_api
 
-from qa.answering import Answer, StreamEvent
-from qa.condense import Turn
-from qa.config import Backend, RetrievalMode, Settings
+from qa.condense import Turn, history_from_json
+from qa.config import Backend, ConfigError, RetrievalMode, Settings, parse_backend
 from qa.corpus import SUPPORTED_SUFFIXES
 from qa.questions import QuestionError
 from qa.render import (
@@ -33,6 +32,7 @@ from qa.render import (
     Exchange,
     chat_text,
     documents_html,
+    draft_markdown,
     esc,
     inspector_html,
     reply_markdown,
@@ -41,6 +41,7 @@ from qa.render import (
     summary_lines,
     upload_help,
 )
+from qa.types import Answer, StreamEvent
 from qa.uploads import UploadRejected, save_upload
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ EXAMPLES = (
     "Who is visiting Tokyo and Seoul to promote Hong Kong?",
 )
 BACKEND_LABELS = {
+    Backend.AUTO: "Written from the documents, verified (auto)",
     Backend.EXTRACTIVE: "Exact quotes (extractive)",
     Backend.OPENAI: "Generated (OpenAI-compatible)",
     Backend.TRANSFORMERS: "Generated (transformers model)",
@@ -129,6 +131,9 @@ def chat_turn(
         for event in qa.stream(question, state.history(), backend=backend, top_k=top_k):
             if event.answer is not None:
                 answer = event.answer
+            elif event.draft is not None and not streamed:
+                # The quote is shown at once; the reader's streamed answer replaces it.
+                yield ("", state.messages(question, draft_markdown(event.draft)), state, waiting, waiting)
             elif event.delta:
                 streamed += event.delta
                 yield ("", state.messages(question, chat_text(streamed)), state, waiting, waiting)
@@ -162,12 +167,12 @@ def build_app(qa: QAService) -> gr.Blocks:
     settings = qa.settings
     backend_choices = [(BACKEND_LABELS.get(b, b.value), b.value) for b in Backend]
 
-    app = gr.Blocks(title="Document Q&A", fill_width=False)
+    app = gr.Blocks(title=f"{settings.corpus_title} · Document Q&A", fill_width=False)
     with app:
         state = gr.State(ChatState())
         gr.HTML(
-            '<div class="qa-header"><h1>Document Q&amp;A</h1><p>Answers quoted from your documents, '
-            "every sentence cited to its source.</p></div>",
+            f'<div class="qa-header"><h1>{esc(settings.corpus_title)}</h1><p>Document Q&amp;A: answers quoted '
+            "from these documents, every sentence cited to its source.</p></div>",
             js_on_load=None,
         )
         with gr.Tabs():
@@ -330,12 +335,22 @@ def build_app(qa: QAService) -> gr.Blocks:
         refresh.click(refresh_documents, None, [documents], api_visibility="private")
         app.load(refresh_documents, None, [documents], api_visibility="private")
 
-        def ask(question: str) -> dict[str, Any]:
-            """Answer one question; returns the same JSON object as `qa ask --json`."""
+        def ask(
+            question: str,
+            history: list[dict[str, str]] | None = None,
+            mode: str | None = None,
+            top_k: int | None = None,
+        ) -> dict[str, Any]:
+            """Answer one question, after earlier turns `history` ([{"question", "answer"}], optional), in
+            answer mode `mode` (a backend name) with `top_k` passages; the same JSON object as `qa ask --json`."""
             try:
-                return qa.ask(question).to_json()
-            except QuestionError as exc:
-                raise gr.Error(esc(exc)) from None
+                backend = parse_backend(mode) if mode else None
+                if top_k is not None and not 1 <= int(top_k) <= MAX_TOP_K:
+                    raise QuestionError(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k}.")
+                turns = history_from_json(history)
+                return qa.ask(question, turns, backend=backend, top_k=int(top_k) if top_k else None).to_json()
+            except (QuestionError, ConfigError) as exc:
+                raise gr.Error(esc(str(exc).replace(" (QA_BACKEND, --backend)", ""))) from None
 
         gradio_api(ask, api_name="ask", concurrency_limit=CONCURRENCY, concurrency_id="answer")
     return app
@@ -377,9 +392,17 @@ def serve(settings: Settings, build: bool = True) -> None:
 def _warm_up(qa: QAService) -> None:
     """Pay first-call costs while the server starts rather than on the first question (about 1.5 s)."""
     try:
-        qa.ask("What is this about?")  # the model's first forward pass and first searches are slow
+        # The embedder's first forward pass and first searches are slow; the extractive answerer alone, so
+        # the local model is not kept busy by a question nobody asked.
+        qa.ask("What is this about?", backend=Backend.EXTRACTIVE)
     except Exception as exc:  # the first real question will report it properly
         print(f"qa serve: warm-up question failed: {exc!r}", file=sys.stderr)
+    warm_reader = getattr(qa, "warm_reader", None)
+    if warm_reader is not None and qa.settings.backend is Backend.AUTO:
+        # Loading the local model (seconds) and reading its fixed prompt overlap the server's start.
+        problem = warm_reader()
+        if problem:
+            print(f"qa serve: answers will quote the documents: {problem}", file=sys.stderr, flush=True)
     # Gradio wraps every event in a matplotlib backend switch, which imports matplotlib (when installed).
     with contextlib.suppress(ImportError):
         importlib.import_module("matplotlib")

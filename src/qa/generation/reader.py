@@ -1,0 +1,250 @@
+"""Writing an answer with a generator, then verifying it -> Answer; any failure falls back to the extractive one.
+
+Two flows share the streaming and the checks:
+
+- `read` (the `auto` backend): the local model is shown only the sentences the extractive answerer scored
+  best (and their neighbours). Its sentences that no passage supports are left out of the answer (kept in
+  `Answer.sentences`, flagged); when none is left, or the model says the passages do not hold the answer,
+  the answer is an abstention with the closest passages.
+- `generate` (the `llamacpp`/`openai`/`transformers` modes): whole passages; unsupported sentences are kept
+  but flagged, as before the reader existed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Sequence
+
+from qa import lexical
+from qa.config import Backend, Settings
+from qa.embedding import Embedder
+from qa.generation.base import Bounded, CountsTokens, GenerationBusy, GenerationError, Generator
+from qa.generation.prompts import (
+    READER_SYSTEM_PROMPT,
+    Focus,
+    PromptPassage,
+    build_messages,
+    evidence_passages,
+    fit_passages,
+)
+from qa.generation.verify import is_not_found, split_answer, verify
+from qa.retrieval import Hit
+from qa.types import NOT_FOUND, Answer, AnswerSentence, Citation, StreamEvent, related_passages
+
+QUOTE_OVERLAP = 0.6  # a quote whose content words the answer shares at least this much adds nothing
+
+
+def _fallback(extractive: Answer, notice: str) -> StreamEvent:
+    return StreamEvent("", dataclasses.replace(extractive, notice=notice))
+
+
+def _stream_text(
+    generator: Generator, messages: list[dict[str, str]], parts: list[str], max_tokens: int | None = None
+) -> Iterator[str]:
+    # A generator that takes a token bound (llama.cpp) gets the reader's; the others use their own setting.
+    pieces = (
+        generator.stream_bounded(messages, max_tokens)
+        if max_tokens is not None and isinstance(generator, Bounded)
+        else generator.stream(messages)
+    )
+    for piece in pieces:
+        if piece:
+            parts.append(piece)
+            yield piece
+
+
+def generate(
+    question: str,
+    query: str,
+    hits: Sequence[Hit],
+    backend: Backend,
+    settings: Settings,
+    embedder: Embedder,
+    extractive: Answer,
+    generator: Generator | None,
+    problem: str = "",
+) -> Iterator[StreamEvent]:
+    """Stream a generated answer from whole passages, then yield it verified; on failure, the extractive one.
+
+    `generator` is None when it could not be made; `problem` then says why.
+    """
+
+    def fallback(reason: str) -> StreamEvent:
+        return _fallback(
+            extractive,
+            f"The {backend.value} backend failed ({reason}); showing the extractive answer instead.",
+        )
+
+    if generator is None:
+        yield fallback(problem or "no generator")
+        return
+    parts: list[str] = []
+    try:
+        if isinstance(generator, CountsTokens):
+            framing = build_messages(query, [], settings.max_answer_sentences)
+            passages = fit_passages(
+                hits, generator.count_tokens, generator.passage_budget(framing, len(hits))
+            )
+        else:
+            passages = fit_passages(hits, embedder.count_tokens, settings.llm_context_tokens)
+        # The query, not the raw question: it is standalone (a follow-up carries its earlier subject).
+        messages = build_messages(query, passages, settings.max_answer_sentences)
+        for piece in _stream_text(generator, messages, parts):
+            yield StreamEvent(piece)
+    except GenerationError as exc:
+        yield fallback(str(exc))
+        return
+    except Exception as exc:  # a backend bug must not break asking: report it and answer extractively
+        yield fallback(f"{type(exc).__name__}: {exc}"[:200])
+        return
+    text = "".join(parts).strip()
+    if not split_answer(text):
+        yield fallback("it returned an empty answer")
+        return
+    if is_not_found(text):
+        reason = f"the {backend.value} model found no answer in the passages"
+        answer = Answer(question, query, NOT_FOUND, True, related=related_passages(hits), reason=reason)
+    else:
+        body, citations, sentences = verify(text, passages, embedder, settings.verify_min_support)
+        answer = Answer(question, query, body, False, citations, sentences=sentences)
+    yield StreamEvent("", dataclasses.replace(answer, hits=tuple(hits), backend=backend.value))
+
+
+def reader_messages(
+    query: str, focus: Sequence[Focus], generator: Generator, settings: Settings, embedder: Embedder
+) -> tuple[list[PromptPassage], list[dict[str, str]]]:
+    """The reader's passages and chat messages for a query, within settings.reader_prompt_tokens."""
+    count = generator.count_tokens if isinstance(generator, CountsTokens) else embedder.count_tokens
+    passages = evidence_passages(
+        focus,
+        count,
+        settings.reader_prompt_tokens,
+        settings.reader_focus_sentences,
+        settings.reader_neighbours,
+    )
+    return passages, build_messages(query, passages, settings.max_answer_sentences, READER_SYSTEM_PROMPT)
+
+
+def read(
+    question: str,
+    query: str,
+    hits: Sequence[Hit],
+    focus: Sequence[Focus],
+    settings: Settings,
+    embedder: Embedder,
+    extractive: Answer,
+    generator: Generator | None,
+    problem: str = "",
+) -> Iterator[StreamEvent]:
+    """The auto backend: the local model reads the best evidence sentences; its answer is verified.
+
+    Yields the text as it streams, then the final Answer: the verified answer, an abstention, or (when the
+    model is missing, busy or fails) the extractive answer with a one-line notice.
+    """
+    if generator is None:
+        yield _fallback(
+            extractive, f"{problem}; this answer quotes the documents instead." if problem else ""
+        )
+        return
+    if not focus:
+        yield StreamEvent("", extractive)
+        return
+    parts: list[str] = []
+    try:
+        passages, messages = reader_messages(query, focus, generator, settings, embedder)
+        for piece in _stream_text(generator, messages, parts, settings.reader_max_tokens):
+            yield StreamEvent(piece)
+    except GenerationBusy as exc:
+        yield _fallback(extractive, f"{exc}; this answer quotes the documents instead.")
+        return
+    except GenerationError as exc:
+        yield _fallback(
+            extractive, f"The local model failed ({exc}); this answer quotes the documents instead."
+        )
+        return
+    except Exception as exc:  # a backend bug must not break asking
+        reason = f"{type(exc).__name__}: {exc}"[:200]
+        yield _fallback(extractive, f"The local model failed ({reason}); this answer quotes the documents.")
+        return
+    text = "".join(parts).strip()
+    if not split_answer(text) or is_not_found(text):
+        # The model read the best evidence and says it does not hold the answer: abstain, even where the
+        # extractive answerer found a similar sentence (near misses are its weakness).
+        reason = "the local model found no answer in the passages"
+        yield StreamEvent("", _abstention(question, query, hits, reason))
+        return
+    body, citations, sentences = verify(
+        text, passages, embedder, settings.verify_min_support, drop_unsupported=True
+    )
+    if not citations:
+        if not extractive.abstained:
+            # What the model wrote is not supported, but the documents hold a quotable answer: show it.
+            notice = "The local model's answer could not be checked against the documents; showing the quote."
+            yield _fallback(extractive, notice)
+            return
+        reason = "no sentence of the local model's answer is supported by the passages"
+        yield StreamEvent("", _abstention(question, query, hits, reason))
+        return
+    body, citations, sentences = with_quotes(body, citations, sentences, extractive)
+    answer = Answer(
+        question, query, body, False, citations, hits=tuple(hits), sentences=sentences, backend="auto"
+    )
+    yield StreamEvent("", answer)
+
+
+def adds_facts(quote: str, answer: str) -> bool:
+    """Whether a quoted sentence says something the written answer does not: a number, name or code it
+    lacks, or most of its content words."""
+    lower = answer.lower()
+    if any(n not in answer for n in lexical.numbers(quote)):
+        return True
+    if any(x.strip("-&").lower() not in lower for x in lexical.names(quote) | lexical.acronyms(quote)):
+        return True
+    terms = set(lexical.content_terms(quote))
+    return bool(terms) and len(terms & set(lexical.content_terms(answer))) / len(terms) < QUOTE_OVERLAP
+
+
+def with_quotes(
+    body: str,
+    citations: tuple[Citation, ...],
+    sentences: tuple[AnswerSentence, ...],
+    extractive: Answer,
+) -> tuple[str, tuple[Citation, ...], tuple[AnswerSentence, ...]]:
+    """The written answer, then each sentence the extractive answerer quoted that adds facts to it.
+
+    Measured on the evaluation set, the model's answers and the quotes each hold key facts the other lacks
+    (README, "Answers"): shown together they hold the most, and every added sentence is an exact quote.
+    """
+    if extractive.abstained:
+        return body, citations, sentences
+    added_text: list[str] = []
+    added_citations: list[Citation] = []
+    added_sentences: list[AnswerSentence] = []
+    seen = {c.quote for c in citations}
+    for quote in extractive.citations:
+        if quote.quote in seen or not adds_facts(quote.quote, body + " " + " ".join(added_text)):
+            continue
+        n = len(citations) + len(added_citations) + 1
+        added_citations.append(dataclasses.replace(quote, n=n))
+        added_sentences.append(AnswerSentence(quote.quote, (n,), quoted=True))
+        added_text.append(f"“{quote.quote}” [{n}]")
+    if not added_text:
+        return body, citations, sentences
+    return (
+        body + " " + " ".join(added_text),
+        citations + tuple(added_citations),
+        sentences + tuple(added_sentences),
+    )
+
+
+def _abstention(question: str, query: str, hits: Sequence[Hit], reason: str) -> Answer:
+    return Answer(
+        question,
+        query,
+        NOT_FOUND,
+        True,
+        related=related_passages(hits),
+        hits=tuple(hits),
+        reason=reason,
+        backend="auto",
+    )

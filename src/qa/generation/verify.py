@@ -1,0 +1,223 @@
+"""Checking a generated answer against the passages it was written from, sentence by sentence.
+
+A sentence is supported by a passage when
+
+    max cosine(sentence, passage sentences) >= settings.verify_min_support     it says the same thing
+    and every number, name and acronym of the sentence occurs in the passage   nothing was invented
+    and the passage negates if the sentence does                              nothing was turned round
+
+A wrong or missing `[n]` is moved to the passage that best supports the sentence; a sentence that no passage
+supports keeps no citation and is flagged (`AnswerSentence.verified=False`) with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+import numpy as np
+from sentencex import segment
+
+from qa import lexical
+from qa.embedding import Embedder
+from qa.generation.prompts import PromptPassage, passage_title
+from qa.retrieval import Hit
+from qa.types import NOT_FOUND, AnswerSentence, Citation
+
+QUOTE_SPAN = 3  # a quote joins its best sentences when they lie this close together, else takes the best one
+MIN_CLAIM_TERMS = 2  # content words a sentence needs before a passage can be said to support it
+
+# Models refer to the prompt's passages in words: "According to passage [1], X." keeps X and its [1];
+# "This information is found in passage [2]." says nothing about the world and is dropped.
+_META_PREFIX = re.compile(
+    r"^(?:according to|as (?:stated|mentioned|noted|shown) in|based on) (?:the )?passages?(?: in)?\s*,?\s*",
+    re.I,
+)
+_META_SENTENCE = re.compile(
+    r"^(?:this|the|that) (?:information|answer|fact|figure)s? (?:is|are|was|can be) (?:found|stated|given|"
+    r"supported|mentioned|provided) (?:in|by) (?:the )?passages?\W*$",
+    re.I,
+)
+_MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
+
+
+@dataclass(frozen=True)
+class Support:
+    """How well one passage supports one answer sentence."""
+
+    cosine: float
+    best: int  # index of the passage's closest sentence in its chunk
+    missing: tuple[str, ...]  # numbers and names of the answer sentence the passage does not contain
+
+    def holds(self, min_support: float) -> bool:
+        return self.cosine >= min_support and not self.missing
+
+
+def split_answer(text: str) -> list[tuple[str, tuple[int, ...]]]:
+    """(sentence without markers, the [n] it cites) for each sentence; a leading marker joins the one before."""
+    out: list[tuple[str, tuple[int, ...]]] = []
+    for line in text.splitlines():  # models write lists one item per line, with no full stop
+        for piece in segment("en", _BULLET.sub("", line)):
+            cited = tuple(int(n) for m in _MARKER.finditer(piece) for n in m.group(1).split(","))
+            clean = re.sub(r"\s+([.,;:!?])", r"\1", _MARKER.sub("", piece)).strip()
+            if _META_SENTENCE.match(clean):
+                continue
+            clean = _META_PREFIX.sub("", clean)
+            clean = clean[:1].upper() + clean[1:]
+            if not re.search(r"\w", clean):
+                if out and cited:
+                    out[-1] = (out[-1][0], out[-1][1] + cited)
+                continue
+            out.append((clean, cited))
+    return out
+
+
+def support(sentence: str, vector: np.ndarray, hit: Hit, sentence_vectors: np.ndarray) -> Support:
+    """How well one passage supports one answer sentence (see the module docstring)."""
+    cosines = sentence_vectors @ vector
+    best = int(np.argmax(cosines))
+    passage = hit.chunk.embed_text()
+    passage_lower = passage.lower()
+    missing = [f"the number {n}" for n in sorted(lexical.numbers(sentence) - lexical.numbers(passage))]
+    named = lexical.names(sentence) | lexical.acronyms(sentence)
+    # One-word names too ("based in Mumbai" against a passage that says Delhi), unless part of a longer one.
+    named |= {w for w in lexical.capitalised_words(sentence) if not any(w in n.split() for n in named)}
+    missing += [
+        f"the name {name}"
+        for name in sorted(named)
+        if name.strip("-&").lower() not in passage_lower  # "ASEAN-Hong Kong" yields the acronym "ASEAN-"
+    ]
+    # A sentence that says "not" is not supported by a passage that never does: similarity cannot see it.
+    if lexical.negates(sentence) and not lexical.negates(passage):
+        missing.append("a negation")
+    return Support(float(cosines[best]), best, tuple(missing))
+
+
+def unsupported_reason(supports: dict[int, Support], cited: Sequence[int], min_support: float) -> str:
+    """Why no passage supports a sentence, judged on the passages it cites (all of them if it cites none)."""
+    judged = [supports[n] for n in cited] or list(supports.values())
+    if not judged:
+        return "no passage supports it"
+    closest = max(judged, key=lambda s: s.cosine)
+    if closest.cosine >= min_support and closest.missing:
+        items = " and ".join(closest.missing)
+        return f"{items} {'is' if len(closest.missing) == 1 else 'are'} not in its passages"
+    return "no cited passage supports it" if cited else "no passage supports it"
+
+
+@dataclass(frozen=True)
+class Checked:
+    """One answer sentence after verification: the prompt passages that support it, or why none does."""
+
+    text: str
+    cited: tuple[int, ...]  # prompt numbers; empty when unsupported
+    supports: dict[int, Support]
+    reason: str
+
+
+def too_short_to_check(sentence: str) -> bool:
+    """A sentence with fewer than MIN_CLAIM_TERMS content words and no number states too little to check.
+
+    Similarity alone would pass it: "HACKED [1]" is close to an injected passage sentence that contains the
+    word, and "Yes [1]" to almost anything. A claim has to say something a passage can be held to.
+    """
+    return len(set(lexical.content_terms(sentence))) < MIN_CLAIM_TERMS and not lexical.numbers(sentence)
+
+
+def check_sentence(
+    sentence: str, markers: Sequence[int], supports: dict[int, Support], min_support: float
+) -> Checked:
+    """Keep the cited passages that support the sentence; else repair to the best one; else flag it."""
+    cited = tuple(dict.fromkeys(n for n in markers if n in supports))
+    if too_short_to_check(sentence):
+        return Checked(sentence, (), supports, "too short to check against a passage")
+    keep = tuple(n for n in cited if supports[n].holds(min_support))
+    if not keep:
+        holding = [n for n in supports if supports[n].holds(min_support)]
+        keep = (max(holding, key=lambda n: supports[n].cosine),) if holding else ()
+    # An unsupported sentence keeps no marker: a citation would vouch for what its passage does not say.
+    return Checked(sentence, keep, supports, "" if keep else unsupported_reason(supports, cited, min_support))
+
+
+def verify(
+    text: str,
+    passages: Sequence[PromptPassage],
+    embedder: Embedder,
+    min_support: float,
+    drop_unsupported: bool = False,
+) -> tuple[str, tuple[Citation, ...], tuple[AnswerSentence, ...]]:
+    """Answer text with checked markers renumbered 1..m in order of first use, its citations and sentences.
+
+    With `drop_unsupported`, sentences no passage supports are left out of the text (they stay in the
+    returned sentences, flagged, so a UI or the JSON can say what was left out and why).
+    """
+    # A passage's own header copied as a sentence ("Overview — Document card [1]") states nothing.
+    headers = {passage_title(p.hit).lower().strip(" .") for p in passages} | {
+        p.hit.chunk.title.lower().strip(" .") for p in passages
+    }
+    parsed = [(s, m) for s, m in split_answer(text) if s.lower().strip(" .") not in headers]
+    vectors = embedder.embed([s for s, _ in parsed])
+    by_n = {p.n: p for p in passages}
+    passage_vectors = {p.n: embedder.embed([s.text for s in p.hit.chunk.sentences]) for p in passages}
+    checked = [
+        check_sentence(
+            sentence,
+            markers,
+            {n: support(sentence, vector, p.hit, passage_vectors[n]) for n, p in by_n.items()},
+            min_support,
+        )
+        for (sentence, markers), vector in zip(parsed, vectors, strict=True)
+    ]
+    renumber: dict[int, int] = {}  # prompt number -> answer number
+    for c in checked:
+        for n in c.cited:
+            renumber.setdefault(n, len(renumber) + 1)
+    sentences = tuple(
+        AnswerSentence(c.text, tuple(renumber[n] for n in c.cited), not c.reason, c.reason) for c in checked
+    )
+    answer = " ".join(
+        s.text + (" " + "".join(f"[{n}]" for n in s.citations) if s.citations else "")
+        for s in sentences
+        if s.verified or not drop_unsupported
+    )
+    citations = tuple(
+        _citation(renumber[n], by_n[n].hit, [c.supports[n] for c in checked if n in c.cited])
+        for n in renumber
+    )
+    return answer, citations, sentences
+
+
+def _citation(number: int, hit: Hit, supports: Sequence[Support]) -> Citation:
+    """The passage sentence(s) that best support the answer sentences citing it, quoted exactly."""
+    chunk = hit.chunk
+    best = max(supports, key=lambda s: s.cosine)
+    indices = sorted({s.best for s in supports})
+    span = chunk.sentences[indices[0] : indices[-1] + 1]
+    # Too far apart for one readable quote, or split by more than one character (a blank line) so that
+    # joining them with a space would not be the source text: keep the best.
+    if indices[-1] - indices[0] >= QUOTE_SPAN or any(b.start != a.end + 1 for a, b in pairwise(span)):
+        indices = [best.best]
+    quoted = chunk.sentences[indices[0] : indices[-1] + 1]
+    return Citation(
+        n=number,
+        source=chunk.doc_path,
+        title=chunk.title,
+        page=chunk.page,
+        quote=" ".join(s.text for s in quoted),
+        chunk_id=hit.chunk_id,
+        score=round(best.cosine, 4),
+        start=quoted[0].start,
+        end=quoted[-1].end,
+        passage=chunk.text,
+        locator=chunk.locator(quoted[0].start, quoted[-1].end),
+        ocr=chunk.ocr(quoted[0].start, quoted[-1].end),
+    )
+
+
+def is_not_found(text: str) -> bool:
+    """The model's "not in the documents" reply, allowing markers, quotes and trailing words."""
+    plain = _MARKER.sub("", text).strip().strip("\"'“”").lower()
+    return plain.startswith(NOT_FOUND.lower().rstrip("."))

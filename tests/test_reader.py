@@ -1,0 +1,281 @@
+"""The auto backend: evidence selection, the reader flow, abstention, fallbacks, cards and list quotes.
+
+A scripted generator stands in for the local model and the FakeEmbedder for the real one, so these run in
+well under a second each; the real model's behaviour is measured by `qa eval --backend auto` instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa import generation
+from qa.answering import Candidate, compose
+from qa.cards import CARD_HEADING, catalogue_sentence, document_card
+from qa.chunking import Sentence, split_sentences
+from qa.config import Backend, Settings
+from qa.corpus import Document
+from qa.engine import QA
+from qa.generation import Focus, GenerationBusy, GenerationError
+from qa.indexing import build_index
+from qa.retrieval import Hit
+from qa.types import NOT_FOUND, Answer, AnswerSentence, Citation
+from tests.conftest import AGREEMENT, FakeEmbedder, make_chunk, make_hits
+
+SUPPORTED = "The ASEAN-Hong Kong, China Free Trade Agreement entered into force on 11 June 2019 [1]."
+INVENTED = "About 4,000 companies used the agreement in its first year [1]."
+
+
+class ScriptedGenerator:
+    """Streams `reply` word by word; keeps every prompt; raises `error` instead when set."""
+
+    def __init__(self, reply: str = SUPPORTED, error: Exception | None = None) -> None:
+        self.reply, self.error = reply, error
+        self.prompts: list[list[dict[str, str]]] = []
+
+    def stream(self, messages: list[dict[str, str]]) -> Iterator[str]:
+        self.prompts.append(messages)
+        if self.error is not None:
+            raise self.error
+        yield from re.findall(r"\S+\s*", self.reply)
+
+
+def read(
+    hits: list[Hit], extractive: Answer, generator: ScriptedGenerator | None, focus: list[Focus] | None = None
+) -> Answer:
+    focus = focus if focus is not None else [Focus(h, i) for h in hits for i in range(len(h.chunk.sentences))]
+    events = list(
+        generation.read(
+            "q?", "q?", hits, focus, Settings(), FakeEmbedder(), extractive, generator, "no model"
+        )
+    )
+    final = events[-1].answer
+    assert final is not None and all(e.answer is None for e in events[:-1])
+    return final
+
+
+# --- which sentences the model is shown ---------------------------------------------------------------------
+
+
+def test_evidence_is_the_best_sentences_then_their_neighbours_within_the_budget() -> None:
+    a = make_chunk("a.txt", "A", tuple(f"Sentence a{i} is here." for i in range(10)))
+    b = make_chunk("b.txt", "B", tuple(f"Sentence b{i} is here." for i in range(4)))
+    hit_a, hit_b = make_hits(a, b)
+    focus = [Focus(hit_a, 4), Focus(hit_b, 0), Focus(hit_a, 9)]
+    count = FakeEmbedder().count_tokens
+    per = count(["Sentence a0 is here."])[0]
+    title = count(["A"])[0] + generation.prompts.PASSAGE_TOKENS
+
+    passages = generation.evidence_passages(focus, count, 2 * title + 6 * per, max_focus=3, neighbours=1)
+    assert [(p.hit.chunk.doc_path, [s.text[9:11] for s in p.sentences]) for p in passages] == [
+        ("a.txt", ["a3", "a4", "a5", "a9"]),  # a9's neighbour a8 comes after b0's b1: out of budget
+        ("b.txt", ["b0", "b1"]),
+    ]
+    # The best sentence is kept even when nothing fits.
+    assert [len(p.sentences) for p in generation.evidence_passages(focus, count, 1, 3, 1)] == [1]
+
+
+def test_a_sentence_that_introduces_a_list_brings_its_items() -> None:
+    intro = "The programme covers these areas:"
+    items = ("- Customs", "- Logistics", "- E-commerce")
+    chunk = make_chunk("a.txt", "A", ("It started in 2020.", intro, *items, "It ends in 2025."))
+    sentences = tuple(
+        Sentence(s.start, s.end, s.text, context=s.text.startswith("-")) for s in chunk.sentences
+    )
+    (hit,) = make_hits(type(chunk)(**{**chunk.__dict__, "sentences": sentences}))
+    passages = generation.evidence_passages([Focus(hit, 1)], FakeEmbedder().count_tokens, 500, 3, 0)
+    assert [s.text for s in passages[0].sentences] == [intro, *items]
+
+
+# --- the reader flow ---------------------------------------------------------------------------------------
+
+
+def test_a_verified_answer_cites_the_sentence_it_came_from(hits: list[Hit], extractive: Answer) -> None:
+    generator = ScriptedGenerator()
+    answer = read(hits, extractive, generator)
+    assert answer.backend == "auto" and not answer.abstained and not answer.notice
+    assert answer.answer == f"{AGREEMENT[0]} [1]"  # markers move after the full stop
+    assert answer.citations[0].quote == AGREEMENT[0]
+    system, user = generator.prompts[0]
+    assert "reply exactly" in system["content"] and NOT_FOUND in system["content"]
+    assert AGREEMENT[0] in user["content"] and "Question: q?" in user["content"]
+
+
+def test_unsupported_sentences_are_left_out_of_the_answer(hits: list[Hit], extractive: Answer) -> None:
+    answer = read(hits, extractive, ScriptedGenerator(f"{SUPPORTED} {INVENTED}"))
+    assert answer.answer == f"{AGREEMENT[0]} [1]"
+    left_out = [s for s in answer.sentences if not s.verified]
+    assert len(left_out) == 1 and "4,000" in left_out[0].text and left_out[0].citations == ()
+
+
+def test_an_answer_with_no_supported_sentence_is_an_abstention(hits: list[Hit], extractive: Answer) -> None:
+    nothing = dataclasses.replace(extractive, answer=NOT_FOUND, abstained=True)
+    answer = read(hits, nothing, ScriptedGenerator(INVENTED))
+    assert answer.abstained and answer.answer == NOT_FOUND and not answer.citations
+    assert answer.related and "no sentence" in answer.reason
+    assert answer.sentences == ()  # an abstention shows no warnings, only the closest passages
+
+
+def test_an_unsupported_answer_gives_way_to_the_quote_when_there_is_one(
+    hits: list[Hit], extractive: Answer
+) -> None:
+    answer = read(hits, extractive, ScriptedGenerator(INVENTED))
+    assert answer.answer == extractive.answer and "could not be checked" in answer.notice
+
+
+def test_quotes_that_add_facts_follow_the_written_answer(hits: list[Hit]) -> None:
+    quote = Citation(1, "ahkfta.txt", "A", None, AGREEMENT[2], 0, 1.0, 0, 1, " ".join(AGREEMENT))
+    extractive = Answer(
+        "q", "q", f"{AGREEMENT[2]} [1]", False, (quote,), sentences=(AnswerSentence(AGREEMENT[2], (1,)),)
+    )
+    answer = read(hits, extractive, ScriptedGenerator())
+    assert answer.answer == f"{AGREEMENT[0]} [1] “{AGREEMENT[2]}” [2]"  # 2024 is not in the written answer
+    assert [c.n for c in answer.citations] == [1, 2] and answer.sentences[-1].quoted
+    same = dataclasses.replace(quote, quote=AGREEMENT[0])
+    answer = read(hits, dataclasses.replace(extractive, citations=(same,)), ScriptedGenerator())
+    assert answer.answer == f"{AGREEMENT[0]} [1]"  # a quote the answer already says is not repeated
+
+
+def test_not_found_from_the_model_is_an_abstention(hits: list[Hit], extractive: Answer) -> None:
+    answer = read(hits, extractive, ScriptedGenerator(NOT_FOUND))
+    assert answer.abstained and answer.reason == "the local model found no answer in the passages"
+
+
+@pytest.mark.parametrize(
+    ("generator", "notice"),
+    [
+        (None, "no model; this answer quotes the documents instead."),
+        (ScriptedGenerator(error=GenerationBusy("busy for 10 s")), "busy for 10 s; this answer quotes"),
+        (ScriptedGenerator(error=GenerationError("no complete answer within 60 s")), "local model failed"),
+        (ScriptedGenerator(error=RuntimeError("bug")), "RuntimeError: bug"),
+    ],
+)
+def test_without_a_working_model_the_extractive_answer_stands_with_a_notice(
+    hits: list[Hit], extractive: Answer, generator: ScriptedGenerator | None, notice: str
+) -> None:
+    answer = read(hits, extractive, generator)
+    assert answer.answer == extractive.answer and answer.backend == "extractive"
+    assert notice in answer.notice
+
+
+# --- through the engine ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def indexed(fake_settings: Settings, fake_embedder: FakeEmbedder) -> Settings:
+    build_index(fake_settings, fake_embedder)
+    return fake_settings
+
+
+def test_auto_shows_the_quote_first_then_the_verified_answer(
+    indexed: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    qa = QA(indexed, embedder=fake_embedder, generator=ScriptedGenerator(NOT_FOUND))
+    events = list(qa.stream("When did the AHKFTA enter into force?", backend=Backend.AUTO))
+    assert events[0].draft is not None and events[0].draft.backend == "extractive"
+    assert not events[0].draft.abstained and "2019" in events[0].draft.answer
+    final = events[-1].answer
+    assert final is not None and final.abstained and final.backend == "auto"
+    assert "first_token" in final.timings_ms
+
+
+def test_a_question_naming_what_no_document_has_never_reaches_the_model(
+    indexed: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    generator = ScriptedGenerator(SUPPORTED)
+    qa = QA(indexed, embedder=fake_embedder, generator=generator)
+    answer = qa.ask("What did the AHKFTA change in 1987?", backend=Backend.AUTO)
+    assert answer.abstained and "1987" in answer.reason
+    assert generator.prompts == []
+
+
+def test_the_default_backend_is_auto_and_one_local_model_serves_auto_and_llamacpp(
+    indexed: Settings, fake_embedder: FakeEmbedder, tmp_path: Path
+) -> None:
+    assert Settings().backend is Backend.AUTO
+    settings = indexed.replace(llm_model_dir=tmp_path / "no-models")
+    qa = QA(settings, embedder=fake_embedder)
+    generator, problem = qa.generator(Backend.AUTO)
+    assert generator is None and "not installed" in problem and str(tmp_path) not in problem
+    answer = qa.ask("When did the AHKFTA enter into force?", backend=Backend.AUTO)
+    assert not answer.abstained and answer.backend == "extractive"
+    assert "quotes the documents" in answer.notice
+
+
+def test_one_generator_is_shared_by_concurrent_questions(
+    indexed: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    generator = ScriptedGenerator()
+    qa = QA(indexed, embedder=fake_embedder, generator=generator)
+    answers: list[Answer] = []
+    threads = [
+        threading.Thread(
+            target=lambda: answers.append(
+                qa.ask("When did the AHKFTA enter into force?", backend=Backend.AUTO)
+            )
+        )
+        for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(answers) == 4 and len(generator.prompts) == 4
+
+
+# --- document cards and what is never quoted ----------------------------------------------------------------
+
+
+def test_every_document_gets_a_card_with_its_catalogue_entry_and_lead(
+    indexed: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    qa = QA(indexed, embedder=fake_embedder)
+    cards = [c for c in qa.store.chunks.values() if c.heading == CARD_HEADING]
+    assert len(cards) == len(qa.documents())
+    poster = next(c for c in cards if c.doc_path == "hk-asean-trade-imbalance-poster.md")
+    assert "is a research poster" in poster.sentences[0].text and "Holden" in poster.sentences[0].text
+    assert len(poster.sentences) > 1 and not any(s.context for s in poster.sentences)
+
+
+def test_a_card_quotes_the_lead_sentences_exactly() -> None:
+    text = "# Title\n\nThe first sentence. The second one.\n\nA later paragraph."
+    doc = Document("d.md", "Title", text, "x", origin={"kind": "report", "publisher": "Acme"})
+    card = document_card(doc, FakeEmbedder().count_tokens, 256)
+    assert card is not None
+    assert card.sentences[0].text == catalogue_sentence(doc) == "“Title” is a report, published by Acme."
+    for s in card.sentences[1:]:
+        assert text[s.start : s.end] == s.text
+
+
+def test_bibliography_entries_and_captions_are_never_answers() -> None:
+    text = (
+        "Trade fell by 5% in 2024 as demand weakened.\n\n"
+        "FIGURE 1. HONG KONG'S TRADE WITH ASEAN\n\n"
+        "Hong Kong Census and Statistics Department. (2024). Hong Kong - ASEAN Trade Relationship. "
+        "As cited in HKTDC Research, 2024.\n\n"
+        "Smith, J. (2021). Trade Flows in Asia. Retrieved from https://example.org/trade"
+    )
+    sentences = split_sentences(Document("p.md", "P", text, "x"))
+    answers = [s.text for s in sentences if not s.context]
+    assert answers == ["Trade fell by 5% in 2024 as demand weakened."]
+
+
+def test_a_quote_that_introduces_a_list_carries_the_list() -> None:
+    texts = ("It started in 2020.", "Completed projects are as follows:", "- Customs", "- Logistics", "Done.")
+    chunk = make_chunk("a.txt", "A", texts)
+    # List lines are context, one line break apart (make_chunk leaves one character between sentences).
+    sentences = tuple(
+        Sentence(x.start, x.end, x.text, context=x.text.startswith("-")) for x in chunk.sentences
+    )
+    (hit,) = make_hits(type(chunk)(**{**chunk.__dict__, "sentences": sentences}))
+    vector = np.zeros(4, dtype=np.float32)
+    cand = Candidate(1, hit, 1, 0.9, 1.0, True, 1.0, vector, frozenset())
+    text, citations, _ = compose([cand])
+    assert citations[0].quote == "Completed projects are as follows: - Customs - Logistics"
+    assert text.endswith("- Logistics [1]")
