@@ -205,8 +205,10 @@ def _open(
 
 
 def _warm_up(qa: QA, questions: list[str]) -> None:
+    # Extractive, named: a bare ask would use the configured default (auto), loading and running the local
+    # model for minutes before a run that may never use it.
     for question in questions[:WARMUP]:
-        qa.ask(question)
+        qa.ask(question, backend=Backend.EXTRACTIVE)
 
 
 def _settings_json(settings: Settings, embedder: Embedder) -> dict[str, Any]:
