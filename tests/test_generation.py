@@ -418,3 +418,8 @@ def test_one_word_names_and_negations_must_be_in_the_passage(fake_embedder: Fake
     assert missing("The Oberoi Group has its head office in Mumbai.") == ("the name Mumbai",)
     assert missing("The Oberoi Group does not have its head office in Delhi.") == ("a negation",)
     assert missing("The Oberoi Group isn't a hotel company.") == ("a negation",)
+    # One word of its own is a paraphrase; two turn or embellish the claim.
+    assert missing("The Oberoi Group is a hotel company headquartered in Delhi.") == ()
+    assert missing("The Oberoi Group is a successful hotel company headquartered in Delhi.") == (
+        "the words 'successful', 'headquartered'",
+    )

@@ -5,6 +5,7 @@ A sentence is supported by a passage when
     max cosine(sentence, passage sentences) >= settings.verify_min_support     it says the same thing
     and every number, name and acronym of the sentence occurs in the passage   nothing was invented
     and the passage negates if the sentence does                              nothing was turned round
+    and at most MAX_NEW_WORDS content words of the sentence are not in it      nothing was added
 
 A wrong or missing `[n]` is moved to the passage that best supports the sentence; a sentence that no passage
 supports keeps no citation and is flagged (`AnswerSentence.verified=False`) with the reason.
@@ -28,6 +29,12 @@ from qa.types import NOT_FOUND, AnswerSentence, Citation
 
 QUOTE_SPAN = 3  # a quote joins its best sentences when they lie this close together, else takes the best one
 MIN_CLAIM_TERMS = 2  # content words a sentence needs before a passage can be said to support it
+# Content words (stemmed) a sentence may have that its passage lacks: one, for a writer's own paraphrase
+# ("headquartered" for "head office"). Similarity cannot see a word that turns the claim: "Chevelle is from a
+# different state", "both are solo artists", "a very successful team" read close to the passage they
+# contradict or embellish. On HaluEval (1,000 items) the check rejects 61% of the hallucinated answers
+# against 49% without it, and 0.4 points more of the right ones (eval/README.md).
+MAX_NEW_WORDS = 1
 
 # Models refer to the prompt's passages in words: "According to passage [1], X." keeps X and its [1];
 # "This information is found in passage [2]." says nothing about the world and is dropped.
@@ -93,7 +100,21 @@ def support(sentence: str, vector: np.ndarray, hit: Hit, sentence_vectors: np.nd
     # A sentence that says "not" is not supported by a passage that never does: similarity cannot see it.
     if lexical.negates(sentence) and not lexical.negates(passage):
         missing.append("a negation")
+    new = new_words(sentence, passage)
+    if len(new) > MAX_NEW_WORDS:
+        missing.append("the words " + ", ".join(f"'{w}'" for w in new))
     return Support(float(cosines[best]), best, tuple(missing))
+
+
+def new_words(sentence: str, passage: str) -> list[str]:
+    """The sentence's content words (as written, stemmed to compare) that the passage does not contain."""
+    known = set(lexical.content_terms(passage))
+    out: dict[str, str] = {}
+    for word in lexical.words(sentence):
+        term = lexical.content_terms(word)
+        if term and term[0] not in known:
+            out.setdefault(term[0], word)
+    return list(out.values())
 
 
 def unsupported_reason(supports: dict[int, Support], cited: Sequence[int], min_support: float) -> str:
