@@ -107,12 +107,14 @@ def support(sentence: str, vector: np.ndarray, hit: Hit, sentence_vectors: np.nd
 
 
 def new_words(sentence: str, passage: str) -> list[str]:
-    """The sentence's content words (as written, stemmed to compare) that the passage does not contain."""
+    """The sentence's content words (as written, stemmed to compare) that the passage does not contain.
+
+    Numbers are left out: `support` checks them on their own, as written ("1,033.9")."""
     known = set(lexical.content_terms(passage))
     out: dict[str, str] = {}
     for word in lexical.words(sentence):
         term = lexical.content_terms(word)
-        if term and term[0] not in known:
+        if term and term[0] not in known and not any(ch.isdigit() for ch in word):
             out.setdefault(term[0], word)
     return list(out.values())
 
