@@ -33,7 +33,7 @@ MIN_CLAIM_TERMS = 2  # content words a sentence needs before a passage can be sa
 # ("headquartered" for "head office"). Similarity cannot see a word that turns the claim: "Chevelle is from a
 # different state", "both are solo artists", "a very successful team" read close to the passage they
 # contradict or embellish. On HaluEval (1,000 items) the check rejects 61% of the hallucinated answers
-# against 49% without it, and 0.4 points more of the right ones (eval/README.md).
+# against 50% without it, and no more of the right ones (eval/README.md).
 MAX_NEW_WORDS = 1
 
 # Models refer to the prompt's passages in words: "According to passage [1], X." keeps X and its [1];
