@@ -119,3 +119,16 @@ def test_clean_question() -> None:
         clean_question(" \t\x07 ", 100)
     text, notice = clean_question("word " * 100_000, 2000)
     assert len(text) <= 2000 and "2000" in notice
+
+
+def test_a_question_about_what_is_not_so_needs_a_negation(
+    indexed: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    asked = "When did the AHKFTA and AHKIA enter into force?"
+    assert not _ask(indexed, fake_embedder, asked).abstained
+    # SQuAD 2.0's near misses: the same question turned round, against passages that never negate.
+    negated = _ask(indexed, fake_embedder, "When did the AHKFTA and AHKIA not enter into force?")
+    assert negated.abstained and "not so" in negated.reason
+    # "Whether or not" asks nothing negative.
+    either = "Did the AHKFTA and AHKIA enter into force in June 2019 or not?"
+    assert "not so" not in _ask(indexed, fake_embedder, either).reason

@@ -264,6 +264,22 @@ def test_nfcorpus_ranks_documents_and_gates(tmp_path: Path) -> None:
     assert set(result["summary"]) == {"bm25", "dense", "hybrid", f"hybrid@{settings.candidates}"}
 
 
+def test_the_quick_nfcorpus_gate_ranks_within_a_fixed_sub_corpus() -> None:
+    docs = [CorpusDoc(f"MED-{n}.txt", f"t{n}", "x") for n in range(10)]
+    queries = [
+        nfcorpus.Query("q1", "a", {"MED-1": 2, "MED-2": 1, "MED-3": 1}),
+        nfcorpus.Query("q2", "b", {"MED-4": 1}),
+    ]
+    kept, judged = nfcorpus.quick_corpus(docs, queries, 5, seed=3)
+    assert (kept, judged) == nfcorpus.quick_corpus(docs, queries, 5, seed=3)  # fixed
+    assert len(kept) == 5 and kept != nfcorpus.quick_corpus(docs, queries, 5, seed=4)[0]
+    ids = {nfcorpus.doc_id(d.path) for d in kept}
+    # Each query keeps its judgements inside the sample, and a query with none there is left out.
+    expected = {q.id: {d: g for d, g in q.qrels.items() if d in ids} for q in queries}
+    assert {q.id: q.qrels for q in judged} == {k: v for k, v in expected.items() if v}
+    assert nfcorpus.quick_corpus(docs, queries, 50, seed=3)[0] == docs  # larger than the corpus: all of it
+
+
 def _halueval_file(tmp_path: Path) -> Path:
     items = [
         {
@@ -341,10 +357,7 @@ def test_missing_data_names_the_setting(tmp_path: Path) -> None:
 
 def test_public_thresholds_name_what_the_runs_measure() -> None:
     path = ROOT / "eval" / "public_thresholds.toml"
-    if not path.is_file():  # the public regression gate (issue 15, item 6) has no measured limits yet
-        pytest.skip(
-            "eval/public_thresholds.toml is not written yet: `make eval-public` is not part of make test"
-        )
+    assert path.is_file(), "make eval-public (part of make test) reads it"
     squad_metrics = set(squad2.summarise([]))
     for dataset, modes, metrics in (
         (Dataset.SQUAD2, {"extractive-hybrid"}, squad_metrics),
@@ -356,3 +369,48 @@ def test_public_thresholds_name_what_the_runs_measure() -> None:
             assert mode in modes and metric in metrics, name
             assert 0 < limit < 1, name
     assert QUICK_LIMIT[Dataset.SQUAD2] >= 100
+
+
+def test_threshold_sweep_fits_on_one_half_and_scores_the_other() -> None:
+    from qa.config import AbstainThresholds
+    from qa.datasets import sweep
+
+    def rec(i: int, answerable: bool, cosine: float, current: AbstainThresholds) -> dict[str, object]:
+        evidence = {
+            "best_cosine": cosine,
+            "best_coverage": 0.0,
+            "chunk_cosine": 0.9,
+            "passage_coverage": 0.0,
+            "missing_terms": [],
+            "explicit": "",
+            "typed_ok": True,
+        }
+        from qa.answering import Evidence, abstain_reason
+
+        abstained = bool(abstain_reason(Evidence(**evidence), current))  # type: ignore[arg-type]
+        return {"id": f"q{i}", "answerable": answerable, "abstained": abstained, "evidence": evidence}
+
+    current = AbstainThresholds(min_confidence=0.35, min_chunk_cosine=0.2)
+    # Unanswerable questions score 0.6, answerable ones 0.9: any min_confidence in (0.6, 0.9] separates them.
+    records = [rec(i, i % 2 == 0, 0.9 if i % 2 == 0 else 0.6, current) for i in range(40)]
+    result = sweep.sweep(records, current, max_far=0.10)
+    assert result["current_matches_run"]
+    assert result["current"]["abstention_recall"]["value"] == 0.0  # 0.35 abstains on nothing
+    assert [h["fit_on_fold"] for h in result["held_out"]] == [0, 1]
+    for held in result["held_out"]:
+        recall = held["abstention_recall"]
+        assert (
+            recall["value"] == 1.0 and recall["n"] == 10 and recall["low"] == pytest.approx(0.7225, abs=1e-4)
+        )
+        assert held["false_abstention_rate"]["value"] == 0.0 and held["false_abstention_rate"]["n"] == 10
+        assert 0.6 < held["thresholds"]["min_confidence"] <= 0.9
+    assert "fit on fold 1" in str(sweep.section(result)["rows"])
+
+
+def test_a_generator_column_needs_an_explicit_backend() -> None:
+    from qa.config import Backend
+    from qa.datasets.runner import modes_for
+
+    assert [m.name for m in modes_for(None)] == ["extractive-hybrid"]
+    assert [m.name for m in modes_for(Backend.EXTRACTIVE)] == ["extractive-hybrid"]
+    assert [m.name for m in modes_for(Backend.OPENAI)] == ["extractive-hybrid", "openai-hybrid"]

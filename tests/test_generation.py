@@ -22,6 +22,7 @@ import pytest
 from qa import generation
 from qa.config import Backend, Settings
 from qa.generation.transformers_backend import TransformersGenerator, prompt_text
+from qa.generation.verify import support
 from qa.retrieval import Hit
 from qa.types import NOT_FOUND, Answer, StreamEvent
 from tests.conftest import AGREEMENT, INVESTMENT, FakeEmbedder, make_chunk, make_hits
@@ -399,3 +400,26 @@ def test_engine_streams_a_verified_generated_answer(
     good, bad = answer.sentences
     assert good.verified and good.citations == (1,) and answer.citations[0].quote == quoted
     assert not bad.verified and "1850" in bad.reason
+
+
+def test_one_word_names_and_negations_must_be_in_the_passage(fake_embedder: FakeEmbedder) -> None:
+    (hit,) = make_hits(
+        make_chunk(
+            "oberoi.txt", "Oberoi", ("The Oberoi Group is a hotel company with its head office in Delhi.",)
+        )
+    )
+    vectors = fake_embedder.embed([s.text for s in hit.chunk.sentences])
+
+    def missing(sentence: str) -> tuple[str, ...]:
+        return support(sentence, fake_embedder.embed([sentence])[0], hit, vectors).missing
+
+    assert missing("The Oberoi Group has its head office in Delhi.") == ()
+    assert missing("The Oberoi Group's head office is in Delhi.") == ()  # a possessive is the same name
+    assert missing("The Oberoi Group has its head office in Mumbai.") == ("the name Mumbai",)
+    assert missing("The Oberoi Group does not have its head office in Delhi.") == ("a negation",)
+    assert missing("The Oberoi Group isn't a hotel company.") == ("a negation",)
+    # One word of its own is a paraphrase; two turn or embellish the claim.
+    assert missing("The Oberoi Group is a hotel company headquartered in Delhi.") == ()
+    assert missing("The Oberoi Group is a successful hotel company headquartered in Delhi.") == (
+        "the words 'successful', 'headquartered'",
+    )

@@ -348,7 +348,7 @@ def test_an_injected_unsupported_sentence_is_flagged(
     good, bad = answer.sentences
     assert good.verified and good.citations == (1,)
     assert not bad.verified and bad.citations == ()
-    assert bad.reason == "the number 40 is not in its passages"
+    assert bad.reason == "the number 40 and the words 'largest', 'percent' are not in its passages"
     assert answer.unsupported == (INVENTED,)
     assert answer.to_json()["unsupported"] == list(answer.unsupported)
 

@@ -116,6 +116,32 @@ def numeric_tokens(text: str) -> set[str]:
     return {m.group().replace(",", "").lower() for m in _NUMERIC_TOKEN.finditer(text)}
 
 
+_CAPITALISED = re.compile(r"\b[A-Z][a-z][\w'’-]*")
+_POSSESSIVE = re.compile(r"['’]s$")
+_NEGATION = re.compile(
+    r"\b(?:not|never|cannot|neither|nor|none|nobody|nothing|no longer)\b|\w+n['’]t\b", re.IGNORECASE
+)
+
+
+def capitalised_words(text: str) -> set[str]:
+    """Capitalised words after a text's first word, possessive dropped: the one-word names ("Mumbai",
+    "British") that `names` leaves out. Also common words after a colon or a quote; those occur anywhere.
+
+    >>> sorted(capitalised_words("The firm is based in Mumbai, says Goertz's Magazine"))
+    ['Goertz', 'Magazine', 'Mumbai']
+    """
+    return {_POSSESSIVE.sub("", m.group()) for m in _CAPITALISED.finditer(text) if m.start() > 0}
+
+
+def negates(text: str) -> bool:
+    """Whether a text says "not" in some form (not, never, cannot, isn't, no longer...).
+
+    >>> negates("It wasn't signed."), negates("Notably, it was signed.")
+    (True, False)
+    """
+    return bool(_NEGATION.search(text))
+
+
 def names(text: str) -> set[str]:
     """Capitalised multi-word names that are not the start of the sentence."""
     found = set()

@@ -57,7 +57,7 @@ def sweep(records: Sequence[dict[str, Any]], current: AbstainThresholds, max_far
     points.append(current)
     abstained = decisions(kept, points)
     answerable = np.array([bool(r["answerable"]) for r in kept])
-    folds = np.array(stable_folds([str(r["id"]) for r in kept], list(answerable)))
+    folds = np.array(stable_folds([str(r["id"]) for r in kept], [bool(a) for a in answerable]))
 
     def scored(point: int, mask: np.ndarray) -> dict[str, Any]:
         row, ok = abstained[point, mask], answerable[mask]
