@@ -423,3 +423,25 @@ def test_one_word_names_and_negations_must_be_in_the_passage(fake_embedder: Fake
     assert missing("The Oberoi Group is a successful hotel company headquartered in Delhi.") == (
         "the words 'successful', 'headquartered'",
     )
+
+
+def test_a_date_the_passage_does_not_write_is_not_supported(fake_embedder: FakeEmbedder) -> None:
+    (hit,) = make_hits(
+        make_chunk(
+            "overview.txt",
+            "Overview",
+            (
+                "The 7th Consultations were held on 20 August 2023 in Semarang.",
+                "They entered into force on 11 and 17 June 2019.",
+            ),
+        )
+    )
+    vectors = fake_embedder.embed([s.text for s in hit.chunk.sentences])
+
+    def missing(sentence: str) -> tuple[str, ...]:
+        return support(sentence, fake_embedder.embed([sentence])[0], hit, vectors).missing
+
+    # The year and the month are in the passage; the day is not, so it is another date.
+    assert "the date 2023-8-7" in missing("The 7th Consultations were held on 7th August 2023 in Semarang.")
+    assert missing("The 7th Consultations were held on August 20, 2023 in Semarang.") == ()
+    assert missing("They entered into force on 11 June 2019.") == ()  # one day of "11 and 17 June"

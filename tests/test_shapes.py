@@ -122,7 +122,7 @@ def test_comparison_sides_and_event_dates() -> None:
     )
     assert shapes.intent_of("What happened on March 4, 2024?").dates == ((2024, 3, 4),)
     assert shapes.dates_in("on 7-10 March 2013 and in May 2025, then 2010") == {
-        (2013, 3, 7),
+        *((2013, 3, day) for day in (7, 8, 9, 10)),  # each day of the range
         (2025, 5, None),
         (2010, None, None),
     }

@@ -20,6 +20,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import pairwise
 from typing import Any
 
 from qa import lexical
@@ -84,9 +85,28 @@ _EVENT_Q = re.compile(
 )
 
 
+# "11 and 17 June 2019", "7-10 March 2013", "3, 4 and 5 May": every day of the list or range has the month.
+_DAY_LIST = re.compile(
+    rf"\b(?P<days>\d{{1,2}}(?:st|nd|rd|th)?(?:\s*(?:,|and|&|to|[-–])\s*\d{{1,2}}(?:st|nd|rd|th)?)+)"
+    rf"\s+(?P<month>{_M})\.?,?(?:\s+(?P<year>(?:1[89]|20)\d\d))?\b",
+    re.IGNORECASE,
+)
+
+
+def _listed_days(days: str) -> set[int]:
+    out: set[int] = set()
+    numbers = [int(n) for n in re.findall(r"\d+", days)]
+    separators = re.findall(r"\d(?:st|nd|rd|th)?\s*(,|and|&|to|[-–])", days)
+    out.update(numbers)
+    for (a, b), sep in zip(pairwise(numbers), separators, strict=False):
+        if sep in ("to", "-", "–") and a < b <= 31:
+            out.update(range(a, b + 1))
+    return {d for d in out if 1 <= d <= 31}
+
+
 def dates_in(text: str) -> set[Date]:
     """Every date a text writes, as (year, month, day): "19 September 2025", "October 28, 2025", "7-10
-    March 2013" (its first day), "May 2025", "2010"."""
+    March 2013" (each day), "11 and 17 June 2019" (both), "May 2025", "2010"."""
     found: set[Date] = set()
     for m in _DATES.finditer(text):
         g = m.groupdict()
@@ -100,6 +120,9 @@ def dates_in(text: str) -> set[Date]:
                 int(day) if day else None,
             )
         )
+    for m in _DAY_LIST.finditer(text):
+        year, month = m.group("year"), _MONTH_NUMBERS[m.group("month").lower()]
+        found.update((int(year) if year else None, month, d) for d in _listed_days(m.group("days")))
     return found
 
 

@@ -21,7 +21,7 @@ from itertools import pairwise
 import numpy as np
 from sentencex import segment
 
-from qa import lexical
+from qa import lexical, shapes
 from qa.embedding import Embedder
 from qa.generation.prompts import PromptPassage, passage_title
 from qa.retrieval import Hit
@@ -96,6 +96,15 @@ def support(sentence: str, vector: np.ndarray, hit: Hit, sentence_vectors: np.nd
         f"the name {name}"
         for name in sorted(named)
         if name.strip("-&").lower() not in passage_lower  # "ASEAN-Hong Kong" yields the acronym "ASEAN-"
+    ]
+    # A day or month must be the passage's too: "7th August 2023" against "20 August 2023" has the number
+    # 2023 and the word August, and is still a different date.
+    missing += [
+        f"the date {'-'.join(str(p) for p in date if p is not None)}"
+        for date in sorted(shapes.dates_in(sentence), key=str)
+        if (date[1] is not None or date[2] is not None)
+        and (date[0] is None or str(date[0]) in lexical.numbers(passage))  # else the number is reported
+        and not shapes.mentions(passage, date)
     ]
     # A sentence that says "not" is not supported by a passage that never does: similarity cannot see it.
     if lexical.negates(sentence) and not lexical.negates(passage):
