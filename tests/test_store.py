@@ -10,7 +10,17 @@ import numpy as np
 import pytest
 
 from qa.chunking import Chunk, Sentence
-from qa.store import CURRENT, IndexCorrupt, IndexMismatch, IndexMissing, Manifest, Store, current_generation
+from qa.store import (
+    CURRENT,
+    MANIFEST_CHECKSUM,
+    IndexCorrupt,
+    IndexMismatch,
+    IndexMissing,
+    Manifest,
+    Store,
+    current_generation,
+    manifest_digest,
+)
 
 
 def _chunk(i: int) -> Chunk:
@@ -112,10 +122,23 @@ def test_manifest_mismatch_names_the_fix(tmp_path: Path) -> None:
     with pytest.raises(IndexMismatch, match="chunker"):
         manifest.check_compatible("m", 16, {"c": 2})
     data = json.loads((tmp_path / generation / "manifest.json").read_text())
-    data["format_version"] = 99
+    data["format_version"] = 99  # as a later version writes it, with its own checksum
+    data.pop(MANIFEST_CHECKSUM)
+    data[MANIFEST_CHECKSUM] = manifest_digest(data)
     (tmp_path / generation / "manifest.json").write_text(json.dumps(data))
     with pytest.raises(IndexMismatch, match="format version"):
         Store.load(tmp_path).manifest.check_compatible("m", 16, {"c": 1})
+
+
+def test_a_changed_value_inside_the_manifest_is_damage(tmp_path: Path) -> None:
+    store, _ = _store()
+    generation = store.save(tmp_path)
+    path = tmp_path / generation / "manifest.json"
+    data = json.loads(path.read_text())
+    data["model"] = data["model"] + "x"  # still valid JSON, as a flipped byte inside a string is
+    path.write_text(json.dumps(data))
+    with pytest.raises(IndexCorrupt, match="does not match its own checksum"):
+        Store.load(tmp_path)
 
 
 def test_current_pointer_to_a_missing_folder_reads_as_no_index(tmp_path: Path) -> None:

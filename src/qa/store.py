@@ -13,6 +13,7 @@ removes. The previous generation is kept so a reader that read CURRENT just befo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -253,9 +254,9 @@ class Store:
         self.manifest.files = {
             p.relative_to(tmp).as_posix(): file_sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()
         }
-        _write_json(
-            tmp / "manifest.json", asdict(self.manifest)
-        )  # last: its presence marks a complete folder
+        record = asdict(self.manifest)
+        record[MANIFEST_CHECKSUM] = manifest_digest(record)
+        _write_json(tmp / "manifest.json", record)  # last: its presence marks a complete folder
         _fsync_tree(tmp)
 
     @classmethod
@@ -275,7 +276,12 @@ class Store:
             raise IndexMissing(f"No index found in {shown}: run `qa index` to build it.")
         folder = index_dir / generation
         try:
-            manifest = Manifest(**json.loads((folder / "manifest.json").read_text(encoding="utf-8")))
+            record = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+            # Its own checksum: a flipped byte inside a string (a hash, a title) is still valid JSON.
+            stored = record.pop(MANIFEST_CHECKSUM, None)
+            if stored is not None and stored != manifest_digest(record):
+                raise ValueError("manifest.json does not match its own checksum")
+            manifest = Manifest(**record)
             for name, digest in dict(manifest.files).items():
                 if file_sha256(folder / name) != digest:
                     raise ValueError(f"{name} does not match the checksum in manifest.json")
@@ -360,6 +366,14 @@ def _chunk_from_json(rec: dict[str, Any]) -> Chunk:
         sentences=tuple(Sentence(int(a), int(b), str(t), bool(c)) for a, b, t, c in rec["sentences"]),
         loci=tuple(Locus.from_json(locus) for locus in rec.get("loci", ())),
     )
+
+
+MANIFEST_CHECKSUM = "manifest_sha256"  # manifest.json's checksum of its other fields (older ones have none)
+
+
+def manifest_digest(record: dict[str, Any]) -> str:
+    canonical = json.dumps(record, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def _write_json(path: Path, data: Any) -> None:
