@@ -188,5 +188,7 @@ def test_a_comparison_adds_the_side_the_best_sentences_leave_out() -> None:
         )
     ]
     assert [c.index for c in select_sentences(cands, terms)] == [0]
-    picked = select_comparison(cands, terms, ("the harbour's cargo", "the airport's"))
+    picked = select_comparison(
+        cands, select_sentences(cands, terms), ("the harbour's cargo", "the airport's")
+    )
     assert [c.index for c in picked] == [0, 2]

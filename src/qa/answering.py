@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -26,15 +26,25 @@ from qa.cards import CATALOGUE_LOCATOR, is_catalogue
 from qa.chunking import Chunk
 from qa.config import AbstainThresholds
 from qa.retrieval import Hit, document_hits, lexical_hits
+from qa.selecting import Candidate, QueryTerms
 from qa.shapes import Intent, Shape
 from qa.stores import VectorStore
 from qa.types import NOT_FOUND, Answer, AnswerSentence, Citation, Passage, StreamEvent, related_passages
 
-# Re-exported: the answer types lived here before qa.types.
-__all__ = ["NOT_FOUND", "Answer", "AnswerSentence", "Citation", "Passage", "StreamEvent", "related_passages"]
+# Re-exported: the answer types lived here before qa.types, the sentence records before qa.selecting.
+__all__ = [
+    "NOT_FOUND",
+    "Answer",
+    "AnswerSentence",
+    "Candidate",
+    "Citation",
+    "Passage",
+    "QueryTerms",
+    "StreamEvent",
+    "related_passages",
+]
 
 W_DENSE, W_LEXICAL, W_TYPE, W_RANK = 0.55, 0.35, 0.12, 0.04
-REDUNDANT_COSINE = 0.88  # a second sentence this close to one already chosen adds nothing
 EXTRA_SENTENCE_WINDOW = 0.20  # extra sentences must score within this of the best one ...
 MIN_EXTRA_GAIN = 0.10  # ... and cover at least this share of the query's weight that is not covered yet
 MAX_LIST_ITEMS = 15  # list lines a quote of "... as follows:" takes with it
@@ -53,47 +63,6 @@ _ANAPHORA = (
     "such ",
     "the agreements ",
 )
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A sentence of a retrieved chunk, scored against the query."""
-
-    hit_rank: int
-    hit: Hit
-    index: int  # position in the chunk
-    cosine: float
-    lexical: float
-    typed: bool
-    score: float
-    vector: np.ndarray
-    terms: frozenset[str]
-
-
-@dataclass(frozen=True)
-class QueryTerms:
-    """The query's content terms with weights: rarer in the index = heavier, the user's own words doubled.
-
-    Doubling matters for follow-ups: in "How many Japanese companies ...? South Korean ones" the words the
-    user just typed ("South Korean") must outweigh the ones carried over from the earlier question.
-    """
-
-    weights: dict[str, float]
-    surface: dict[str, str] = field(default_factory=dict)  # stem -> the word as the user wrote it
-
-    @property
-    def total(self) -> float:
-        return sum(self.weights.values())
-
-    def coverage(self, terms: set[str]) -> float:
-        """Share of the query's weight found in `terms` (0..1)."""
-        total = self.total
-        return sum(w for t, w in self.weights.items() if t in terms) / total if total else 0.0
-
-    def missing(self, terms: set[str]) -> list[str]:
-        """Query words (as written) whose stems are not in `terms`, heaviest first."""
-        absent = sorted((t for t in self.weights if t not in terms), key=lambda t: -self.weights[t])
-        return [self.surface.get(t, t) for t in absent]
 
 
 def query_terms(question: str, query: str, store: VectorStore) -> QueryTerms:
@@ -163,7 +132,7 @@ def select_sentences(
         for cand in candidates[1:]:
             if cand in chosen or cand.score < best.score - EXTRA_SENTENCE_WINDOW:
                 continue
-            if any(float(cand.vector @ c.vector) >= REDUNDANT_COSINE for c in chosen):
+            if selecting.redundant(cand, chosen):
                 continue
             gain = terms.coverage(set(cand.terms) - covered)
             if gain >= MIN_EXTRA_GAIN and gain + cand.score > pick_gain + (pick.score if pick else 0.0):
@@ -401,11 +370,13 @@ def chosen(
         reason = evidence.explicit or selecting.document_reason(analysis.candidates, intent, analysis.target)
     elif intent.shape is Shape.EVENT:
         reason = evidence.explicit or selecting.event_reason(analysis.candidates, intent)
-    if not reason and intent.shape is not Shape.FACT:
-        if intent.shape is Shape.COMPARISON:
-            reason = abstain_reason(evidence, thresholds)
+    if not reason and intent.shape is Shape.COMPARISON:
+        reason = abstain_reason(evidence, thresholds)
         if not reason:
-            picked = selecting.shaped(intent, analysis.candidates, analysis.terms, analysis.target)
+            fact = select_sentences(analysis.candidates, analysis.terms)
+            picked = selecting.select_comparison(analysis.candidates, fact, intent.sides)
+    elif not reason and intent.shape is not Shape.FACT:
+        picked = selecting.shaped(intent, analysis.candidates, analysis.terms, analysis.target)
     if not reason and not picked:
         reason = abstain_reason(evidence, thresholds)
         candidates = analysis.candidates

@@ -1,5 +1,8 @@
 """Scored sentences -> the ones an answer quotes, by the shape of the question (`qa.shapes`).
 
+Holds the records both stages speak (`Candidate`, a scored sentence; `QueryTerms`, the query's weighted
+terms), so answering imports selection and not the other way round.
+
     FACT        the best sentence, then sentences that cover query terms it misses   (answering.select_sentences)
     SUMMARY     the target document's most central sentences, nudged by the question, in document order
     DOCUMENT    the target document's catalogue sentence, then its best sentence if it matches the question
@@ -15,16 +18,14 @@ index already holds.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from qa import lexical, shapes
 from qa.cards import is_catalogue, names_maker
+from qa.retrieval import Hit
 from qa.shapes import Intent, Shape
-
-if TYPE_CHECKING:
-    from qa.answering import Candidate, QueryTerms
 
 SUMMARY_SENTENCES = 4  # a summary quotes this many sentences at most
 SUMMARY_CENTRALITY = 0.6  # weight of centrality against the sentence's own score for the question
@@ -49,14 +50,55 @@ SUMMARY_MIN_COVERAGE = 0.5  # a summary's subject words, weighted: this share mu
 SUMMARY_MAX_CHUNKS = 30  # chunks of the target document read for a summary, beyond those retrieved
 COMPARISON_SENTENCES = 4
 COMPARISON_WINDOW = 0.35  # a side's sentence may score this far below the best sentence
-REDUNDANT_COSINE = 0.88  # as in answering: a sentence this close to a chosen one adds nothing
+REDUNDANT_COSINE = 0.88  # a sentence this close to one already chosen adds nothing (every shape, and FACT)
 EVENT_DEPTH = 30  # BM25 chunks searched for the sentences that write an event question's date
 EVENT_EXTRA_HITS = 3  # ... of which this many join the retrieved ones
 EVENT_SENTENCES = 3
 DOCUMENT_EXTRA_COVERAGE = 0.5  # a body sentence joins a catalogue answer when it has this share of terms
 
 
-def _redundant(cand: Candidate, chosen: Sequence[Candidate]) -> bool:
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence of a retrieved chunk, scored against the query."""
+
+    hit_rank: int
+    hit: Hit
+    index: int  # position in the chunk
+    cosine: float
+    lexical: float
+    typed: bool
+    score: float
+    vector: np.ndarray
+    terms: frozenset[str]
+
+
+@dataclass(frozen=True)
+class QueryTerms:
+    """The query's content terms with weights: rarer in the index = heavier, the user's own words doubled.
+
+    Doubling matters for follow-ups: in "How many Japanese companies ...? South Korean ones" the words the
+    user just typed ("South Korean") must outweigh the ones carried over from the earlier question.
+    """
+
+    weights: dict[str, float]
+    surface: dict[str, str] = field(default_factory=dict)  # stem -> the word as the user wrote it
+
+    @property
+    def total(self) -> float:
+        return sum(self.weights.values())
+
+    def coverage(self, terms: set[str]) -> float:
+        """Share of the query's weight found in `terms` (0..1)."""
+        total = self.total
+        return sum(w for t, w in self.weights.items() if t in terms) / total if total else 0.0
+
+    def missing(self, terms: set[str]) -> list[str]:
+        """Query words (as written) whose stems are not in `terms`, heaviest first."""
+        absent = sorted((t for t in self.weights if t not in terms), key=lambda t: -self.weights[t])
+        return [self.surface.get(t, t) for t in absent]
+
+
+def redundant(cand: Candidate, chosen: Sequence[Candidate]) -> bool:
     return any(float(cand.vector @ c.vector) >= REDUNDANT_COSINE for c in chosen)
 
 
@@ -123,7 +165,7 @@ def select_summary(candidates: Sequence[Candidate], terms: QueryTerms, target: s
 
     chosen: list[Candidate] = []
     for cand in sorted(pool, key=value, reverse=True):
-        if not _redundant(cand, chosen):
+        if not redundant(cand, chosen):
             chosen.append(cand)
         if len(chosen) >= SUMMARY_SENTENCES:
             break
@@ -152,19 +194,18 @@ def select_document(candidates: Sequence[Candidate], intent: Intent, target: str
     chosen = [catalogue[0]]
     for cand in candidates:
         if cand.hit.chunk.doc_path == target and not is_catalogue(cand.hit.chunk, cand.index):
-            if cand.lexical >= DOCUMENT_EXTRA_COVERAGE and not _redundant(cand, chosen):
+            if cand.lexical >= DOCUMENT_EXTRA_COVERAGE and not redundant(cand, chosen):
                 chosen.append(cand)
             break  # only the best body sentence is considered
     return chosen
 
 
 def select_comparison(
-    candidates: Sequence[Candidate], terms: QueryTerms, sides: Sequence[str]
+    candidates: Sequence[Candidate], fact: Sequence[Candidate], sides: Sequence[str]
 ) -> list[Candidate]:
-    """The FACT selection, then for each side of the comparison it leaves out, that side's best sentence."""
-    from qa.answering import select_sentences
-
-    chosen = select_sentences(candidates, terms)
+    """The FACT selection `fact`, then for each side of the comparison it leaves out, that side's best
+    sentence."""
+    chosen = list(fact)
     if not chosen:
         return []
     floor = max(c.score for c in chosen) - COMPARISON_WINDOW
@@ -176,7 +217,7 @@ def select_comparison(
         for cand in candidates:
             if cand.score < floor:
                 break
-            if cand.terms & distinct and not _redundant(cand, chosen):
+            if cand.terms & distinct and not redundant(cand, chosen):
                 chosen.append(cand)
                 break
     return chosen
@@ -198,7 +239,7 @@ def select_event(candidates: Sequence[Candidate], intent: Intent) -> list[Candid
     """The best sentences that write the date asked about, in score order."""
     chosen: list[Candidate] = []
     for cand in candidates:
-        if _dated(cand, intent) and not _redundant(cand, chosen):
+        if _dated(cand, intent) and not redundant(cand, chosen):
             chosen.append(cand)
         if len(chosen) >= EVENT_SENTENCES:
             break
@@ -208,13 +249,12 @@ def select_event(candidates: Sequence[Candidate], intent: Intent) -> list[Candid
 def shaped(
     intent: Intent, candidates: Sequence[Candidate], terms: QueryTerms, target: str | None
 ) -> list[Candidate]:
-    """The sentences a SUMMARY, DOCUMENT or COMPARISON question quotes; [] means: answer it as a FACT."""
+    """The sentences a SUMMARY, DOCUMENT or EVENT question quotes; [] means: answer it as a FACT. (A
+    COMPARISON starts from the FACT selection: `select_comparison`.)"""
     if intent.shape is Shape.SUMMARY and target is not None:
         return select_summary(candidates, terms, target)
     if intent.shape is Shape.DOCUMENT:
         return select_document(candidates, intent, target)
-    if intent.shape is Shape.COMPARISON:
-        return select_comparison(candidates, terms, intent.sides)
     if intent.shape is Shape.EVENT:
         return select_event(candidates, intent)
     return []
