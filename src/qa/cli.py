@@ -15,14 +15,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from qa.errors import QAError, UsageError
+
 if TYPE_CHECKING:
     from qa.config import Settings
 
 EXIT_USAGE = 2
-
-
-class UserError(Exception):
-    """A problem the user can fix; printed without a traceback."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -49,24 +47,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("qa: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
-        if is_user_error(exc):
+        if isinstance(exc, QAError):
             print(f"qa: {exc}", file=sys.stderr)
             return EXIT_USAGE
         raise
-
-
-def is_user_error(exc: Exception) -> bool:
-    """Whether `exc` is one of ours: its message names the fix and can be shown as it is."""
-    from qa.config import ConfigError
-    from qa.embedding import EmbeddingError
-    from qa.indexing import CorpusMissing, IndexBusy
-    from qa.questions import QuestionError
-    from qa.store import IndexError_
-
-    return isinstance(
-        exc,
-        UserError | ConfigError | EmbeddingError | CorpusMissing | IndexBusy | QuestionError | IndexError_,
-    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -179,7 +163,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     embedder = lazy_embedder(settings)  # loads the model only if something needs embedding
     if args.dry_run and args.watch:
-        raise UserError("--dry-run and --watch do not go together: run one, then the other.")
+        raise UsageError("--dry-run and --watch do not go together: run one, then the other.")
     summary = build_index(settings, embedder, rebuild=args.rebuild, dry_run=args.dry_run)
     _print_summary(summary.to_json() if args.json else summary.describe(), args.json)
     if args.watch:
@@ -256,13 +240,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     extra = parse_backend(args.backend) if args.backend else None
     if args.limit is not None and not args.dataset:
-        raise UserError("--limit samples a public set: use it with --dataset.")
+        raise UsageError("--limit samples a public set: use it with --dataset.")
     if args.dataset:
         from qa.datasets import parse_dataset
         from qa.datasets.runner import run_dataset
 
         if args.questions or args.calibrate:
-            raise UserError("--questions and --calibrate are for the project's own set, not --dataset.")
+            raise UsageError("--questions and --calibrate are for the project's own set, not --dataset.")
         return run_dataset(
             settings,
             parse_dataset(args.dataset),

@@ -15,6 +15,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
+from qa.errors import QAError
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -57,7 +59,7 @@ class StoreKind(StrEnum):
     MILVUS = "milvus"
 
 
-class ConfigError(ValueError):
+class ConfigError(QAError, ValueError):
     """A setting has a value we cannot use; the message names the setting and the fix."""
 
 

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from qa.errors import QAError
+
 if TYPE_CHECKING:
     from qa.config import Settings
 
@@ -44,7 +46,7 @@ class Embedder(Protocol):
         ...
 
 
-class EmbeddingError(RuntimeError):
+class EmbeddingError(QAError, RuntimeError):
     """The model cannot be loaded; the message says which setting to fix."""
 
 

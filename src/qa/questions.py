@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from qa.errors import QAError
 
-class QuestionError(ValueError):
+
+class QuestionError(QAError, ValueError):
     """The question cannot be asked as given; the message says what to do."""
 
 

@@ -28,6 +28,7 @@ from qa import vector_index
 from qa.chunking import Chunk, Sentence
 from qa.config import RetrievalMode, VectorIndexPolicy
 from qa.corpus import file_sha256
+from qa.errors import QAError
 from qa.lexical import BM25_STOPWORDS, content_terms, stemmer
 from qa.locators import Locus
 from qa.stores import Fused, fuse_here
@@ -37,7 +38,7 @@ FORMAT_VERSION = 1
 CURRENT = "CURRENT"
 
 
-class IndexError_(Exception):
+class IndexError_(QAError):
     """Base for index problems; every message ends with the command that fixes it."""
 
 

@@ -10,6 +10,7 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from qa.corpus import SUPPORTED_SUFFIXES
+from qa.errors import QAError
 
 # File systems limit a name to 255 bytes, not characters: 200 bytes of stem leave room for "-NN" and the
 # extension, whatever the script.
@@ -17,7 +18,7 @@ MAX_STEM_BYTES = 200
 MB = 1 << 20  # the limit is set in MiB (Settings.max_file_bytes), so messages count in MiB too
 
 
-class UploadRejected(ValueError):
+class UploadRejected(QAError, ValueError):
     """An uploaded file cannot go into the corpus; the message says why and what to do."""
 
 

@@ -25,6 +25,7 @@ from gradio.events import api as gradio_api
 from qa.condense import Turn, history_from_json
 from qa.config import Backend, ConfigError, RetrievalMode, Settings, parse_backend
 from qa.corpus import SUPPORTED_SUFFIXES
+from qa.errors import QAError
 from qa.questions import QuestionError, printable
 from qa.render import (
     INSPECTOR_EMPTY,
@@ -382,9 +383,7 @@ def build_app(qa: QAService) -> gr.Blocks:
 def visitor_message(exc: BaseException) -> str:
     """What a visitor is told of an error: our own messages name the fix and hold no server paths; any
     other error's text may (an OSError's does), so it goes to the server log only."""
-    from qa.cli import is_user_error
-
-    if isinstance(exc, UploadRejected | QuestionError) or (isinstance(exc, Exception) and is_user_error(exc)):
+    if isinstance(exc, QAError) and exc.public:
         return str(exc)
     return f"an unexpected {type(exc).__name__}; the details are in the server log."
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from qa.errors import QAError
+
 
 class GenerationError(RuntimeError):
     """A backend cannot produce an answer; the message is a short reason shown in the fallback notice."""
 
 
-class GenerationBusy(GenerationError):
+class GenerationBusy(QAError, GenerationError):
     """The shared model stayed busy with other questions for longer than the wait bound."""
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from qa.config import ReadLimits
+from qa.errors import QAError
 from qa.limits import Extraction
 from qa.locators import Locus, LocusKind
 
@@ -26,7 +27,7 @@ _LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi",
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # encrypted Office files and the old .doc/.xls/.ppt
 
 
-class DocumentError(Exception):
+class DocumentError(QAError):
     """A file cannot be turned into text; the message is the reason shown to the user."""
 
 
