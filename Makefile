@@ -9,7 +9,7 @@ export TOKENIZERS_PARALLELISM := false
 export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_DISABLE_PROGRESS_BARS := 1
 
-.PHONY: install run test lint typecheck unit eval eval-check index bench clean install-llm test-setup install-ocr eval-public eval-public-if-data
+.PHONY: install run test test-fast fmt lint typecheck unit eval eval-check index bench clean install-llm test-setup install-ocr eval-public eval-public-if-data
 
 # The local model (llama-cpp-python, compiled once, and the GGUF weights in ~/.cache/qa/models, README
 # "Generative answers"): part of `make install`, since the product's answers depend on it. QA_LLM=off skips
@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml requirements/llm-runtime.txt
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[dev]'
-	$(PY) -m qa.onnx_export
+	$(PY) -m qa.embedding
 	@if [ "$(QA_LLM)" = off ]; then \
 		echo "QA_LLM=off: the local model is not installed (answers stay extractive); later: make install-llm"; \
 	else \
@@ -53,6 +53,16 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(VENV)/bin/pytest -q
+
+# The quick loop while editing: lint, types and every test that needs no real model and no browser
+# (a few minutes instead of the suite's twenty). `make test` is still what must pass before a commit lands.
+test-fast: $(STAMP) lint typecheck
+	$(VENV)/bin/pytest -q -m "not slow and not browser"
+
+# Rewrites the code in the project's style (what `make lint` checks), fixing what ruff can fix.
+fmt: $(STAMP)
+	$(VENV)/bin/ruff check --fix src tests app.py eval bench scripts
+	$(VENV)/bin/ruff format src tests app.py eval bench scripts
 
 # The quality gate: extractive answers on eval/questions.jsonl must stay above eval/thresholds.toml.
 # Results go to a temporary folder so test runs do not pile up in eval/results/.

@@ -21,7 +21,8 @@ from synthetic_corpus import write_corpus
 from qa.chunking import Chunk, chunk_document
 from qa.config import Settings
 from qa.corpus import load_sources, read_document
-from qa.embedding import Embedder, SentenceTransformerEmbedder
+from qa.embedding import Embedder
+from qa.embedding.pytorch import SentenceTransformerEmbedder
 from qa.indexing import build_index
 from qa.store import Store
 from qa.walk import find_files
@@ -49,7 +50,7 @@ def corpus_chunks(corpus: Path, embedder: Embedder, settings: Settings) -> list[
 
 
 def run(work: Path) -> dict[str, Any]:
-    from qa.onnx_embedding import OnnxEmbedder, onnx_available
+    from qa.embedding.onnx import OnnxEmbedder, onnx_available
 
     if not onnx_available():
         return {"skipped": "onnxruntime or onnx is not installed (pip install -e '.[onnx]')"}

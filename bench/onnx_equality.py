@@ -37,8 +37,9 @@ from embed_backends import corpus_chunks
 from serving import write_section
 
 from qa.config import EmbedBackend, Settings
-from qa.embedding import Embedder, SentenceTransformerEmbedder
-from qa.onnx_embedding import OnnxEmbedder
+from qa.embedding import Embedder
+from qa.embedding.onnx import OnnxEmbedder
+from qa.embedding.pytorch import SentenceTransformerEmbedder
 
 RESULTS_JSON = ROOT / "bench" / "onnx_equality.json"
 RESULTS_MD = ROOT / "bench" / "results.md"

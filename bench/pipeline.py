@@ -25,7 +25,7 @@ from retrieval_quality import ranked_hits
 from synthetic_corpus import write_corpus
 
 from qa.config import RetrievalMode, Settings
-from qa.embedding import SentenceTransformerEmbedder
+from qa.embedding.pytorch import SentenceTransformerEmbedder
 from qa.engine import QA
 from qa.indexing import build_index
 from qa.store import Store

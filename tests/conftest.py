@@ -100,7 +100,7 @@ def real_embedder() -> Iterator[object]:
 @pytest.fixture(scope="session")
 def torch_embedder() -> Iterator[object]:
     """The same model run by PyTorch (sentence-transformers): the reference the ONNX backend is checked against."""
-    from qa.embedding import SentenceTransformerEmbedder
+    from qa.embedding.pytorch import SentenceTransformerEmbedder
 
     yield SentenceTransformerEmbedder(Settings().model_path)
 

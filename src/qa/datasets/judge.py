@@ -23,7 +23,7 @@ from qa.datasets import scores as s
 
 if TYPE_CHECKING:
     from qa.config import Settings
-    from qa.datasets.halueval import HaluItem
+    from qa.datasets.halueval_data import HaluItem
     from qa.embedding import Embedder
 
 # Published: ChatGPT judging one of the two answers per item, chosen at random, from the question alone (the
@@ -47,7 +47,7 @@ def knowledge_passages(item: HaluItem, embedder: Embedder, settings: Settings) -
     """The item's knowledge, and its question as context, as the passages an answer is verified against."""
     from qa.chunking import chunk_document
     from qa.corpus import Document
-    from qa.datasets.halueval import TITLE
+    from qa.datasets.halueval_data import TITLE
     from qa.generation import PromptPassage
     from qa.retrieval import Hit
 

@@ -105,7 +105,7 @@ def run_dataset(
         embedder = make_embedder(settings)
     modes = modes_for(backend)
     runner = {Dataset.SQUAD2: _squad2, Dataset.NFCORPUS: _nfcorpus, Dataset.HALUEVAL: _halueval}[dataset]
-    ran = runner(settings, root, where, n, seed, embedder, modes, quick)
+    ran = runner(Request(settings, root, where, n, seed, embedder, modes, quick))
     body, qa = ran.body, ran.qa
     failures = m.failed_checks(body["gate"], *limits) if limits else []
     result: dict[str, Any] = {
@@ -133,6 +133,20 @@ def run_dataset(
 
 
 @dataclass(frozen=True)
+class Request:
+    """What every set's runner is given: the settings, where the data and its cached index are, the sample."""
+
+    settings: Settings
+    root: Path  # the public datasets folder
+    where: Path  # this set's cached index
+    n: int | None  # sample size; None for all
+    seed: int
+    embedder: Embedder
+    modes: list[Mode]
+    quick: bool
+
+
+@dataclass(frozen=True)
 class Ran:
     """What one set's run hands to the report: its sections and scores, and how it was sampled and built."""
 
@@ -143,73 +157,43 @@ class Ran:
     n: int
 
 
-def _squad2(
-    settings: Settings,
-    root: Path,
-    where: Path,
-    n: int | None,
-    seed: int,
-    embedder: Embedder,
-    modes: list[Mode],
-    quick: bool,
-) -> Ran:
-    docs, items = squad2.load(root)
-    sample = fixed_sample(items, n, seed)
-    qa, build = _open(settings, where, fingerprint(squad2.data_files(root)), docs, embedder)
+def _squad2(r: Request) -> Ran:
+    docs, items = squad2.load(r.root)
+    sample = fixed_sample(items, r.n, r.seed)
+    qa, build = _open(r, r.where, fingerprint(squad2.data_files(r.root)), docs)
     _warm_up(qa, [i.question for i in sample])
-    return Ran(squad2.run(qa, sample, modes, quick), qa, build, len(items), len(sample))
+    return Ran(squad2.run(qa, sample, r.modes, r.quick), qa, build, len(items), len(sample))
 
 
-def _nfcorpus(
-    settings: Settings,
-    root: Path,
-    where: Path,
-    n: int | None,
-    seed: int,
-    embedder: Embedder,
-    modes: list[Mode],
-    quick: bool,
-) -> Ran:
-    docs, queries = nfcorpus.load(root)
-    stamp = fingerprint(nfcorpus.data_files(root))
-    if quick:  # its own folder, so the gate never rewrites the full set's index
-        docs, queries = nfcorpus.quick_corpus(docs, queries, QUICK_NFCORPUS_DOCS, seed)
+def _nfcorpus(r: Request) -> Ran:
+    docs, queries = nfcorpus.load(r.root)
+    where, stamp = r.where, fingerprint(nfcorpus.data_files(r.root))
+    if r.quick:  # its own folder, so the gate never rewrites the full set's index
+        docs, queries = nfcorpus.quick_corpus(docs, queries, QUICK_NFCORPUS_DOCS, r.seed)
         where = where.with_name(f"{where.name}-quick")
-        stamp = fingerprint(nfcorpus.data_files(root), extra=f"quick {seed} {QUICK_NFCORPUS_DOCS}")
-    sample = fixed_sample(queries, n, seed)
-    qa, build = _open(settings, where, stamp, docs, embedder)
-    body = nfcorpus.run(qa, sample, subset=len(docs) if quick else None)
+        stamp = fingerprint(nfcorpus.data_files(r.root), extra=f"quick {r.seed} {QUICK_NFCORPUS_DOCS}")
+    sample = fixed_sample(queries, r.n, r.seed)
+    qa, build = _open(r, where, stamp, docs)
+    body = nfcorpus.run(qa, sample, subset=len(docs) if r.quick else None)
     return Ran(body, qa, build, len(queries), len(sample))
 
 
-def _halueval(
-    settings: Settings,
-    root: Path,
-    where: Path,
-    n: int | None,
-    seed: int,
-    embedder: Embedder,
-    modes: list[Mode],
-    quick: bool,
-) -> Ran:
+def _halueval(r: Request) -> Ran:
     path = halueval.data_file()
     items = halueval.load(path)
-    sample = fixed_sample(items, n, seed)
-    qa, build = _open(settings, where, fingerprint([path]), halueval.corpus(items), embedder)
+    sample = fixed_sample(items, r.n, r.seed)
+    qa, build = _open(r, r.where, fingerprint([path]), halueval.corpus(items))
     _warm_up(qa, [i.question for i in sample])
-    return Ran(
-        halueval.run(qa, sample, items, modes, qa.settings, embedder), qa, build, len(items), len(sample)
-    )
+    body = halueval.run(qa, sample, items, r.modes, qa.settings, r.embedder)
+    return Ran(body, qa, build, len(items), len(sample))
 
 
-def _open(
-    settings: Settings, where: Path, stamp: str, docs: Any, embedder: Embedder
-) -> tuple[QA, dict[str, Any]]:
+def _open(r: Request, where: Path, stamp: str, docs: Any) -> tuple[QA, dict[str, Any]]:
     """The set's index, built or brought up to date in the cache, opened in the QA object the app uses."""
     from qa.engine import QA
 
-    prepared = prepare(settings, where, stamp, docs, embedder)
-    return QA(prepared.settings, embedder), prepared.build
+    prepared = prepare(r.settings, where, stamp, docs, r.embedder)
+    return QA(prepared.settings, r.embedder), prepared.build
 
 
 def _warm_up(qa: QA, questions: list[str]) -> None:

@@ -1,7 +1,7 @@
-"""Making and checking the ONNX export of the embedding model (the ONNX backend's cache; see qa.onnx_embedding).
+"""Making and checking the ONNX export of the embedding model (the ONNX backend's cache; see qa.embedding.onnx).
 
 The export is made here, once, from the local weights (never downloaded), by `make install`
-(`python -m qa.onnx_export`) or else by the first command that needs it, and cached in
+(`python -m qa.embedding`) or else by the first command that needs it, and cached in
 
     <cache_dir>/<model>-<fingerprint of the model folder>-<fp32|int8>/
         model.onnx      the transformer, tracing token embeddings out (late pooling needs them)
@@ -20,7 +20,6 @@ transformers < 4.58 and would downgrade the project's transformers 5; and loadin
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
 import json
@@ -31,13 +30,13 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from qa.embedding import EmbeddingError, normalise
+from qa.embedding.base import EmbeddingError, normalise
 
 ONNX_FILE = "model.onnx"
 MANIFEST = "export.json"
@@ -277,27 +276,3 @@ def _quantize(source: Path, target: Path) -> None:
         )
     finally:
         logging.disable(logging.NOTSET)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m qa.onnx_export`: make (or check) the ONNX export the settings' embed backend uses."""
-    from qa.config import EmbedBackend, Settings
-    from qa.embedding import make_embedder
-
-    parser = argparse.ArgumentParser(prog="python -m qa.onnx_export", description=main.__doc__)
-    parser.parse_args(argv)
-    settings = Settings.from_env()
-    if settings.embed_backend is EmbedBackend.TORCH:
-        print("qa.onnx_export: QA_EMBED_BACKEND=torch, nothing to export")
-        return 0
-    try:
-        embedder = make_embedder(settings)  # exports when the cache is missing or damaged, then checks it
-    except EmbeddingError as exc:
-        print(f"qa.onnx_export: {exc}", file=sys.stderr)
-        return 1
-    print(f"qa.onnx_export: {embedder.name} ready (size, sha256 and probe vector checked)")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -7,7 +7,7 @@ faster again but costs retrieval quality on our evaluation set (hit@5 equal, MRR
 -3.7 points), and dynamic quantisation scales activations per batch, so a text's vector depends on the texts
 it is batched with. `make bench` measures both.
 
-The ONNX file is made once from the local weights and checked before every use (`qa.onnx_export`). The
+The ONNX file is made once from the local weights and checked before every use (`qa.embedding.onnx_export`). The
 graph outputs the token embeddings, which late pooling needs; mean pooling and normalisation are done in
 numpy, as `sentence_transformers.models.Pooling` and `Normalize` do.
 
@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 from filelock import FileLock
 
-from qa.embedding import EmbeddingError, Progress, Spans, _pool_spans, normalise
-from qa.onnx_export import (
+from qa.embedding.base import EmbeddingError, Progress, Spans, normalise, pool_spans
+from qa.embedding.onnx_export import (
     ONNX_FILE,
     PROBE,
     Report,
@@ -207,7 +207,7 @@ class OnnxEmbedder:
             pooled = _mean_pool(tokens, mask)
             for row, i in enumerate(batch):
                 text_vectors[i] = pooled[row]
-                span_vectors[i] = _pool_spans(tokens[row], offsets[row], mask[row], spans[i], pooled[row])
+                span_vectors[i] = pool_spans(tokens[row], offsets[row], mask[row], spans[i], pooled[row])
             if progress is not None:
                 progress(len(batch))
         return text_vectors, span_vectors
