@@ -24,7 +24,7 @@ from qa.corpus import load_sources, read_document
 from qa.embedding import Embedder
 from qa.embedding.pytorch import SentenceTransformerEmbedder
 from qa.indexing import build_index
-from qa.store import Store
+from qa.stores.faiss import Store
 from qa.walk import find_files
 
 SPEED_CHUNKS = 256

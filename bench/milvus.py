@@ -25,9 +25,8 @@ from scale import DIM, clustered_vectors, rss_mb
 
 from qa.chunking import Chunk, Sentence
 from qa.config import Settings, StoreKind
-from qa.store import Manifest
-from qa.stores import new_store, open_store
-from qa.vector_index import recall
+from qa.stores import DocumentRecord, Manifest, new_store, open_store
+from qa.stores.faiss_index import recall
 
 SIZES = (100_000, 1_000_000)
 QUERIES = 200
@@ -52,8 +51,8 @@ def measure(kind: StoreKind, vectors: np.ndarray, queries: np.ndarray, exact: np
             ids = list(range(start, min(n, start + BATCH)))
             batch = vectors[start : start + len(ids)]
             store.add(ids, [_chunk(i) for i in ids], batch, [batch[j : j + 1] for j in range(len(ids))])
-        store.manifest.documents = {"all": {"chunk_ids": list(range(n))}}
-        store.save(settings.index_dir)
+        store.manifest.documents = {"all": DocumentRecord(tuple(range(n)))}
+        store.save()
         build_s = time.perf_counter() - started
         reader = open_store(settings)
         reader.search(queries[0], 10)  # first query loads lazily built state

@@ -28,7 +28,7 @@ from qa.config import RetrievalMode, Settings
 from qa.embedding.pytorch import SentenceTransformerEmbedder
 from qa.engine import QA
 from qa.indexing import build_index
-from qa.store import Store
+from qa.stores.faiss import Store
 
 ROUNDS = 2  # alternating build / encode rounds on the synthetic corpus
 SMALL_ROUNDS = 3  # builds of corpus/ (a few seconds each), per system

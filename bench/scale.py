@@ -1,4 +1,4 @@
-"""Vector search at 10k, 100k and 1M chunks: exact vs IVF, as `qa.vector_index` builds them.
+"""Vector search at 10k, 100k and 1M chunks: exact vs IVF, as `qa.stores.faiss_index` builds them.
 
     .venv/bin/python bench/scale.py                 # 10k, 100k, 1M; prints one JSON object
     .venv/bin/python bench/scale.py 20000 50000     # other sizes
@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 from common import log, pct
 
-from qa import vector_index
 from qa.config import VectorIndexPolicy
+from qa.stores import faiss_index as vector_index
 
 DIM = 384
 TOPIC_SIZE = 500

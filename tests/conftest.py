@@ -171,7 +171,7 @@ def ask_extractive(settings: Settings, question: str, top_k: int = 5) -> Answer:
     from qa.answering import extractive_answer
     from qa.config import AbstainThresholds
     from qa.retrieval import retrieve
-    from qa.store import Store
+    from qa.stores.faiss import Store
 
     embedder = FakeEmbedder()
     store = Store.load(settings.index_dir)

@@ -11,7 +11,7 @@ from qa.indexing import build_index
 from qa.lexical import AnswerType, answer_type, content_terms, has_type, numeric_tokens
 from qa.questions import QuestionError, clean_question
 from qa.retrieval import retrieve
-from qa.store import Store
+from qa.stores.faiss import Store
 from tests.conftest import FakeEmbedder
 
 # The fake embedder's cosines are lower than a real model's, so selection tests switch the score gates off;

@@ -46,7 +46,9 @@ from qa.indexing import build_index
 from qa.questions import QuestionError, clean_question
 from qa.render import ChatState
 from qa.retrieval import retrieve
-from qa.store import CURRENT, IndexError_, Store, current_generation
+from qa.stores import DocumentRecord, IndexError_
+from qa.stores.faiss import Store
+from qa.stores.faiss_files import CURRENT, current_generation
 from qa.types import Answer
 from qa.uploads import UploadRejected, save_upload, upload_name
 from qa.webapp import build_app, chat_turn, launch_options
@@ -434,7 +436,7 @@ def _no_traceback(stderr: str) -> None:
     assert "Traceback" not in stderr and "Errno" not in stderr, stderr
 
 
-def _indexed_docs(config: Settings) -> dict[str, dict[str, Any]]:
+def _indexed_docs(config: Settings) -> dict[str, DocumentRecord]:
     return Store.load(config.index_dir).manifest.documents
 
 
@@ -515,7 +517,7 @@ def test_a_pdf_bomb_is_left_out_and_its_pages_cut_with_the_reason(
             p == "pages.pdf" and f"page {page} cut to its first 25,000 characters" in why for p, why in said
         ), said
     docs = _indexed_docs(config)
-    assert "bomb.pdf" not in docs and docs["pages.pdf"]["pages"] == 3
+    assert "bomb.pdf" not in docs and docs["pages.pdf"].pages == 3
     store = Store.load(config.index_dir)
     pages_text = sum(len(c.text) for c in store.chunks.values() if c.doc_path == "pages.pdf")
     assert pages_text <= 3 * 25_000 * 1.5  # chunks overlap by a sentence
@@ -552,7 +554,7 @@ def test_chunks_per_document_are_bounded(tmp_path: Path, fake_embedder: FakeEmbe
     (config.corpus_dir / "one-line.txt").write_bytes(one_line(0.4))
     reports: list[Skipped] = []
     build_index(config, fake_embedder, on_skip=reports.append)
-    assert len(_indexed_docs(config)["one-line.txt"]["chunk_ids"]) == 40
+    assert len(_indexed_docs(config)["one-line.txt"].chunk_ids) == 40
     # (A document card, when the document has one, is one of the 40.)
     assert any(r.cut and "only its first 39 of" in r.reason for r in reports if r.path == "one-line.txt")
 
@@ -734,14 +736,14 @@ def _unreadable(path: Path) -> Iterator[None]:
 def test_an_unreadable_metadata_file_is_a_warning(tmp_path: Path, as_user: Any) -> None:
     config = _corpus(tmp_path)
     assert run_qa("index", *dirs(config)).returncode == 0
-    titles = {rel: d["title"] for rel, d in _indexed_docs(config).items()}
+    titles = {rel: d.title for rel, d in _indexed_docs(config).items()}
     with _unreadable(config.corpus_dir / "sources.toml"):
         result = as_user("index", *dirs(config))
     assert result.returncode == 0, result.stderr
     _no_traceback(result.stderr)
     assert str(tmp_path) not in result.stderr
     assert "skipped sources.toml: cannot read (Permission denied)" in result.stderr
-    assert {rel: d["title"] for rel, d in _indexed_docs(config).items()} == titles  # titles are kept
+    assert {rel: d.title for rel, d in _indexed_docs(config).items()} == titles  # titles are kept
 
 
 def test_an_unreadable_corpus_folder_changes_nothing(tmp_path: Path, as_user: Any) -> None:
@@ -808,7 +810,7 @@ def test_a_damaged_new_generation_leaves_the_app_answering(
         hashed.append(str(path))
         return corpus_module.file_sha256(path)
 
-    monkeypatch.setattr("qa.store.file_sha256", spy)
+    monkeypatch.setattr("qa.stores.faiss.file_sha256", spy)
     counts = []
     with caplog.at_level(logging.WARNING):
         for _ in range(3):

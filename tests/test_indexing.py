@@ -14,7 +14,7 @@ from filelock import FileLock
 
 from qa.config import Settings
 from qa.indexing import CorpusMissing, IndexBusy, build_index
-from qa.store import Store
+from qa.stores.faiss import Store
 from tests.conftest import ROOT, FakeEmbedder
 
 

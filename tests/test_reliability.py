@@ -27,7 +27,9 @@ from qa.config import Backend, Settings
 from qa.corpus import Document, file_sha256, read_document
 from qa.engine import QA
 from qa.indexing import build_index
-from qa.store import CURRENT, IndexError_, Store, current_generation
+from qa.stores import IndexError_
+from qa.stores.faiss import Store
+from qa.stores.faiss_files import CURRENT, current_generation
 from qa.types import Answer
 from tests.conftest import ROOT, FakeEmbedder
 

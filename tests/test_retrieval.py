@@ -8,7 +8,8 @@ from qa.chunking import Chunk, Sentence
 from qa.config import RetrievalMode, Settings
 from qa.indexing import build_index
 from qa.retrieval import is_near_duplicate, retrieve, rrf_fuse
-from qa.store import Manifest, Store
+from qa.stores import Manifest
+from qa.stores.faiss import Store
 from tests.conftest import FakeEmbedder
 
 

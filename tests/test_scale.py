@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa import vector_index
 from qa.chunking import Chunk, Sentence
 from qa.config import VectorIndexPolicy
-from qa.store import Manifest, Store
-from qa.vector_index import IndexKind
+from qa.stores import Manifest
+from qa.stores import faiss_index as vector_index
+from qa.stores.faiss import Store
+from qa.stores.faiss_index import IndexKind
 
 N, DIM = 20_000, 64
 POLICY = VectorIndexPolicy(exact_max=2_000, calibration_queries=128)

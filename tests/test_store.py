@@ -1,4 +1,5 @@
-"""The on-disk index: FAISS against brute force, round trips, atomic saves, checked loads."""
+"""The FAISS store's own files: round trips, atomic saves, checked loads (what both stores promise is in
+tests/test_store_contract.py)."""
 
 from __future__ import annotations
 
@@ -10,17 +11,10 @@ import numpy as np
 import pytest
 
 from qa.chunking import Chunk, Sentence
-from qa.store import (
-    CURRENT,
-    MANIFEST_CHECKSUM,
-    IndexCorrupt,
-    IndexMismatch,
-    IndexMissing,
-    Manifest,
-    Store,
-    current_generation,
-    manifest_digest,
-)
+from qa.stores import IndexCorrupt, IndexMismatch, Manifest
+from qa.stores.faiss import Store
+from qa.stores.faiss_files import CURRENT, current_generation
+from qa.stores.manifest import MANIFEST_CHECKSUM, manifest_digest
 
 
 def _chunk(i: int) -> Chunk:
@@ -37,26 +31,6 @@ def _store(n: int = 200, dim: int = 16, seed: int = 0) -> tuple[Store, np.ndarra
     return store, vectors
 
 
-def test_faiss_search_matches_brute_force_numpy() -> None:
-    store, vectors = _store()
-    rng = np.random.default_rng(1)
-    for _ in range(10):
-        q = rng.normal(size=16).astype(np.float32)
-        q /= np.linalg.norm(q)
-        expected = np.argsort(-(vectors @ q))[:10]
-        got = [cid for cid, _ in store.search(q, 10)]
-        assert got == expected.tolist()
-
-
-def test_remove_drops_exactly_those_vectors() -> None:
-    store, vectors = _store()
-    store.remove(list(range(0, 200, 2)))
-    q = vectors[4]
-    got = [cid for cid, _ in store.search(q, 5)]
-    assert all(cid % 2 == 1 for cid in got)
-    assert len(store) == 100
-
-
 def test_save_load_round_trip(tmp_path: Path) -> None:
     store, vectors = _store()
     store.save(tmp_path)
@@ -67,11 +41,6 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
         assert np.allclose(loaded.sentence_vectors[cid], store.sentence_vectors[cid])
         assert np.allclose(loaded.vector(cid), vectors[cid])
     assert loaded.search_bm25("X57", 3)[0][0] == 57
-
-
-def test_missing_index_names_the_command(tmp_path: Path) -> None:
-    with pytest.raises(IndexMissing, match="qa index"):
-        Store.load(tmp_path / "nothing")
 
 
 def test_crash_before_the_switch_leaves_the_old_index(
@@ -85,7 +54,7 @@ def test_crash_before_the_switch_leaves_the_old_index(
     def crash(*_args: object) -> None:
         raise OSError("simulated crash mid-write")
 
-    monkeypatch.setattr("qa.store.os.replace", crash)
+    monkeypatch.setattr("qa.stores.faiss_files.os.replace", crash)
     with pytest.raises(OSError, match="simulated"):
         bigger.save(tmp_path)
     monkeypatch.undo()
@@ -150,14 +119,14 @@ def test_current_pointer_to_a_missing_folder_reads_as_no_index(tmp_path: Path) -
 def test_bm25_saved_with_other_stopwords_is_rebuilt_not_loaded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import qa.store
+    import qa.stores.faiss
 
     store = Store(Manifest(model="m", dim=4, chunker={"c": 1}))
     text = "What was signed about the harbour?"
     chunk = Chunk("a.txt", "Title", "", None, 0, len(text), (Sentence(0, len(text), text),))
     store.add([0], [chunk], np.eye(1, 4, dtype=np.float32), [np.eye(1, 4, dtype=np.float32)])
     with monkeypatch.context() as patch:  # an index saved by an older qa, with bm25s's 33-word list
-        patch.setattr(qa.store, "BM25_STOPWORDS", ("the", "a"))
+        patch.setattr(qa.stores.faiss, "BM25_STOPWORDS", ("the", "a"))
         store.bm25 = None
         store.save(tmp_path)
     stale = Store.load(tmp_path)

@@ -6,6 +6,7 @@ of one document, manifest checks, and a rebuild that dies before its switch.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +14,17 @@ import pytest
 
 from qa.chunking import Chunk, Sentence
 from qa.config import ConfigError, RetrievalMode, Settings, StoreKind
-from qa.store import IndexMismatch, IndexMissing, Manifest
-from qa.stores import VectorStore, live_generation, new_store, open_store
+from qa.stores import (
+    DocumentRecord,
+    IndexMismatch,
+    IndexMissing,
+    Manifest,
+    MilvusUnavailable,
+    VectorStore,
+    live_generation,
+    new_store,
+    open_store,
+)
 
 DIM = 16
 
@@ -43,7 +53,7 @@ def _fill(settings: Settings, n: int = 200, seed: int = 0) -> tuple[VectorStore,
     store = new_store(settings, Manifest(model="m", dim=DIM, chunker={"c": 1}, next_id=n))
     sentences = [np.stack([vectors[i], -vectors[i]]) for i in range(n)]
     store.add(list(range(n)), [_chunk(i, 2) for i in range(n)], vectors, sentences)
-    store.manifest.documents = {f"doc{d}.txt": {"chunk_ids": list(range(d, n, 3))} for d in range(3)}
+    store.manifest.documents = {f"doc{d}.txt": DocumentRecord(tuple(range(d, n, 3))) for d in range(3)}
     return store, vectors
 
 
@@ -68,11 +78,11 @@ def test_remove_drops_exactly_those_chunks(settings: Settings) -> None:
 
 def test_save_load_round_trip_and_hybrid(settings: Settings) -> None:
     store, vectors = _fill(settings)
-    generation = store.save(settings.index_dir)
+    generation = store.save()
     assert live_generation(settings) == generation
     loaded = open_store(settings)
     assert len(loaded) == 200 and loaded.manifest.chunker == {"c": 1}
-    assert loaded.manifest.documents["doc1.txt"]["chunk_ids"] == list(range(1, 200, 3))
+    assert loaded.manifest.documents["doc1.txt"].chunk_ids == tuple(range(1, 200, 3))
     for cid in (0, 57, 199):
         assert loaded.chunks[cid] == _chunk(cid, 2)
         assert np.allclose(loaded.vector(cid), vectors[cid])
@@ -86,17 +96,19 @@ def test_save_load_round_trip_and_hybrid(settings: Settings) -> None:
 
 def test_incremental_update_of_one_document(settings: Settings) -> None:
     store, vectors = _fill(settings)
-    store.save(settings.index_dir)
+    store.save()
     writer = open_store(settings, writing=True)
-    old = writer.manifest.documents["doc1.txt"]["chunk_ids"]
+    old = list(writer.manifest.documents["doc1.txt"].chunk_ids)
     writer.remove(old)
     fresh = _vectors(3, 7)
     writer.add(
         [200, 201, 202], [_chunk(1000 + i) for i in range(3)], fresh, [fresh[i : i + 1] for i in range(3)]
     )
-    writer.manifest.documents["doc1.txt"]["chunk_ids"] = [200, 201, 202]
+    writer.manifest.documents["doc1.txt"] = replace(
+        writer.manifest.documents["doc1.txt"], chunk_ids=(200, 201, 202)
+    )
     writer.manifest.next_id = 203
-    generation = writer.save(settings.index_dir)
+    generation = writer.save()
     assert live_generation(settings) == generation
     reader = open_store(settings)
     assert len(reader) == 200 - len(old) + 3
@@ -113,7 +125,7 @@ def test_missing_index_names_the_command(settings: Settings) -> None:
 
 def test_manifest_mismatch_names_the_fix(settings: Settings) -> None:
     store, _ = _fill(settings)
-    store.save(settings.index_dir)
+    store.save()
     manifest = open_store(settings).manifest
     with pytest.raises(IndexMismatch, match="qa index --rebuild"):
         manifest.check_compatible("other-model", DIM, {"c": 1})
@@ -125,7 +137,7 @@ def test_interrupted_rebuild_leaves_the_previous_index(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store, _ = _fill(settings)
-    store.save(settings.index_dir)
+    store.save()
     before = live_generation(settings)
     bigger, _ = _fill(settings, n=250, seed=3)
 
@@ -135,14 +147,14 @@ def test_interrupted_rebuild_leaves_the_previous_index(
     if settings.store is StoreKind.MILVUS:
         monkeypatch.setattr(type(bigger.client), "alter_alias", crash)  # type: ignore[attr-defined]
     else:
-        monkeypatch.setattr("qa.store.os.replace", crash)
+        monkeypatch.setattr("qa.stores.faiss_files.os.replace", crash)
     with pytest.raises(OSError, match="simulated"):
-        bigger.save(settings.index_dir)
+        bigger.save()
     monkeypatch.undo()
     assert live_generation(settings) == before
     assert len(open_store(settings)) == 200
     again, _ = _fill(settings, n=250, seed=3)
-    again.save(settings.index_dir)  # the next run completes and removes the orphan
+    again.save()  # the next run completes and removes the orphan
     assert len(open_store(settings)) == 250
     if settings.store is StoreKind.MILVUS:
         alias = settings.milvus_collection
@@ -167,8 +179,6 @@ def test_bad_milvus_settings_name_the_setting(changes: dict[str, str], fix: str)
 
 def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
     pytest.importorskip("pymilvus")
-    from qa.milvus_store import MilvusUnavailable
-
     settings = Settings(index_dir=tmp_path, store=StoreKind.MILVUS, milvus_uri="http://127.0.0.1:9")
     with pytest.raises(MilvusUnavailable, match="QA_MILVUS_URI"):
         open_store(settings)

@@ -93,7 +93,7 @@ class AbstainThresholds:
 
 @dataclass(frozen=True)
 class VectorIndexPolicy:
-    """Which FAISS index holds the chunk vectors, by their number (see `qa.vector_index`; `make bench`).
+    """Which FAISS index holds the chunk vectors, by their number (see `qa.stores.faiss_index`; `make bench`).
 
     Exact search up to `exact_max` vectors; above it IVF (inverted lists, exact vectors) with
     nlist = nlist_factor * sqrt(n), trained and its nprobe calibrated when the store is saved.

@@ -21,8 +21,7 @@ from qa.indexing import IndexSummary, ProgressHandler, SkipHandler, build_index
 from qa.questions import clean_question
 from qa.retrieval import retrieve
 from qa.shapes import Shape
-from qa.store import IndexCorrupt, IndexMismatch
-from qa.stores import VectorStore, live_generation, open_store
+from qa.stores import IndexCorrupt, IndexMismatch, VectorStore, live_generation, open_store
 from qa.types import Answer, StreamEvent
 
 if TYPE_CHECKING:
@@ -149,7 +148,7 @@ class QA:
     def documents(self) -> list[DocumentInfo]:
         docs = self._store.manifest.documents
         return [
-            DocumentInfo(path, d["title"], len(d["chunk_ids"]), float(d["indexed_at"]), d.get("pages"))
+            DocumentInfo(path, d.title, len(d.chunk_ids), float(d.indexed_at), d.pages)
             for path, d in sorted(docs.items())
         ]
 

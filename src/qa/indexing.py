@@ -11,19 +11,20 @@ import hashlib
 import json
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-import numpy as np
 from filelock import FileLock, Timeout
 
 from qa.cards import document_card
+from qa.chunk_vectors import Embedded, embed_chunks, reusable_vectors
 from qa.chunking import Chunk, chunk_document
 from qa.config import Settings
 from qa.corpus import (
     PART,
     SOURCES_FILE,
+    Document,
     DocumentError,
     Skipped,
     check_size,
@@ -34,8 +35,18 @@ from qa.corpus import (
 )
 from qa.embedding import Embedder
 from qa.errors import QAError
-from qa.store import IndexCorrupt, IndexMismatch, IndexMissing, IndexUnwritable, Manifest
-from qa.stores import VectorStore, new_store, open_store, prune
+from qa.stores import (
+    DocumentRecord,
+    IndexCorrupt,
+    IndexMismatch,
+    IndexMissing,
+    IndexUnwritable,
+    Manifest,
+    VectorStore,
+    new_store,
+    open_store,
+    prune,
+)
 from qa.walk import display_dir, scan_corpus
 
 SkipHandler = Callable[[Skipped], None]
@@ -153,18 +164,101 @@ def _build_locked(
     started: float,
     dry_run: bool = False,
 ) -> IndexSummary:
+    """diff -> plan -> chunk -> reuse vectors (embed the rest) -> apply. Nothing reaches the live index
+    before the last step's save: a run that fails or is killed earlier leaves the previous index in use."""
     chunker = settings.chunker_fingerprint()
     store = None if rebuild else _open_previous(settings, embedder, chunker)
     rebuilt = store is None
     if store is None:
         store = new_store(settings, Manifest(model=embedder.name, dim=embedder.dim, chunker=chunker))
-    manifest = store.manifest
     skipped: list[Skipped] = []
 
     def skip(entry: Skipped) -> None:
         skipped.append(entry)
         on_skip(entry)
 
+    diff = diff_corpus(settings, store.manifest, skip)
+    plan = plan_changes(store.manifest, diff)
+
+    def summary(generation: str = "", dry: bool = False) -> IndexSummary:
+        counts = (len(plan.add), len(plan.update), len(plan.remove), diff.unchanged, len(store))
+        seconds = time.perf_counter() - started
+        paths = {"add": plan.add, "update": plan.update, "remove": plan.remove} if dry else None
+        return IndexSummary(*counts, seconds, tuple(skipped), rebuilt, generation, paths)
+
+    if dry_run:
+        return summary(dry=True)
+    chunked = [chunk_changed(settings, embedder, change, skip) for change in diff.changed]
+    reusable = reusable_vectors(store, plan.drop)
+    new_chunks = [chunk for doc in chunked for chunk in doc.chunks]
+    embedded = embed_chunks(new_chunks, embedder, reusable, show_progress, on_progress)
+    apply_changes(store, diff, plan, chunked, embedded)
+    if rebuilt or diff.changed or plan.drop:
+        return summary(store.save())
+    prune(settings)  # a run killed after its switch, or before it, left folders behind
+    return summary()
+
+
+# ---- the steps, each handing the next a typed record -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChangedDocument:
+    """A corpus file to (re)index: its text, and what its manifest record will say about the file."""
+
+    rel: str
+    doc: Document
+    size: int
+    mtime_ns: int
+    meta: str  # the hash of its sources.toml entry
+
+
+@dataclass(frozen=True)
+class CorpusDiff:
+    """The corpus against the manifest."""
+
+    changed: tuple[ChangedDocument, ...]  # added or edited, in scan order
+    unchanged: int
+    seen: frozenset[str]  # every path the scan found, and the indexed ones of folders it could not read
+    touched: Mapping[str, DocumentRecord]  # same content, new mtime: remembered so it is not hashed again
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the run changes, by path; `drop`: the documents whose chunks go (removed and updated ones)."""
+
+    add: tuple[str, ...]
+    update: tuple[str, ...]
+    remove: tuple[str, ...]
+    drop: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ChunkedDocument:
+    """A changed document cut into the chunks to index (its document card last, if it has one)."""
+
+    change: ChangedDocument
+    chunks: tuple[Chunk, ...]
+    indexed_at: float
+
+    def record(self, chunk_ids: tuple[int, ...]) -> DocumentRecord:
+        doc = self.change.doc
+        return DocumentRecord(
+            chunk_ids=chunk_ids,
+            sha256=doc.sha256,
+            size=self.change.size,
+            mtime_ns=self.change.mtime_ns,
+            meta=self.change.meta,
+            title=doc.title,
+            origin=doc.origin,
+            pages=len(doc.page_starts) or None,
+            indexed_at=self.indexed_at,
+        )
+
+
+def diff_corpus(settings: Settings, manifest: Manifest, skip: SkipHandler) -> CorpusDiff:
+    """Read what changed: files whose size, mtime and metadata match the manifest are not opened, touched
+    ones are only hashed; added and edited ones are read. Unreadable files and folders are reported."""
     try:
         scan = scan_corpus(settings.corpus_dir)
     except DocumentError as exc:  # listing nothing is not "everything was removed": change nothing
@@ -187,31 +281,26 @@ def _build_locked(
         kept_note = f"its {len(kept)} indexed documents are kept as they were. " if kept else ""
         skip(Skipped(folder, f"cannot read this folder; {kept_note}Fix its permissions to index it."))
 
-    changed: list[tuple[str, Any]] = []  # (relative path, Document)
+    changed: list[ChangedDocument] = []
+    touched: dict[str, DocumentRecord] = {}
     unchanged = 0
     for path in scan.files:
         rel = relative_name(path, settings.corpus_dir)
         seen.add(rel)
         old = manifest.documents.get(rel)
         # With the metadata file unreadable, an unchanged document keeps the title it was indexed with.
-        meta_hash = _meta_hash(sources.get(rel, {})) if sources_known or not old else old["meta"]
+        meta_hash = _meta_hash(sources.get(rel, {})) if sources_known or not old else old.meta
         try:
             stat = path.stat()
-            if (
-                old
-                and old["size"] == stat.st_size
-                and old["mtime_ns"] == stat.st_mtime_ns
-                and old["meta"] == meta_hash
-            ):
+            if old and (old.size, old.mtime_ns, old.meta) == (stat.st_size, stat.st_mtime_ns, meta_hash):
                 unchanged += 1
                 continue
             # Before hashing: a file over the limit is never read, however large.
             check_size(stat.st_size, settings.max_file_bytes)
             digest = file_sha256(path)
-            if old and old["sha256"] == digest and old["meta"] == meta_hash:
-                old["mtime_ns"] = (
-                    stat.st_mtime_ns
-                )  # touched, not changed: remember, so we skip hashing next time
+            if old and old.sha256 == digest and old.meta == meta_hash:
+                # Touched, not changed: remember the new mtime, so the next run skips hashing it.
+                touched[rel] = replace(old, mtime_ns=stat.st_mtime_ns)
                 unchanged += 1
                 continue
             doc = read_document(
@@ -226,100 +315,65 @@ def _build_locked(
             meta_hash = _meta_hash({})  # read without its metadata: say so, so a fixed file is applied
         for note in doc.notes:  # indexed, but not whole (a bound of ReadLimits, pages OCR could not read)
             skip(Skipped(rel, f"{PART} {note}", cut=True))
-        changed.append((rel, (doc, stat.st_size, stat.st_mtime_ns, meta_hash)))
+        changed.append(ChangedDocument(rel, doc, stat.st_size, stat.st_mtime_ns, meta_hash))
+    return CorpusDiff(tuple(changed), unchanged, frozenset(seen), touched)
 
-    removed_paths = [p for p in manifest.documents if p not in seen or p in dict(changed)]
-    added = sum(1 for rel, _ in changed if rel not in manifest.documents)
-    updated = len(changed) - added
-    removed = sum(1 for p in manifest.documents if p not in seen)
-    if dry_run:
-        plan = {
-            "add": tuple(rel for rel, _ in changed if rel not in manifest.documents),
-            "update": tuple(rel for rel, _ in changed if rel in manifest.documents),
-            "remove": tuple(p for p in manifest.documents if p not in seen),
-        }
-        return IndexSummary(
-            added,
-            updated,
-            removed,
-            unchanged,
-            len(store),
-            time.perf_counter() - started,
-            tuple(skipped),
-            rebuilt,
-            plan=plan,
-        )
 
-    # Vectors of chunks about to be dropped, by exact text, so a rename or an untouched chunk of an edited
-    # file is not embedded again.
-    reusable: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    old_ids: list[int] = []
-    for rel in removed_paths:
-        for cid in manifest.documents[rel]["chunk_ids"]:
-            chunk = store.chunks.get(cid)
-            if chunk is not None:
-                reusable[chunk.embed_text()] = (store.vector(cid), store.sentence_vectors[cid])
-            old_ids.append(cid)
-        del manifest.documents[rel]
-
-    new_chunks: list[Chunk] = []
-    owners: list[str] = []
-    doc_info: dict[str, dict[str, Any]] = {}
-    for rel, (doc, size, mtime_ns, meta_hash) in changed:
-        chunks = chunk_document(
-            doc,
-            embedder.count_tokens,
-            settings.max_chunk_tokens,
-            settings.overlap_sentences,
-            settings.min_section_tokens,
-        )
-        card = document_card(doc, embedder.count_tokens, settings.max_chunk_tokens)
-        limit = settings.reading.document_chunks - (card is not None)  # the card is embedded too
-        if len(chunks) > limit:
-            said = f"only its first {limit:,} of {len(chunks):,} chunks are indexed (QA_MAX_DOCUMENT_CHUNKS)"
-            skip(Skipped(rel, f"{PART} {said}", cut=True))
-            chunks = chunks[:limit]
-        if card is not None:
-            chunks.append(card)
-        new_chunks.extend(chunks)
-        owners.extend([rel] * len(chunks))
-        doc_info[rel] = {
-            "sha256": doc.sha256,
-            "size": size,
-            "mtime_ns": mtime_ns,
-            "meta": meta_hash,
-            "title": doc.title,
-            "origin": doc.origin,
-            "pages": len(doc.page_starts) or None,
-            "chunk_ids": [],
-            "indexed_at": time.time(),
-        }
-
-    vectors, sentence_vectors = _embed(new_chunks, embedder, reusable, show_progress, on_progress)
-    store.remove(old_ids)
-    ids = list(range(manifest.next_id, manifest.next_id + len(new_chunks)))
-    manifest.next_id += len(new_chunks)
-    for cid, rel in zip(ids, owners, strict=True):
-        doc_info[rel]["chunk_ids"].append(cid)
-    store.add(ids, new_chunks, vectors, sentence_vectors)
-    manifest.documents.update(doc_info)
-
-    generation = ""
-    if rebuilt or changed or removed_paths:
-        generation = store.save(settings.index_dir)
-    else:
-        prune(settings)  # a run killed after its switch, or before it, left folders behind
-    return IndexSummary(
-        added=added,
-        updated=updated,
-        removed=removed,
-        unchanged=unchanged,
-        chunks=len(store),
-        seconds=time.perf_counter() - started,
-        skipped=tuple(skipped),
-        rebuilt=rebuilt,
-        generation=generation,
+def plan_changes(manifest: Manifest, diff: CorpusDiff) -> Plan:
+    """Added, updated and removed paths; and the indexed documents to drop, in manifest order."""
+    changed = {change.rel for change in diff.changed}
+    return Plan(
+        add=tuple(c.rel for c in diff.changed if c.rel not in manifest.documents),
+        update=tuple(c.rel for c in diff.changed if c.rel in manifest.documents),
+        remove=tuple(p for p in manifest.documents if p not in diff.seen),
+        drop=tuple(p for p in manifest.documents if p not in diff.seen or p in changed),
     )
+
+
+def chunk_changed(
+    settings: Settings, embedder: Embedder, change: ChangedDocument, skip: SkipHandler
+) -> ChunkedDocument:
+    """The document's chunks and its card, cut to QA_MAX_DOCUMENT_CHUNKS (which is reported)."""
+    doc = change.doc
+    chunks = chunk_document(
+        doc,
+        embedder.count_tokens,
+        settings.max_chunk_tokens,
+        settings.overlap_sentences,
+        settings.min_section_tokens,
+    )
+    card = document_card(doc, embedder.count_tokens, settings.max_chunk_tokens)
+    limit = settings.reading.document_chunks - (card is not None)  # the card is embedded too
+    if len(chunks) > limit:
+        said = f"only its first {limit:,} of {len(chunks):,} chunks are indexed (QA_MAX_DOCUMENT_CHUNKS)"
+        skip(Skipped(change.rel, f"{PART} {said}", cut=True))
+        chunks = chunks[:limit]
+    if card is not None:
+        chunks.append(card)
+    return ChunkedDocument(change, tuple(chunks), time.time())
+
+
+def apply_changes(
+    store: VectorStore,
+    diff: CorpusDiff,
+    plan: Plan,
+    chunked: list[ChunkedDocument],
+    embedded: Embedded,
+) -> None:
+    """Drop the old chunks, add the new ones under fresh ids, and record every document in the manifest
+    (in memory: the caller's save makes it live)."""
+    manifest = store.manifest
+    store.remove([cid for rel in plan.drop for cid in manifest.documents[rel].chunk_ids])
+    chunks = [chunk for doc in chunked for chunk in doc.chunks]
+    start = manifest.next_id
+    manifest.next_id += len(chunks)
+    store.add(list(range(start, manifest.next_id)), chunks, embedded.vectors, embedded.sentence_vectors)
+    manifest.documents.update(diff.touched)
+    for rel in plan.drop:
+        del manifest.documents[rel]
+    for doc in chunked:
+        manifest.documents[doc.change.rel] = doc.record(tuple(range(start, start + len(doc.chunks))))
+        start += len(doc.chunks)
 
 
 def _open_previous(settings: Settings, embedder: Embedder, chunker: dict[str, Any]) -> VectorStore | None:
@@ -333,56 +387,6 @@ def _open_previous(settings: Settings, embedder: Embedder, chunker: dict[str, An
         print(f"qa index: rebuilding everything: {exc}", file=sys.stderr)
         return None
     return store
-
-
-def _embed(
-    chunks: list[Chunk],
-    embedder: Embedder,
-    reusable: dict[str, tuple[np.ndarray, np.ndarray]],
-    show_progress: bool | None,
-    on_progress: ProgressHandler | None = None,
-) -> tuple[np.ndarray, list[np.ndarray]]:
-    vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
-    sentence_vectors: list[np.ndarray] = [np.zeros((0, embedder.dim), dtype=np.float32)] * len(chunks)
-    todo: list[int] = []
-    for i, chunk in enumerate(chunks):
-        hit = reusable.get(chunk.embed_text())
-        if hit is not None and len(hit[1]) == len(chunk.sentences):
-            vectors[i], sentence_vectors[i] = hit
-        else:
-            todo.append(i)
-    if not todo:
-        return vectors, sentence_vectors
-    if show_progress is None:
-        show_progress = sys.stderr.isatty() and len(todo) > 64
-    bar: Any = None
-    if show_progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(todo), unit="chunk", desc="embedding", file=sys.stderr)
-    done = 0
-
-    def advance(n: int) -> None:
-        nonlocal done
-        done += n
-        if bar is not None:
-            bar.update(n)
-        if on_progress is not None:
-            on_progress(done, len(todo))
-
-    try:
-        texts = [chunks[i].embed_text() for i in todo]
-        spans = [chunks[i].sentence_spans() for i in todo]
-        if on_progress is not None:
-            on_progress(0, len(todo))
-        new_vectors, new_sentence_vectors = embedder.embed_with_spans(texts, spans, advance)
-    finally:
-        if bar is not None:
-            bar.close()
-    for row, i in enumerate(todo):
-        vectors[i] = new_vectors[row]
-        sentence_vectors[i] = new_sentence_vectors[row]
-    return vectors, sentence_vectors
 
 
 def _meta_hash(entry: dict[str, str]) -> str:

@@ -95,7 +95,7 @@ def document_hits(
         return []
     taken = {h.chunk_id for h in have}
     out: list[Hit] = []
-    for cid in entry["chunk_ids"]:
+    for cid in entry.chunk_ids:
         if cid in taken or cid not in store.chunks:
             continue
         chunk = store.chunks[cid]

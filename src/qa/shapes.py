@@ -21,10 +21,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from itertools import pairwise
-from typing import Any
 
 from qa import lexical
 from qa.retrieval import Hit
+from qa.stores import DocumentRecord
 
 
 class Shape(StrEnum):
@@ -210,17 +210,16 @@ def intent_of(question: str) -> Intent:
     return Intent(Shape.FACT, kind_words=kind_words)
 
 
-def describes(entry: Mapping[str, Any], path: str) -> set[str]:
+def describes(entry: DocumentRecord | None, path: str) -> set[str]:
     """The words that say what a document is: its title, kind and publisher (sources.toml), file name."""
-    origin = entry.get("origin") or {}
-    text = " ".join(
-        str(v) for v in (entry.get("title", ""), origin.get("kind", ""), origin.get("publisher", ""))
-    )
+    origin = entry.origin if entry else {}
+    title = entry.title if entry else ""
+    text = " ".join(str(v) for v in (title, origin.get("kind", ""), origin.get("publisher", "")))
     return set(lexical.words(f"{text} {path.replace('-', ' ').replace('_', ' ')}"))
 
 
 def target_document(
-    hits: Sequence[Hit], intent: Intent, documents: Mapping[str, Mapping[str, Any]]
+    hits: Sequence[Hit], intent: Intent, documents: Mapping[str, DocumentRecord]
 ) -> str | None:
     """The document a SUMMARY or DOCUMENT question is about: the best-ranked retrieved document that is of
     the kind the question names ("the poster"), else any indexed one of that kind, else the best-ranked one.
@@ -228,7 +227,7 @@ def target_document(
     named = [w for w in intent.kind_words if w not in ANY_KIND]
 
     def of_kind(path: str) -> bool:
-        words = describes(documents.get(path, {}), path)
+        words = describes(documents.get(path), path)
         return any(w in words or w.rstrip("s") in words for w in named)
 
     if named:

@@ -186,7 +186,7 @@ def _rss_mb() -> int:
 
 def _live_index_bytes(index_dir: Path) -> int:
     """Bytes of the live generation (the previous one is kept beside it for readers, not counted)."""
-    from qa.store import current_generation
+    from qa.stores.faiss_files import current_generation
 
     live = current_generation(index_dir)
     folder = index_dir / live if live else index_dir

@@ -1,23 +1,22 @@
-"""The store seam: what indexing, retrieval, answering and the engine may ask of an index, and the factory
-that opens the configured one (FAISS files, `qa.store`, or a Milvus collection, `qa.milvus_store`).
+"""The store seam: what indexing, retrieval, answering and the engine may ask of an open index, and the
+fusion of its two rankings (dense and BM25) for a store that does not fuse them itself.
 
-Nothing outside this module, the two stores and `qa.config` knows which store is in use.
+The types the seam speaks live beside it: `Manifest` and `DocumentRecord` (`qa.stores.manifest`), the
+errors (`qa.stores.errors`), a chunk's JSON (`qa.stores.codec`). Each backend imports these, never another
+backend; the factory in `qa.stores` is the one place that picks a backend.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from qa.chunking import Chunk
-from qa.config import RetrievalMode, Settings, StoreKind
-
-if TYPE_CHECKING:
-    from qa.store import Manifest
+from qa.config import RetrievalMode
+from qa.stores.manifest import Manifest
 
 
 class VectorStore(Protocol):
@@ -55,7 +54,10 @@ class VectorStore(Protocol):
 
     def term_frequencies(self) -> Mapping[str, int]: ...
 
-    def save(self, index_dir: Path) -> str: ...
+    def save(self) -> str:
+        """Make what the store holds the live index where it was opened or created (the settings' index
+        folder, or Milvus collection), switching readers over atomically; returns the new generation."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -93,53 +95,3 @@ def fuse_here(
         {cid: r for r, (cid, _) in enumerate(lexical, start=1)},
         dict(lexical),
     )
-
-
-# ---- the factory: the only place that picks a store by the settings -----------------------------------------
-
-
-def open_store(settings: Settings, writing: bool = False) -> VectorStore:
-    """The live index, or an IndexError_ naming the fix (IndexMissing when there is none yet).
-
-    `writing`: opened by `qa index` under the lock, which may repair what a killed run left."""
-    if settings.store is StoreKind.MILVUS:
-        from qa.milvus_store import MilvusStore
-
-        return MilvusStore.load(settings, writing)
-    from qa.store import Store
-
-    return Store.load(settings.index_dir, settings.vector_index)
-
-
-def new_store(settings: Settings, manifest: Manifest) -> VectorStore:
-    """An empty index for a full build; saving it switches readers over atomically."""
-    if settings.store is StoreKind.MILVUS:
-        from qa.milvus_store import MilvusStore
-
-        return MilvusStore.create(settings, manifest)
-    from qa.store import Store
-
-    return Store(manifest, policy=settings.vector_index)
-
-
-def live_generation(settings: Settings) -> str | None:
-    """What a reader compares with its store's `generation` to notice a newer index (None: no index)."""
-    if settings.store is StoreKind.MILVUS:
-        from qa.milvus_store import live_generation as milvus_generation
-
-        return milvus_generation(settings)
-    from qa.store import current_generation
-
-    return current_generation(settings.index_dir)
-
-
-def prune(settings: Settings) -> None:
-    """Remove what killed writers left behind, keeping the live index and the one before it."""
-    if settings.store is StoreKind.MILVUS:
-        from qa.milvus_store import prune as milvus_prune
-
-        milvus_prune(settings)
-        return
-    from qa.store import prune as faiss_prune
-
-    faiss_prune(settings.index_dir)

@@ -1,4 +1,4 @@
-"""The index in Milvus: the same seam as the FAISS store (`qa.stores.VectorStore`), held by the engine.
+"""The index in Milvus: the same seam as the FAISS store (`qa.stores.base.VectorStore`), held by the engine.
 
 One generation is three collections, `<alias>_g<stamp>` (chunk vectors, records, BM25 text), `..._sentences`
 (one row per sentence vector, keyed `chunk_id << 12 | n`) and `..._meta` (the manifest: one row for its
@@ -6,18 +6,15 @@ settings, one per document). `settings.milvus_collection` is an alias: a full re
 then moves the alias (readers never see a half-built index); incremental runs write into the live one.
 BM25 and RRF fusion run in the engine (a BM25 function over our own stemmed tokens, `hybrid_search` with
 `RRFRanker`), so no process holds the corpus; records and vectors are fetched per hit and cached.
+Connections, retries and the collections themselves: `qa.stores.milvus_client`.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import asdict
-from pathlib import Path
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -25,144 +22,31 @@ import numpy as np
 from qa.chunking import Chunk
 from qa.config import RetrievalMode, Settings
 from qa.lexical import BM25_STOPWORDS, content_terms, stemmer
-from qa.store import (
-    FORMAT_VERSION,
-    IndexCorrupt,
-    IndexError_,
-    IndexMissing,
-    Manifest,
-    _chunk_from_json,
-    _chunk_to_json,
+from qa.stores.base import Fused, fuse_here
+from qa.stores.codec import chunk_from_json, chunk_to_json
+from qa.stores.errors import IndexCorrupt, IndexMissing
+from qa.stores.manifest import DocumentRecord, Manifest
+from qa.stores.milvus_client import (
+    connect,
+    create_collections,
+    live_collection,
+    manifest_row,
+    prune,
+    read,
+    shown_target,
+    unavailable,
 )
-from qa.stores import Fused, fuse_here
-from qa.walk import display_dir
 
 _T = TypeVar("_T")
 
 SENTENCE_BITS = 12  # at most 4096 sentences per chunk (a chunk holds at most 256 word pieces)
 BATCH = 2000
 CACHE = 4096
-TEXT_MAX = 65535  # Milvus's VARCHAR limit
-# HNSW: what real Milvus's AUTOINDEX picks for float vectors; ef is the recall/latency knob (make bench).
-VECTOR_INDEX = {"index_type": "HNSW", "metric_type": "IP", "params": {"M": 16, "efConstruction": 128}}
 SEARCH_PARAMS = {"metric_type": "IP", "params": {"ef": 96}}
 
 
-class MilvusUnavailable(IndexError_):
-    """The configured Milvus cannot be used; the message names the setting to fix."""
-
-
-def shown_target(settings: Settings) -> str:
-    """The configured Milvus as messages show it: a server's address, or a Milvus Lite folder's
-    relative name (never an absolute path)."""
-    uri = settings.milvus_target
-    if uri.startswith(("http://", "https://")):
-        return uri
-    return display_dir(Path(uri).parent) + Path(uri).name
-
-
-def read(settings: Settings, client: Any, name: str, call: Callable[[], _T]) -> _T:
-    """Run one read of generation `name`. A server restarted since we opened it holds the collections
-    released: load them and read again. A server that does not answer becomes one MilvusUnavailable."""
-    from pymilvus.exceptions import MilvusException
-
-    for attempt in (1, 2):
-        try:
-            return call()
-        except MilvusException as exc:
-            released = "released" in str(exc.message) or "not loaded" in str(exc.message)
-            if released and attempt == 1:
-                with _unavailable(settings):
-                    for suffix in ("", "_sentences", "_meta"):
-                        client.load_collection(name + suffix)
-                continue
-            raise _down(settings, exc) from None
-        except Exception as exc:
-            if type(exc).__module__.startswith("grpc"):
-                raise _down(settings, exc) from None
-            raise
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-@contextmanager
-def _unavailable(settings: Settings) -> Iterator[None]:
-    """Turns pymilvus and gRPC failures inside the block into MilvusUnavailable."""
-    from pymilvus.exceptions import MilvusException
-
-    try:
-        yield
-    except MilvusException as exc:
-        raise _down(settings, exc) from None
-    except Exception as exc:
-        if type(exc).__module__.startswith("grpc"):
-            raise _down(settings, exc) from None
-        raise
-
-
-def _down(settings: Settings, exc: BaseException) -> MilvusUnavailable:
-    reason = str(getattr(exc, "message", "") or type(exc).__name__).splitlines()[0][:160]
-    return MilvusUnavailable(
-        f"Milvus at {shown_target(settings)} is not answering ({reason}); answers resume once it is back. "
-        "Check that it is running (QA_MILVUS_URI)."
-    )
-
-
-def connect(settings: Settings) -> Any:
-    """A MilvusClient for settings.milvus_target (Milvus Lite starts in this process for a .db path)."""
-    # pymilvus logs every failed call with a traceback; our own message says it in one line.
-    logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
-    uri = settings.milvus_target
-    try:
-        from pymilvus import MilvusClient
-    except ImportError:
-        raise MilvusUnavailable(
-            "QA_STORE=milvus needs pymilvus and milvus-lite: pip install 'qa[milvus]', or set QA_STORE=faiss."
-        ) from None
-    if not uri.startswith(("http://", "https://")):
-        Path(uri).parent.mkdir(parents=True, exist_ok=True)
-    try:
-        return MilvusClient(uri=uri, token=settings.milvus_token, timeout=10)
-    except Exception as exc:  # pymilvus raises its own types, and grpc's, for a refused or slow server
-        reason = str(getattr(exc, "message", "") or type(exc).__name__).splitlines()[0][:160]
-        raise MilvusUnavailable(
-            f"Cannot reach Milvus at {shown_target(settings)} ({reason}): check QA_MILVUS_URI (and "
-            "QA_MILVUS_TOKEN), or set QA_STORE=faiss. A Milvus Lite .db folder opens in one process at a time."
-        ) from None
-
-
-def live_collection(client: Any, alias: str) -> str | None:
-    if alias not in client.list_aliases().get("aliases", []):
-        return None
-    return str(client.describe_alias(alias)["collection_name"])
-
-
-def live_generation(settings: Settings) -> str | None:
-    client = connect(settings)
-    with _unavailable(settings):
-        name = live_collection(client, settings.milvus_collection)
-    if name is None:
-        return None
-    return f"{name}/{read(settings, client, name, lambda: _manifest_row(client, name))['version']}"
-
-
-def prune(settings: Settings) -> None:
-    """Drop generations other than the live one and the one before it (a killed rebuild's included)."""
-    client = connect(settings)
-    alias = settings.milvus_collection
-    live = live_collection(client, alias)
-    if live is None:
-        return
-    bases = sorted(n for n in client.list_collections() if n.startswith(f"{alias}_g") and n.count("_g") == 1)
-    bases = [n for n in bases if not n.endswith(("_sentences", "_meta"))]
-    keep = {live, *[n for n in bases if n < live][-1:]}
-    for base in bases:
-        if base not in keep:
-            for name in (base, f"{base}_sentences", f"{base}_meta"):
-                client.drop_collection(name)
-
-
 class MilvusStore:
-    """An open Milvus generation; the Milvus implementation of `qa.stores.VectorStore`."""
+    """An open Milvus generation; the Milvus implementation of `qa.stores.base.VectorStore`."""
 
     def __init__(self, client: Any, settings: Settings, manifest: Manifest, name: str, version: int) -> None:
         self.client, self.settings, self.manifest, self.name, self.version = (
@@ -186,47 +70,9 @@ class MilvusStore:
     @classmethod
     def create(cls, settings: Settings, manifest: Manifest) -> MilvusStore:
         """Empty collections for a new generation; not visible to readers until `save` moves the alias."""
-        from pymilvus import DataType, Function, FunctionType, MilvusClient
-
         client = connect(settings)
         name = f"{settings.milvus_collection}_g{time.strftime('%Y%m%d%H%M%S')}{time.time_ns() % 10**9:09d}"
-        schema = MilvusClient.create_schema(auto_id=False)
-        schema.add_field("id", DataType.INT64, is_primary=True)
-        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=manifest.dim)
-        schema.add_field("record", DataType.VARCHAR, max_length=TEXT_MAX)
-        schema.add_field("bm25_text", DataType.VARCHAR, max_length=TEXT_MAX, enable_analyzer=True)
-        schema.add_field(
-            "terms", DataType.VARCHAR, max_length=TEXT_MAX, enable_analyzer=True, enable_match=True
-        )
-        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-        schema.add_function(
-            Function(
-                name="bm25",
-                function_type=FunctionType.BM25,
-                input_field_names=["bm25_text"],
-                output_field_names=["sparse"],
-            )
-        )
-        index = client.prepare_index_params()
-        index.add_index(field_name="vector", **VECTOR_INDEX)
-        index.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
-        client.create_collection(name, schema=schema, index_params=index, consistency_level="Strong")
-        for suffix, dim, key in (
-            ("_sentences", manifest.dim, DataType.INT64),
-            ("_meta", 2, DataType.VARCHAR),
-        ):
-            schema = MilvusClient.create_schema(auto_id=False)
-            if key is DataType.VARCHAR:
-                schema.add_field("id", key, is_primary=True, max_length=512)
-            else:
-                schema.add_field("id", key, is_primary=True)
-            schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
-            schema.add_field("value", DataType.VARCHAR, max_length=TEXT_MAX)
-            index = client.prepare_index_params()
-            index.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
-            client.create_collection(
-                name + suffix, schema=schema, index_params=index, consistency_level="Strong"
-            )
+        create_collections(client, name, manifest.dim)
         return cls(client, settings, manifest, name, 0)
 
     @classmethod
@@ -237,7 +83,7 @@ class MilvusStore:
         recorded are dropped; if it also removed some, the counts differ and IndexCorrupt makes `qa index`
         rebuild. Readers skip this: a writer may be mid-run."""
         client = connect(settings)
-        with _unavailable(settings):
+        with unavailable(settings):
             return cls._load(client, settings, writing)
 
     @classmethod
@@ -250,8 +96,8 @@ class MilvusStore:
             )
         for suffix in ("", "_sentences", "_meta"):
             client.load_collection(name + suffix)
-        head = _manifest_row(client, name)
-        docs: dict[str, dict[str, Any]] = {}
+        head = manifest_row(client, name)
+        docs: dict[str, DocumentRecord] = {}
         saved: dict[str, str] = {}
         it = client.query_iterator(
             name + "_meta", batch_size=1000, filter='id like "doc:%"', output_fields=["value"]
@@ -260,7 +106,9 @@ class MilvusStore:
             for row in rows:
                 entry = json.loads(row["value"])
                 saved[entry["path"]] = row["value"]
-                docs[entry.pop("path")] = {**entry, "chunk_ids": _from_ranges(entry["chunk_ids"])}
+                docs[entry.pop("path")] = DocumentRecord.from_json(
+                    {**entry, "chunk_ids": _from_ranges(entry["chunk_ids"])}
+                )
         it.close()
         version = int(head.pop("version"))
         store = cls(client, settings, Manifest(**head, documents=docs), name, version)
@@ -269,7 +117,7 @@ class MilvusStore:
             client.delete(name, filter=f"id >= {store.manifest.next_id}")
             client.delete(name + "_sentences", filter=f"id >= {store.manifest.next_id << SENTENCE_BITS}")
         store.count = int(client.query(name, filter="", output_fields=["count(*)"])[0]["count(*)"])
-        if writing and store.count != sum(len(d["chunk_ids"]) for d in docs.values()):
+        if writing and store.count != sum(len(d.chunk_ids) for d in docs.values()):
             raise IndexCorrupt(
                 f"The Milvus collection {name} does not match its manifest (an update was interrupted): "
                 "run `qa index --rebuild`."
@@ -297,7 +145,7 @@ class MilvusStore:
                 raise ValueError(
                     f"chunk {cid} has {len(svec)} sentences; the Milvus store keeps at most 4095"
                 )
-            record = json.dumps(_chunk_to_json(cid, chunk, 0), ensure_ascii=False)
+            record = json.dumps(chunk_to_json(cid, chunk, 0), ensure_ascii=False)
             terms = " ".join(content_terms(text))
             rows.append(
                 {
@@ -328,11 +176,11 @@ class MilvusStore:
             self._records.pop(cid, None)
         self.count -= len(ids)
 
-    def save(self, index_dir: Path) -> str:
-        """Write the manifest; for a new generation, then move the alias to it. `index_dir` is unused."""
+    def save(self) -> str:
+        """Write the manifest; for a new generation, then move the alias to it."""
         self.manifest.built_at, self.manifest.files = time.time(), {}
         docs = {
-            path: json.dumps({**entry, "path": path, "chunk_ids": _to_ranges(entry["chunk_ids"])})
+            path: json.dumps({**entry.to_json(), "path": path, "chunk_ids": _to_ranges(entry.chunk_ids)})
             for path, entry in self.manifest.documents.items()
         }
         meta = self.name + "_meta"
@@ -346,7 +194,7 @@ class MilvusStore:
         gone = [f"doc:{_key(p)}" for p in self._saved_docs if p not in docs]
         if gone:
             self.client.delete(meta, ids=gone)
-        head = {k: v for k, v in asdict(self.manifest).items() if k != "documents"}
+        head = {k: v for k, v in self.manifest.to_json().items() if k != "documents"}
         self.version += 1
         head_row = {
             "id": "manifest",
@@ -419,7 +267,7 @@ class MilvusStore:
         return read(self.settings, self.client, self.name, call)
 
     def _ids(self) -> Iterator[int]:
-        return iter(sorted(cid for d in self.manifest.documents.values() for cid in d["chunk_ids"]))
+        return iter(sorted(cid for d in self.manifest.documents.values() for cid in d.chunk_ids))
 
     def _document_frequency(self, term: str) -> int:
         parts = [p for p in "".join(c if c.isalnum() else " " for c in term).split() if p]
@@ -438,7 +286,7 @@ class MilvusStore:
         return out
 
     def _remember(self, cid: int, record: str, vector: list[float]) -> tuple[Chunk, np.ndarray]:
-        value = (_chunk_from_json(json.loads(record)), np.asarray(vector, dtype=np.float32))
+        value = (chunk_from_json(json.loads(record)), np.asarray(vector, dtype=np.float32))
         self._records[cid] = value
         if len(self._records) > CACHE:
             self._records.popitem(last=False)
@@ -488,16 +336,6 @@ class _Lazy(Mapping[Any, Any]):
         return sum(1 for _ in self) if self.keys_ else len(self.cache)
 
 
-def _manifest_row(client: Any, name: str) -> dict[str, Any]:
-    rows = client.query(name + "_meta", filter='id == "manifest"', output_fields=["value"])
-    if not rows:
-        raise IndexCorrupt(f"The Milvus collection {name} has no manifest: run `qa index --rebuild`.")
-    head: dict[str, Any] = json.loads(rows[0]["value"])
-    if head.get("format_version") != FORMAT_VERSION:
-        head["format_version"] = head.get("format_version", 0)  # check_compatible names the fix
-    return head
-
-
 def _bm25_query(query: str) -> str:
     import bm25s
 
@@ -513,7 +351,7 @@ def _key(path: str) -> str:
     return hashlib.sha1(path.encode()).hexdigest()
 
 
-def _to_ranges(ids: list[int]) -> list[list[int]]:
+def _to_ranges(ids: Sequence[int]) -> list[list[int]]:
     """[3, 4, 5, 9] -> [[3, 6], [9, 10]]: a document's chunk ids are consecutive, so this stays small."""
     out: list[list[int]] = []
     for i in ids:
