@@ -34,7 +34,9 @@ from qa.config import Settings
 from qa.corpus import DocumentError, load_sources, read_document
 from qa.embedding import make_embedder
 from qa.engine import QA
-from qa.evaluation import MAIN, run_eval
+from qa.eval_report import summary_text
+from qa.eval_types import MAIN
+from qa.evaluation import run_eval
 from qa.indexing import build_index
 from qa.walk import find_files
 
@@ -115,7 +117,7 @@ def run_format(fmt: str, work: Path, embedder: Any) -> dict[str, Any]:
     index_s = time.perf_counter() - started
     qa = QA(settings, embedder=embedder)
     out = work / f"eval-{fmt}"
-    run_eval(settings, questions=questions, out=out, quick=True, qa=qa)
+    print(summary_text(run_eval(settings, questions=questions, out=out, quick=True, qa=qa)))
     result = json.loads((out / "latest.json").read_text(encoding="utf-8"))
     overall = result["summary"][MAIN]["overall"]
     row: dict[str, Any] = {

@@ -81,7 +81,8 @@ def corpus_vectors(embedders: dict[str, Embedder], settings: Settings) -> dict[s
 def eval_metrics(embedders: dict[str, Embedder], settings: Settings, work: Path) -> dict[str, dict[str, Any]]:
     """`qa eval --quick`'s overall metrics with each backend's own index of a copy of corpus/."""
     from qa.engine import QA
-    from qa.evaluation import MAIN, run_eval
+    from qa.eval_types import MAIN
+    from qa.evaluation import run_eval
     from qa.indexing import build_index
 
     shutil.copytree(CORPUS, work / "corpus")

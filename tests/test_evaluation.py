@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 from qa import metrics as m
+from qa.cli import report_eval
 from qa.config import Backend, ConfigError, Settings
-from qa.evaluation import MAIN, METRICS, EvalItem, load_limits, load_questions, miss_reason, run_eval
+from qa.eval_types import MAIN, METRICS, EvalItem
+from qa.evaluation import load_limits, load_questions, miss_reason, run_eval
 from qa.types import NOT_FOUND, Answer, Citation
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -305,7 +307,10 @@ def test_run_eval_writes_results_and_checks(
     settings = real_settings.replace(openai_base_url="http://127.0.0.1:9/v1")
     qa = QA(settings, embedder=real_qa.embedder, store=real_qa.store)
     out = tmp_path / "results"
-    assert run_eval(settings, tiny_questions, out, backend=Backend.OPENAI, qa=qa, calibration=True) == 0
+    assert (
+        report_eval(run_eval(settings, tiny_questions, out, backend=Backend.OPENAI, qa=qa, calibration=True))
+        == 0
+    )
     for name in ("latest.json", "report.md", "modes.png"):
         assert (out / name).stat().st_size > 0
     assert len(list(out.glob("2*.json"))) == 1  # the timestamped copy
@@ -332,14 +337,16 @@ def test_run_eval_writes_results_and_checks(
 
     impossible = tmp_path / "impossible.toml"
     impossible.write_text('[min]\n"hit@5" = 1.01\n\n[max]\nfalse_abstention_rate = -0.5\n')
-    code = run_eval(
-        real_settings,
-        tiny_questions,
-        tmp_path / "r2",
-        check=True,
-        quick=True,
-        qa=real_qa,
-        thresholds=impossible,
+    code = report_eval(
+        run_eval(
+            real_settings,
+            tiny_questions,
+            tmp_path / "r2",
+            check=True,
+            quick=True,
+            qa=real_qa,
+            thresholds=impossible,
+        )
     )
     assert code == 1
     err = capsys.readouterr().err

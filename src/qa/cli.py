@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -16,9 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa.errors import QAError, UsageError
+from qa.options import add_flag, flag_values
 
 if TYPE_CHECKING:
     from qa.config import Settings
+    from qa.eval_types import EvalRun
 
 EXIT_USAGE = 2
 
@@ -28,6 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # the model's load bar is noise on stderr
+    log_to_stderr()
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
@@ -53,6 +57,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise
 
 
+class _Stderr(logging.Handler):
+    """Writes to whatever sys.stderr is when a record comes (a test may have swapped it since)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            print(self.format(record), file=sys.stderr, flush=True)
+        except Exception:  # a closed stream: logging's own policy (print once, carry on)
+            self.handleError(record)
+
+
+def log_to_stderr() -> None:
+    """Show the library's log (the `qa` loggers, INFO and up) on stderr as plain lines; each message names
+    its command ("qa index: skipped ...") as the printed lines it replaced did."""
+    logger = logging.getLogger("qa")
+    if not any(isinstance(h, _Stderr) for h in logger.handlers):
+        logger.addHandler(_Stderr())
+    logger.setLevel(logging.INFO)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qa", description="Ask questions of your documents; get cited answers."
@@ -61,14 +84,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--corpus", type=Path, help="documents folder (default: corpus/, or QA_CORPUS)")
-        p.add_argument("--index", type=Path, help="index folder (default: index/, or QA_INDEX)")
-        p.add_argument(
-            "--model", help="local sentence-transformers folder (default: bundled all-MiniLM-L6-v2)"
-        )
-        p.add_argument(
-            "--embed-backend", help="onnx (default, fp32), onnx-int8 or torch (or QA_EMBED_BACKEND)"
-        )
+        for flag in ("--corpus", "--index", "--model", "--embed-backend"):
+            add_flag(p, flag)
 
     p = sub.add_parser("index", help="build or update the index from the corpus folder")
     common(p)
@@ -87,15 +104,15 @@ def _parser() -> argparse.ArgumentParser:
         help='the question, or - to read one per line from stdin (a line may be JSON: {"question", "history"})',
     )
     p.add_argument("--json", action="store_true", help="print one JSON object per question")
-    p.add_argument("--top-k", type=int, help="passages to retrieve (default 5)")
-    p.add_argument("--backend", help="extractive (default), openai, transformers or llamacpp (or QA_BACKEND)")
-    p.add_argument("--retrieval", help="hybrid (default), dense or bm25")
+    add_flag(p, "--top-k")
+    add_flag(p, "--backend")
+    add_flag(p, "--retrieval")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("chat", help="a conversation in the terminal (follow-ups, sources, !help)")
     common(p)
-    p.add_argument("--top-k", type=int, help="passages to retrieve (default 5)")
-    p.add_argument("--backend", help="answer mode to start in (or QA_BACKEND); !mode switches it")
+    add_flag(p, "--top-k")
+    add_flag(p, "--backend", help="answer mode to start in (or QA_BACKEND); !mode switches it")
     p.add_argument("--json", action="store_true", help="stdin not a terminal: one JSON object per line")
     p.add_argument(
         "--history-file", type=Path, help="where typed lines are kept (default ~/.cache/qa/chat_history)"
@@ -104,7 +121,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="start the web chat")
     common(p)
-    p.add_argument("--backend", help="default answer mode for new chats")
+    add_flag(p, "--backend", help="default answer mode for new chats")
     p.add_argument("--no-index", action="store_true", help="do not build or update the index before serving")
     p.set_defaults(func=cmd_serve)
 
@@ -114,7 +131,7 @@ def _parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--questions", type=Path, help="evaluation set (default eval/questions.jsonl)")
     p.add_argument("--out", type=Path, help="results folder (default eval/results)")
-    p.add_argument("--backend", help="also evaluate this generator backend beside extractive")
+    add_flag(p, "--backend", help="also evaluate this generator backend beside extractive")
     p.add_argument(
         "--check", action="store_true", help="exit 1 when a metric falls below eval/thresholds.toml"
     )
@@ -141,19 +158,10 @@ def _version() -> str:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    from qa.config import Settings, parse_backend, parse_embed_backend, parse_retrieval_mode
+    """The environment's settings, with the command line's flags on top (both declared in qa.options)."""
+    from qa.config import Settings
 
-    backend = getattr(args, "backend", None)
-    retrieval = getattr(args, "retrieval", None)
-    return Settings.from_env(
-        corpus_dir=args.corpus,
-        index_dir=args.index,
-        model=args.model,
-        top_k=getattr(args, "top_k", None),
-        backend=parse_backend(backend) if backend else None,
-        retrieval_mode=parse_retrieval_mode(retrieval) if retrieval else None,
-        embed_backend=parse_embed_backend(args.embed_backend) if args.embed_backend else None,
-    )
+    return Settings.from_env(**flag_values(args))
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -257,7 +265,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             quick=args.quick,
             check=args.check,
         )
-    return run_eval(
+    run = run_eval(
         settings,
         questions=args.questions,
         out=args.out,
@@ -266,6 +274,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
         quick=args.quick,
         calibration=True if args.calibrate else None,
     )
+    return report_eval(run)
+
+
+def report_eval(run: EvalRun) -> int:
+    """Print what `qa eval` shows after a run; the exit code is 1 when --check found a metric out of bounds."""
+    from qa.eval_report import summary_text
+
+    print(summary_text(run))
+    if run.check is not None:
+        for failure in run.check.failures:
+            print(f"qa eval --check: FAILED {failure}", file=sys.stderr)
+        verdict = "passed" if run.passed else "FAILED"
+        print(f"qa eval --check ({run.main}): {verdict} against {run.check.thresholds}")
+    return 0 if run.passed else 1
 
 
 if __name__ == "__main__":

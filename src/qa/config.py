@@ -1,7 +1,8 @@
 """Settings: one frozen dataclass, read once at the entry point (CLI, app) and passed down.
 
 Every number that shapes behaviour (chunk size, fusion constant, abstention thresholds) lives here, so a
-reader finds them in one place and a test can change them without touching code.
+reader finds them in one place and a test can change them without touching code. Which environment
+variable and CLI flag set a field, and how its text is parsed, is declared once in `qa.options`.
 """
 
 from __future__ import annotations
@@ -11,56 +12,39 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from qa.errors import QAError
+from qa.choices import (
+    Backend,
+    ConfigError,
+    EmbedBackend,
+    RetrievalMode,
+    StoreKind,
+    parse_backend,
+    parse_embed_backend,
+    parse_retrieval_mode,
+    parse_store,
+)
+from qa.options import read_env
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
-
-_Choice = TypeVar("_Choice", bound=StrEnum)
-
-
-class Backend(StrEnum):
-    """Which answerer writes the answer. `auto` (the default): the local model reads the best evidence
-    sentences and writes a verified answer; the extractive quote stands when no model is installed."""
-
-    AUTO = "auto"
-    EXTRACTIVE = "extractive"
-    OPENAI = "openai"
-    TRANSFORMERS = "transformers"
-    LLAMACPP = "llamacpp"
-
-
-class EmbedBackend(StrEnum):
-    """What runs the embedding model. fp32 ONNX is the default: PyTorch's vectors (bench/onnx_equality.py)
-    without importing torch on the serving path; int8 ONNX is faster but measurably blurrier (README,
-    "Embedding speed"); PyTorch itself stays selectable (and makes the ONNX export)."""
-
-    ONNX = "onnx"  # fp32
-    TORCH = "torch"
-    ONNX_INT8 = "onnx-int8"
-
-
-class RetrievalMode(StrEnum):
-    """Which retrievers feed the answerer; hybrid is the product, the others exist for evaluation."""
-
-    HYBRID = "hybrid"
-    DENSE = "dense"
-    BM25 = "bm25"
-
-
-class StoreKind(StrEnum):
-    """Where the index lives: FAISS files in the index folder, or a Milvus collection (see qa.stores)."""
-
-    FAISS = "faiss"
-    MILVUS = "milvus"
-
-
-class ConfigError(QAError, ValueError):
-    """A setting has a value we cannot use; the message names the setting and the fix."""
+# The fixed choices live in qa.choices (so qa.options can parse them); `from qa.config import Backend` holds.
+__all__ = [
+    "AbstainThresholds",
+    "Backend",
+    "ConfigError",
+    "EmbedBackend",
+    "ReadLimits",
+    "RetrievalMode",
+    "Settings",
+    "StoreKind",
+    "VectorIndexPolicy",
+    "default_model_path",
+    "parse_backend",
+    "parse_embed_backend",
+    "parse_retrieval_mode",
+    "parse_store",
+]
 
 
 def default_model_path() -> str:
@@ -172,9 +156,11 @@ class ReadLimits:
 class Settings:
     """Everything configurable. Build with `Settings.from_env()` at the edge; never read env elsewhere."""
 
-    corpus_dir: Path = PROJECT_ROOT / "corpus"
+    # Default folders are the working directory's (the repository root for `make` and the tests), not the
+    # package's: an installed wheel has no corpus/ beside its code.
+    corpus_dir: Path = field(default_factory=lambda: Path.cwd() / "corpus")
     corpus_name: str = ""  # how the app and `qa chat` name the collection; empty: the folder's name
-    index_dir: Path = PROJECT_ROOT / "index"
+    index_dir: Path = field(default_factory=lambda: Path.cwd() / "index")
     model: str = ""  # empty means the bundled all-MiniLM-L6-v2
     # Chunking. The model reads 256 word pieces; chunks (with their title/heading context) stay within it.
     max_chunk_tokens: int = 256
@@ -268,65 +254,21 @@ class Settings:
         """Read QA_* environment variables, then apply explicit overrides (CLI flags win)."""
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
-        if "QA_CORPUS" in env:
-            values["corpus_dir"] = Path(env["QA_CORPUS"])
-        if "QA_INDEX" in env:
-            values["index_dir"] = Path(env["QA_INDEX"])
-        if "QA_MODEL" in env:
-            values["model"] = env["QA_MODEL"]
-        if "QA_TOP_K" in env:
-            values["top_k"] = _int(env, "QA_TOP_K")
-        if "QA_BACKEND" in env:
-            values["backend"] = parse_backend(env["QA_BACKEND"])
-        if "QA_EMBED_BACKEND" in env:
-            values["embed_backend"] = parse_embed_backend(env["QA_EMBED_BACKEND"])
-        if "QA_STORE" in env:
-            values["store"] = parse_store(env["QA_STORE"])
-        if "QA_RETRIEVAL" in env:
-            values["retrieval_mode"] = parse_retrieval_mode(env["QA_RETRIEVAL"])
-        for key, name in (
-            ("openai_base_url", "QA_OPENAI_BASE_URL"),
-            ("openai_model", "QA_OPENAI_MODEL"),
-            ("llm_path", "QA_LLM_PATH"),
-            ("llm_model", "QA_LLM_MODEL"),
-            ("milvus_uri", "QA_MILVUS_URI"),
-            ("milvus_token", "QA_MILVUS_TOKEN"),
-            ("milvus_collection", "QA_MILVUS_COLLECTION"),
-            ("corpus_name", "QA_CORPUS_NAME"),
-        ):
-            if name in env:
-                values[key] = env[name]
-        extra_hosts = [h.strip() for h in env.get("QA_ALLOWED_HOSTS", "").split(",") if h.strip()]
-        server_name = env.get("GRADIO_SERVER_NAME", "").strip()
-        if server_name and server_name not in ("0.0.0.0", "::"):
-            extra_hosts.append(server_name)
-        if extra_hosts:
-            values["allowed_hosts"] = (*cls.allowed_hosts, *extra_hosts)
-        if "QA_UPLOAD_QUOTA_MB" in env:
-            values["upload_quota_bytes"] = _int(env, "QA_UPLOAD_QUOTA_MB") * 1024 * 1024
-        if "QA_MAX_UPLOAD_FILES" in env:
-            values["max_upload_files"] = _int(env, "QA_MAX_UPLOAD_FILES")
-        if "QA_MODEL_CACHE" in env:
-            values["llm_model_dir"] = Path(env["QA_MODEL_CACHE"])
-        if "QA_LLM_THREADS" in env:
-            values["llm_threads"] = _int(env, "QA_LLM_THREADS")
-        if "QA_LLM_CTX" in env:
-            values["llm_n_ctx"] = _int(env, "QA_LLM_CTX")
-        for key, name in (("llm_wait_s", "QA_LLM_WAIT"), ("llm_timeout_s", "QA_LLM_TIMEOUT")):
-            if name in env:
-                try:
-                    values[key] = float(env[name])
-                except ValueError:
-                    raise ConfigError(f"{name} must be seconds, got {env[name]!r}.") from None
-        if "QA_READER_TOKENS" in env:
-            values["reader_prompt_tokens"] = _int(env, "QA_READER_TOKENS")
-        if "QA_LLM_PROMPT_LOOKUP" in env:
-            values["llm_prompt_lookup"] = _int(env, "QA_LLM_PROMPT_LOOKUP")
-        if any(name in env for name in ("QA_OCR", *_READ_LIMITS)):
-            values["reading"] = _read_limits(env)
-        key_value = env.get("QA_OPENAI_API_KEY") or env.get("OPENAI_API_KEY")
-        if key_value:
-            values["openai_api_key"] = key_value
+        nested: dict[str, dict[str, Any]] = {}  # "reading.page_chars": a field of Settings.reading
+        defaults = {f.name: f for f in dataclasses.fields(cls)}
+        for option, value in read_env(env):
+            owner, _, name = option.target.rpartition(".")
+            if owner:
+                nested.setdefault(owner, {})[name] = value
+            elif option.extend:
+                if value:
+                    values[name] = (*values.get(name, defaults[name].default), *value)
+            else:
+                values[name] = value
+        for owner, changes in nested.items():
+            factory = defaults[owner].default_factory
+            assert factory is not dataclasses.MISSING  # every nested settings object has one
+            values[owner] = dataclasses.replace(factory(), **changes)
         settings = cls(**values).replace(**overrides)
         settings.validate()
         return settings
@@ -370,69 +312,3 @@ class Settings:
             "chunker_version": 3,  # 2: bibliography entries and captions are context; 3: document cards
             "reading": self.reading.fingerprint(),
         }
-
-
-def _parse_choice(kind: type[_Choice], value: str, what: str) -> _Choice:
-    """The member of a StrEnum a setting names (case and surrounding space ignored), or a ConfigError
-    listing the choices."""
-    try:
-        return kind(value.strip().lower())
-    except ValueError:
-        names = ", ".join(m.value for m in kind)
-        raise ConfigError(f"Unknown {what} {value!r}: choose one of {names}.") from None
-
-
-def parse_backend(value: str) -> Backend:
-    return _parse_choice(Backend, value, "backend (QA_BACKEND, --backend)")
-
-
-def parse_embed_backend(value: str) -> EmbedBackend:
-    return _parse_choice(EmbedBackend, value, "embedding backend (QA_EMBED_BACKEND, --embed-backend)")
-
-
-def parse_store(value: str) -> StoreKind:
-    return _parse_choice(StoreKind, value, "store (QA_STORE)")
-
-
-def parse_retrieval_mode(value: str) -> RetrievalMode:
-    return _parse_choice(RetrievalMode, value, "retrieval mode (QA_RETRIEVAL, --retrieval)")
-
-
-def _read_limits(env: Mapping[str, str]) -> ReadLimits:
-    limits = ReadLimits()
-    if "QA_OCR" in env:
-        value = env["QA_OCR"].strip().lower()
-        if value not in ("on", "off", "1", "0", "true", "false"):
-            raise ConfigError(f"QA_OCR must be on or off, got {env['QA_OCR']!r}.")
-        limits = dataclasses.replace(limits, ocr=value in ("on", "1", "true"))
-    changes: dict[str, Any] = {}  # int or float, by the field
-    for name, key in _READ_LIMITS.items():
-        if name not in env:
-            continue
-        if key == "seconds":
-            try:
-                changes[key] = float(env[name])
-            except ValueError:
-                raise ConfigError(f"{name} must be seconds, got {env[name]!r}.") from None
-        else:
-            changes[key] = _int(env, name)
-        if changes[key] <= 0:
-            raise ConfigError(f"{name} must be more than 0, got {env[name]!r}.")
-    return dataclasses.replace(limits, **changes)
-
-
-# The bounds on reading that an environment variable sets (README, "Configuration"), by variable.
-_READ_LIMITS = {
-    "QA_MAX_SHEET_ROWS": "max_sheet_rows",
-    "QA_MAX_PAGE_CHARS": "page_chars",
-    "QA_MAX_DOCUMENT_CHARS": "document_chars",
-    "QA_MAX_DOCUMENT_CHUNKS": "document_chunks",
-    "QA_MAX_READ_SECONDS": "seconds",
-}
-
-
-def _int(env: Mapping[str, str], name: str) -> int:
-    try:
-        return int(env[name])
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {env[name]!r}.") from None

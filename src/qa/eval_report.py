@@ -1,21 +1,19 @@
 """The eval's output: a run's result as JSON, Markdown, a chart and a printed summary.
 
-`qa.evaluation` runs the questions and builds one result dict; this module only turns it into
-eval/results/latest.json (and a timestamped copy), report.md, modes.png and the text `qa eval` prints.
+`qa.evaluation` runs the questions and hands over an `EvalRun` (qa.eval_types); this module only turns it
+into eval/results/latest.json (and a timestamped copy), report.md, modes.png and the text `qa eval` prints.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from qa.evaluation import Outcome
+from qa.eval_types import METRICS, RANK_DEPTH, EvalRun, ModeSummary
 
 # 0-1 scores shown in modes.png (false abstention: lower is better).
 CHART = (
@@ -49,59 +47,32 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])
 
 
-def overall_table(summary: dict[str, Any], metrics: Sequence[str]) -> str:
+def overall_table(summary: Mapping[str, ModeSummary], metrics: Sequence[str] = METRICS) -> str:
     """One row per metric, one column per mode."""
     modes = list(summary)
-    rows = [[name] + [fmt(summary[mode]["overall"][name], name) for mode in modes] for name in metrics]
+    rows = [[name] + [fmt(summary[mode].overall[name], name) for mode in modes] for name in metrics]
     return table(["metric", *modes], rows)
 
 
-def record(o: Outcome) -> dict[str, Any]:
-    """One outcome as JSON: what was asked, expected and got, its scores, and why it missed."""
-    a = o.answer
-    return {
-        "id": o.item.id,
-        "type": o.item.type,
-        "question": o.item.question,
-        "history": list(o.item.history),
-        "query": a.query,
-        "expected": o.item.reference_answer,
-        "got": a.answer,
-        "abstained": a.abstained,
-        "reason": a.reason,
-        "backend": a.backend,
-        "notice": a.notice,
-        "citations": [
-            {"source": c.source, "locator": c.locator, "quote": c.quote, "chunk_id": c.chunk_id}
-            for c in a.citations
-        ],
-        "ranked_chunk_ids": [c for c, _ in o.ranked],
-        "relevant_ranks": [rank for rank, (_, r) in enumerate(o.ranked, start=1) if r],
-        "scores": o.scores,
-        "timings_ms": {k: round(v, 2) for k, v in a.timings_ms.items()},
-        "why": o.why,
-    }
-
-
-def render_report(result: dict[str, Any], metrics: Sequence[str], main_mode: str, rank_depth: int) -> str:
+def render_report(run: EvalRun) -> str:
     """eval/results/report.md: the tables, the calibration, and every miss explained."""
-    summary = result["summary"]
-    main = summary[main_mode]["by_type"]
+    summary = run.summary
+    main = summary[run.main].by_type
     per_type: tuple[str, ...] = ("hit@5", "mrr@10", "recall@5", "key_fact_accuracy", "all_key_facts", "f1")
     per_type += ("citation_precision", "citation_recall", "abstention_recall", "false_abstention_rate")
-    counts = {t: sum(r["type"] == t for r in result["questions"][main_mode]) for t in main}
+    counts = {t: sum(o.item.type == t for o in run.outcomes[run.main]) for t in main}
     lines = [
-        f"# qa evaluation, {result['created']}",
+        f"# qa evaluation, {run.created.isoformat(timespec='seconds')}",
         "",
-        f"{result['n_questions']} questions from `{result['questions_file']}`; top_k {result['settings']['top_k']} "
-        f"for answers, top {rank_depth} for ranking metrics; {result['runtime_s']:.0f} s. "
+        f"{run.n_questions} questions from `{run.questions_file}`; top_k {run.settings['top_k']} "
+        f"for answers, top {RANK_DEPTH} for ranking metrics; {run.runtime_s:.0f} s. "
         "Retrieval, answer and citation metrics are over answerable questions; abstention over all.",
         "",
         "## Overall",
         "",
-        overall_table(summary, metrics),
+        overall_table(summary),
         "",
-        f"## Per question type ({main_mode})",
+        f"## Per question type ({run.main})",
         "",
         table(
             ["type", "n", *per_type],
@@ -115,32 +86,32 @@ def render_report(result: dict[str, Any], metrics: Sequence[str], main_mode: str
             "",
             table(
                 ["type", *summary],
-                [[t] + [fmt(summary[mode]["by_type"][t][name]) for mode in summary] for t in main],
+                [[t] + [fmt(summary[mode].by_type[t][name]) for mode in summary] for t in main],
             ),
             "",
         ]
-    for name, fb in result["fallbacks"].items():
+    for name, fb in run.fallbacks.items():
         lines += [
-            f"**Warning**: {fb['count']} {name} answers are the extractive fallback ({fb['first']})",
+            f"**Warning**: {fb.count} {name} answers are the extractive fallback ({fb.first})",
             "",
         ]
-    cal = result.get("calibration")
-    if cal:
-        lines += ["## Abstention calibration", "", *calibration_lines(cal), ""]
-    for mode, records in result["questions"].items():
-        if mode != main_mode and mode.startswith("extractive"):
+    if run.calibration:
+        lines += ["## Abstention calibration", "", *calibration_lines(run.calibration), ""]
+    for mode, outcomes in run.outcomes.items():
+        if mode != run.main and mode.startswith("extractive"):
             continue
-        misses = [r for r in records if r["why"]]
-        lines += [f"## Misses ({mode}): {len(misses)} of {len(records)}", ""]
-        for r in misses:
-            asked = " → ".join([*r["history"], r["question"]])
+        misses = [o for o in outcomes if o.why]
+        lines += [f"## Misses ({mode}): {len(misses)} of {len(outcomes)}", ""]
+        for o in misses:
+            item, answer = o.item, o.answer
+            asked = " → ".join([*item.history, item.question])
             lines += [
-                f"### {r['id']} ({r['type']}): {asked}",
+                f"### {item.id} ({item.type}): {asked}",
                 "",
-                *([f"- searched for: {r['query']}"] if r["query"] != r["question"] else []),
-                f"- expected: {r['expected'] or '(abstain)'}",
-                f"- got: {r['got']}",
-                f"- why: {r['why']}",
+                *([f"- searched for: {answer.query}"] if answer.query != item.question else []),
+                f"- expected: {item.reference_answer or '(abstain)'}",
+                f"- got: {answer.answer}",
+                f"- why: {o.why}",
                 "",
             ]
     return "\n".join(lines)
@@ -182,7 +153,7 @@ def calibration_lines(cal: dict[str, Any]) -> list[str]:
     return lines
 
 
-def plot_modes(summary: dict[str, Any], path: Path) -> None:
+def plot_modes(summary: Mapping[str, ModeSummary], path: Path) -> None:
     """A grouped bar chart of the main 0-1 metrics, one bar per mode."""
     import matplotlib
 
@@ -194,7 +165,7 @@ def plot_modes(summary: dict[str, Any], path: Path) -> None:
     width = 0.8 / len(modes)
     x = np.arange(len(CHART))
     for i, mode in enumerate(modes):
-        values = [summary[mode]["overall"][k] or 0.0 for k in CHART]
+        values = [summary[mode].overall[k] or 0.0 for k in CHART]
         ax.bar(x + (i - (len(modes) - 1) / 2) * width, values, width, label=mode)
     ax.set_xticks(x, [k.replace("_", " ") for k in CHART], rotation=30, ha="right")
     ax.set_ylim(0, 1.05)
@@ -206,30 +177,25 @@ def plot_modes(summary: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def write_results(
-    result: dict[str, Any],
-    out: Path,
-    created: datetime,
-    metrics: Sequence[str],
-    main_mode: str,
-    rank_depth: int,
-) -> None:
-    """latest.json, a copy named for `created`, report.md and modes.png, in `out` (made if missing)."""
+def write_results(run: EvalRun) -> None:
+    """latest.json, a copy named for the run's start, report.md and modes.png, in `run.out` (made if missing)."""
+    out = run.out
     out.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(result, indent=1, ensure_ascii=False)
+    text = json.dumps(run.to_json(), indent=1, ensure_ascii=False)
     (out / "latest.json").write_text(text, encoding="utf-8")
-    (out / f"{created.strftime('%Y%m%dT%H%M%SZ')}.json").write_text(text, encoding="utf-8")
-    (out / "report.md").write_text(render_report(result, metrics, main_mode, rank_depth), encoding="utf-8")
-    plot_modes(result["summary"], out / "modes.png")
+    (out / f"{run.created.strftime('%Y%m%dT%H%M%SZ')}.json").write_text(text, encoding="utf-8")
+    (out / "report.md").write_text(render_report(run), encoding="utf-8")
+    plot_modes(run.summary, out / "modes.png")
 
 
-def print_summary(result: dict[str, Any], out: Path, metrics: Sequence[str]) -> None:
+def summary_text(run: EvalRun) -> str:
     """What `qa eval` prints: the overall table, fallback warnings, the calibration, where results went."""
-    print(overall_table(result["summary"], metrics))
-    for name, fb in result["fallbacks"].items():
-        print(f"\nWARNING: {fb['count']} {name} answers are the extractive fallback: {fb['first']}")
-    cal = result["calibration"]
-    if cal:
-        print("\nAbstention calibration:\n" + "\n".join(calibration_lines(cal)))
-    print(f"\n{result['n_questions']} questions, {result['runtime_s']} s.")
-    print(f"Report: {(out / 'report.md').resolve()} (all numbers: {(out / 'latest.json').resolve()})")
+    parts = [overall_table(run.summary)]
+    for name, fb in run.fallbacks.items():
+        parts.append(f"\nWARNING: {fb.count} {name} answers are the extractive fallback: {fb.first}")
+    if run.calibration:
+        parts.append("\nAbstention calibration:\n" + "\n".join(calibration_lines(run.calibration)))
+    parts.append(f"\n{run.n_questions} questions, {run.runtime_s} s.")
+    out = run.out
+    parts.append(f"Report: {(out / 'report.md').resolve()} (all numbers: {(out / 'latest.json').resolve()})")
+    return "\n".join(parts)

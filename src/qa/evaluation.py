@@ -17,7 +17,7 @@ import sys
 import time
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,70 +27,38 @@ import numpy as np
 from qa import metrics as m
 from qa.answering import Answer, Evidence, abstain_reason, analyse
 from qa.condense import Turn
-from qa.config import PROJECT_ROOT, Backend, ConfigError, RetrievalMode, Settings
-from qa.eval_report import print_summary, record, write_results
+from qa.config import Backend, ConfigError, RetrievalMode, Settings
+from qa.eval_report import write_results
+from qa.eval_types import (
+    ANSWERS,
+    CITATIONS,
+    GROUNDING,
+    MAIN,
+    METRICS,
+    RANK_DEPTH,
+    RETRIEVAL,
+    STAGES,
+    Check,
+    EvalItem,
+    EvalRun,
+    Fallback,
+    Mode,
+    ModeSummary,
+    Outcome,
+    Scores,
+)
 from qa.retrieval import Hit, retrieve
 
 if TYPE_CHECKING:
     from qa.engine import QA
 
-EVAL_DIR = PROJECT_ROOT / "eval"
-RANK_DEPTH = 10  # ranking metrics look at the top 10, whatever top_k the answerer uses
 WARMUP = 3  # questions asked (and not timed) before each mode, so model and index caches are warm
 GRID_STEP, GRID_POINTS = 0.025, 5000  # calibration tries about GRID_POINTS thresholds, GRID_STEP apart
-MAIN = "extractive-hybrid"  # the product's mode: what --check gates and what the misses list explains
-
-Scores = dict[str, float | None]
-# Per-question scores, averaged over the questions where they are defined (answerable ones, mostly).
-RETRIEVAL = ("hit@1", "hit@3", "hit@5", "mrr@10", "ndcg@10", "recall@5", "recall@10")
-ANSWERS = ("key_fact_accuracy", "all_key_facts", "f1", "exact_match")
-CITATIONS = ("citation_precision", "citation_recall", "citation_fact_recall")
-# Whole-set scores.
-ABSTENTION = ("abstention_precision", "abstention_recall", "false_abstention_rate")
-# Over every answered question: the share of answer sentences verification could not match to a passage.
-GROUNDING = ("unsupported_sentence_rate",)
-# first_token: until the first streamed text (a non-streaming answerer's whole answer arrives at once).
-STAGES = ("retrieve", "first_token", "answer", "total")
-LATENCY = tuple(f"{stage}_{p}_ms" for stage in STAGES for p in ("p50", "p95"))
-METRICS = RETRIEVAL + ANSWERS + CITATIONS + ABSTENTION + GROUNDING + LATENCY
 
 
-@dataclass(frozen=True)
-class EvalItem:
-    """One line of eval/questions.jsonl (schema: eval/check_questions.py)."""
-
-    id: str
-    type: str
-    question: str
-    history: tuple[str, ...]
-    answerable: bool
-    reference_answer: str
-    key_facts: tuple[tuple[str, ...], ...]
-    sources: tuple[str, ...]
-    evidence: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Mode:
-    """An answerer and a retriever, evaluated together as one column."""
-
-    backend: Backend
-    retrieval: RetrievalMode
-
-    @property
-    def name(self) -> str:
-        return f"{self.backend.value}-{self.retrieval.value}"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One question asked in one mode: the answer, its scores and, for a miss, why."""
-
-    item: EvalItem
-    answer: Answer
-    scores: Scores
-    ranked: tuple[tuple[int, bool], ...]  # the top 10: chunk id, and whether it holds evidence
-    why: str
+def eval_dir() -> Path:
+    """eval/ of the working directory (the repository root, where `make eval` runs), not of the package."""
+    return Path.cwd() / "eval"
 
 
 def load_questions(path: Path) -> list[EvalItem]:
@@ -352,14 +320,14 @@ def run_eval(
     qa: QA | None = None,
     thresholds: Path | None = None,
     calibration: bool | None = None,
-) -> int:
-    """Evaluate, write results to `out`, print the summary; 1 when --check finds a metric out of bounds.
+) -> EvalRun:
+    """Evaluate and write the results to `out`; the run says whether --check found a metric out of bounds.
 
     `qa` reuses a loaded QA object (its settings win); `calibration` defaults to on except with `quick`.
     """
     started = time.perf_counter()
-    questions = questions or EVAL_DIR / "questions.jsonl"
-    out = out or EVAL_DIR / "results"
+    questions = questions or eval_dir() / "questions.jsonl"
+    out = out or eval_dir() / "results"
     items = load_questions(questions)
     if qa is None:
         from qa.engine import QA
@@ -372,7 +340,7 @@ def run_eval(
         modes = [Mode(backend, RetrievalMode.HYBRID)]
     main = modes[0].name
     default_limits = "thresholds.toml" if main == MAIN else f"thresholds-{modes[0].backend.value}.toml"
-    limits_path = thresholds or EVAL_DIR / default_limits
+    limits_path = thresholds or eval_dir() / default_limits
     limits = load_limits(limits_path) if check else None
     if not quick:
         modes += [Mode(Backend.EXTRACTIVE, RetrievalMode.DENSE), Mode(Backend.EXTRACTIVE, RetrievalMode.BM25)]
@@ -380,13 +348,11 @@ def run_eval(
         if extra is not Backend.EXTRACTIVE:
             modes.append(Mode(extra, RetrievalMode.HYBRID))
     ideal = ideal_relevant(qa, items)
-    outcomes = {mode.name: run_mode(qa, items, mode, ideal) for mode in modes}
-    summary: dict[str, dict[str, Any]] = {
-        name: {"overall": summarise(o), "by_type": by_type(o)} for name, o in outcomes.items()
-    }
+    outcomes = {mode.name: tuple(run_mode(qa, items, mode, ideal)) for mode in modes}
+    summary = {name: ModeSummary(summarise(o), by_type(o)) for name, o in outcomes.items()}
     # A generator that is down answers with the extractive fallback: its column would then measure that.
     fallbacks = {
-        mode.name: notes
+        mode.name: Fallback(len(notes), notes[0])
         for mode in modes
         if (notes := [o.answer.notice for o in outcomes[mode.name] if fell_back(o.answer, mode)])
     }
@@ -396,13 +362,11 @@ def run_eval(
         if (calibration if calibration is not None else not quick)
         else None
     )
-    failures = m.failed_checks(summary[main]["overall"], *limits) if limits else []
-    created = datetime.now(UTC)
-    result: dict[str, Any] = {
-        "created": created.isoformat(timespec="seconds"),
-        "questions_file": str(questions),
-        "n_questions": len(items),
-        "settings": {
+    failures = m.failed_checks(summary[main].overall, *limits) if limits else []
+    run = EvalRun(
+        created=datetime.now(UTC),
+        questions_file=questions,
+        settings={
             "top_k": settings.top_k,
             "candidates": settings.candidates,
             "rrf_k": settings.rrf_k,
@@ -410,18 +374,14 @@ def run_eval(
             "index_generation": qa.store.generation,
             "abstain": dataclasses.asdict(settings.abstain),
         },
-        "modes": list(outcomes),
-        "runtime_s": round(time.perf_counter() - started, 1),
-        "summary": summary,
-        "calibration": cal,
-        "fallbacks": {name: {"count": len(notes), "first": notes[0]} for name, notes in fallbacks.items()},
-        "check": {"thresholds": str(limits_path), "failures": failures} if check else None,
-        "questions": {name: [record(o) for o in os] for name, os in outcomes.items()},
-    }
-    write_results(result, out, created, METRICS, main, RANK_DEPTH)
-    print_summary(result, out, METRICS)
-    if check:
-        for failure in failures:
-            print(f"qa eval --check: FAILED {failure}", file=sys.stderr)
-        print(f"qa eval --check ({main}): {'FAILED' if failures else 'passed'} against {limits_path}")
-    return 1 if failures else 0
+        main=main,
+        runtime_s=round(time.perf_counter() - started, 1),
+        outcomes=outcomes,
+        summary=summary,
+        fallbacks=fallbacks,
+        calibration=cal,
+        check=Check(limits_path, tuple(failures)) if check else None,
+        out=out,
+    )
+    write_results(run)
+    return run

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -48,6 +49,8 @@ from qa.stores import (
     prune,
 )
 from qa.walk import display_dir, scan_corpus
+
+log = logging.getLogger(__name__)
 
 SkipHandler = Callable[[Skipped], None]
 # (chunks embedded so far, chunks to embed): for a UI's progress bar; the CLI draws its own with tqdm.
@@ -384,7 +387,7 @@ def _open_previous(settings: Settings, embedder: Embedder, chunker: dict[str, An
     except IndexMissing:
         return None
     except (IndexMismatch, IndexCorrupt) as exc:
-        print(f"qa index: rebuilding everything: {exc}", file=sys.stderr)
+        log.warning("qa index: rebuilding everything: %s", exc)
         return None
     return store
 
@@ -395,4 +398,4 @@ def _meta_hash(entry: dict[str, str]) -> str:
 
 def _print_skip(skip: Skipped) -> None:
     # A cut document's reason starts with PART ("part not indexed:"), which says it was indexed in part.
-    print(f"qa index: {'' if skip.cut else 'skipped '}{skip.path}: {skip.reason}", file=sys.stderr)
+    log.warning("qa index: %s%s: %s", "" if skip.cut else "skipped ", skip.path, skip.reason)

@@ -1,18 +1,19 @@
 """Gradio UI: a thin adapter that turns a QA object's answers into chat messages and panels.
 
-`build_app(qa)` takes a ready QA object (or any object with the same methods, see `QAService`), so the UI is
-tested with a fake. `serve(settings)` is the edge: it loads the model once, brings the index up to date,
-and launches. The pure parts live beside it: rendering an Answer to HTML or Markdown in `qa.render`, checking
-and saving an upload in `qa.uploads`; the stylesheet is the package data file `webapp.css`.
+`ChatUI(qa)` holds a ready QA object (or any object with the same methods, see `QAService`) and has one method
+per event of the page (a question, an example, retry, undo, an upload, a rebuild, the /ask API); `build` lays out
+the page (`qa.webapp_page`) and wires them, so each handler is tested alone with a fake. `serve(settings)` is the
+edge: it loads the model once, brings the index up to date, and launches. The pure parts live beside it:
+rendering an Answer to HTML or Markdown in `qa.render`, checking and saving an upload in `qa.uploads`; the
+stylesheet is the package data file `webapp.css`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
-import importlib.resources
+import logging
 import os
-import sys
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -24,12 +25,9 @@ from gradio.events import api as gradio_api
 
 from qa.condense import Turn, history_from_json
 from qa.config import Backend, ConfigError, RetrievalMode, Settings, parse_backend
-from qa.corpus import SUPPORTED_SUFFIXES
 from qa.errors import QAError
 from qa.questions import QuestionError, printable
 from qa.render import (
-    INSPECTOR_EMPTY,
-    SOURCES_EMPTY,
     ChatState,
     Exchange,
     chat_text,
@@ -41,31 +39,18 @@ from qa.render import (
     sources_html,
     status_html,
     summary_lines,
-    upload_help,
 )
 from qa.types import Answer, StreamEvent
 from qa.uploads import UploadRejected, check_batch, save_upload
+from qa.webapp_page import MAX_TOP_K, Page, layout
+from qa.webapp_page import launch_options as launch_options  # where it was: tests and scripts import it here
 
 if TYPE_CHECKING:
     from qa.engine import DocumentInfo
     from qa.indexing import IndexSummary, ProgressHandler, SkipHandler
 
-EXAMPLES = (
-    "When did the AHKFTA enter into force?",
-    "What was the value of ASEAN-Hong Kong, China trade in 2024?",
-    "What did Hainan and the HKSAR sign?",
-    "Who is visiting Tokyo and Seoul to promote Hong Kong?",
-)
-BACKEND_LABELS = {
-    Backend.AUTO: "Written from the documents, verified (auto)",
-    Backend.EXTRACTIVE: "Exact quotes (extractive)",
-    Backend.OPENAI: "Generated (OpenAI-compatible)",
-    Backend.TRANSFORMERS: "Generated (transformers model)",
-    Backend.LLAMACPP: "Generated offline (llama.cpp)",
-}
-MAX_TOP_K = 20
+log = logging.getLogger(__name__)
 CONCURRENCY = 4  # answers computed at once; more requests wait in Gradio's queue
-PLACEHOLDER = "**Ask about the documents.** Answers quote them and cite each source."
 
 
 class QAService(Protocol):
@@ -145,7 +130,7 @@ def chat_turn(
         yield (question, state.messages(), state, *state.panels())
         return
     except Exception as exc:
-        print(f"qa serve: answering {question!r} failed: {exc!r}", file=sys.stderr)
+        log.warning("qa serve: answering %r failed: %r", question, exc)
         gr.Warning(esc(f"Could not answer: {visitor_message(exc)}"))
         yield (question, state.messages(), state, *state.panels())
         return
@@ -165,219 +150,188 @@ def chat_turn(
 # --- The app ----------------------------------------------------------------------------------------------
 
 
-def build_app(qa: QAService) -> gr.Blocks:
-    """The Blocks app over a ready QA object. Launch it with `app.launch(**launch_options(settings))`."""
-    settings = qa.settings
-    backend_choices = [(BACKEND_LABELS.get(b, b.value), b.value) for b in Backend]
+class ChatUI:
+    """The web chat over a ready QA object: one method per event of the page, wired by `build`.
 
-    # No telemetry, whatever the environment: Gradio's version check and usage reports are per Blocks.
-    # Uploads land in Gradio's cache before `add_files` copies them: drop copies older than an hour, hourly.
-    app = gr.Blocks(
-        title=f"{settings.corpus_title} · Document Q&A",
-        fill_width=False,
-        analytics_enabled=False,
-        delete_cache=(3600, 3600),
-    )
-    with app:
-        state = gr.State(ChatState())
-        gr.HTML(
-            f'<div class="qa-header"><h1>{esc(settings.corpus_title)}</h1><p>Document Q&amp;A: answers quoted '
-            "from these documents, every sentence cited to its source.</p></div>",
-            js_on_load=None,
+    Each handler takes and returns plain values (the chat state is a `ChatState` value, never shared), so a
+    test calls it alone with a fake QA object, as Gradio would.
+    """
+
+    def __init__(self, qa: QAService) -> None:
+        self.qa = qa
+        self.settings = qa.settings
+
+    def _backend(self, mode: str) -> Backend:
+        return parse_backend_choice(mode, self.settings.backend)
+
+    # --- Chat -------------------------------------------------------------------------------------------
+
+    def submit(self, text: str, st: ChatState, mode: str, k: float) -> Iterator[ChatOutputs]:
+        """A typed question."""
+        yield from chat_turn(self.qa, text, st, self._backend(mode), int(k))
+
+    def pick_example(self, st: ChatState, mode: str, k: float, evt: gr.SelectData) -> Iterator[ChatOutputs]:
+        """One of the example questions under the empty chat."""
+        text = evt.value.get("text", "") if isinstance(evt.value, dict) else str(evt.value)
+        yield from chat_turn(self.qa, text, st, self._backend(mode), int(k))
+
+    def retry(self, st: ChatState, mode: str, k: float) -> Iterator[ChatOutputs]:
+        """The last question asked again (in the mode and top-k now chosen), in place of its answer."""
+        if not st.exchanges:
+            yield ("", st.messages(), st, *st.panels())
+            return
+        last = st.exchanges[-1]
+        earlier = replace(st, exchanges=st.exchanges[:-1])
+        yield from chat_turn(self.qa, last.question, earlier, self._backend(mode), int(k))
+
+    def undo(self, st: ChatState) -> ChatOutputs:
+        """The last exchange taken back; its question returns to the textbox."""
+        if not st.exchanges:
+            return ("", st.messages(), st, *st.panels())
+        last = st.exchanges[-1]
+        earlier = replace(st, exchanges=st.exchanges[:-1])
+        return (last.question, earlier.messages(), earlier, *earlier.panels())
+
+    def clear(self) -> ChatOutputs:
+        """A new conversation."""
+        empty = ChatState()
+        return ("", [], empty, *empty.panels())
+
+    def show_answer(self, st: ChatState, evt: gr.SelectData) -> tuple[str, str]:
+        """The sources and inspector of the answer clicked in the conversation."""
+        index = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
+        if isinstance(index, int) and 0 <= index // 2 < len(st.exchanges):
+            chosen = st.exchanges[index // 2]
+            return chosen.sources, chosen.inspector
+        return st.panels()
+
+    # --- Documents --------------------------------------------------------------------------------------
+
+    def add_files(self, paths: list[str] | None) -> tuple[None, str]:
+        """Uploaded files checked and copied into the corpus folder (the upload box is emptied)."""
+        settings = self.settings
+        saved: list[str] = []
+        problems: list[str] = []
+        try:
+            sizes = [Path(path).stat().st_size for path in paths or []]
+            check_batch(sizes, settings.corpus_dir, settings.max_upload_files, settings.upload_quota_bytes)
+        except (UploadRejected, OSError) as exc:
+            return None, status_html([visitor_message(exc)], "error")
+        for path in paths or []:
+            src = Path(path)
+            try:
+                name = save_upload(src, src.name, settings.corpus_dir, settings.max_file_bytes)
+            except (UploadRejected, OSError) as exc:
+                problems.append(visitor_message(exc))
+            else:
+                saved.append(f"Added {name} to the corpus.")
+        if saved:
+            saved.append("Click “Rebuild index” to make the new documents searchable.")
+        return None, status_html(saved + problems, "error" if problems else "info")
+
+    def rebuild_index(self, progress: gr.Progress = gr.Progress()) -> tuple[str, str]:  # noqa: B008
+        """The index brought up to date with the corpus folder: the documents table and a summary."""
+        progress(0.0, desc="Reading new or changed documents…")
+
+        def embedding(done: int, total: int) -> None:
+            progress((done, total), desc="Embedding chunks", unit="chunks")
+
+        try:
+            # Skipped files are in the summary (and the server log).
+            summary = self.qa.rebuild(on_progress=embedding)
+        except Exception as exc:  # IndexBusy, CorpusMissing, a model error: say it, keep serving
+            log.warning("qa serve: rebuild failed: %r", exc)
+            failed = f"Rebuild failed: {visitor_message(exc)}"
+            return documents_html(self.qa.documents()), status_html([failed], "error")
+        progress(1.0, desc="Done")
+        kind = "error" if summary.skipped else "info"
+        return documents_html(self.qa.documents()), status_html(summary_lines(summary), kind)
+
+    def refresh_documents(self) -> str:
+        """The documents table, after picking up an index built meanwhile (`qa index` run from a shell)."""
+        self.qa.reload_if_changed()
+        return documents_html(self.qa.documents())
+
+    # --- The API ----------------------------------------------------------------------------------------
+
+    def ask(
+        self,
+        question: str,
+        history: list[dict[str, str]] | None = None,
+        mode: str | None = None,
+        top_k: int | None = None,
+    ) -> dict[str, Any]:
+        """Answer one question, after earlier turns `history` ([{"question", "answer"}], optional), in
+        answer mode `mode` (a backend name) with `top_k` passages; the same JSON object as `qa ask --json`."""
+        try:
+            backend = parse_backend(mode) if mode else None
+            if top_k is not None and not 1 <= int(top_k) <= MAX_TOP_K:
+                raise QuestionError(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k}.")
+            turns = history_from_json(history)
+            return self.qa.ask(
+                question, turns, backend=backend, top_k=int(top_k) if top_k else None
+            ).to_json()
+        except (QuestionError, ConfigError) as exc:
+            message = str(exc).replace(" (QA_BACKEND, --backend)", "")
+            raise gr.Error(esc(message), print_exception=False) from None
+        except Exception as exc:  # one line for the caller and the log, not a traceback
+            log.warning("qa serve: /ask failed: %r", exc)
+            raise gr.Error(esc(f"Could not answer: {visitor_message(exc)}"), print_exception=False) from None
+
+    # --- Wiring -----------------------------------------------------------------------------------------
+
+    def build(self) -> gr.Blocks:
+        """The Blocks app. Launch it with `app.launch(**launch_options(settings))`."""
+        # No telemetry, whatever the environment: Gradio's version check and usage reports are per Blocks.
+        # Uploads land in Gradio's cache before `add_files` copies them: drop copies older than an hour, hourly.
+        app = gr.Blocks(
+            title=f"{self.settings.corpus_title} · Document Q&A",
+            fill_width=False,
+            analytics_enabled=False,
+            delete_cache=(3600, 3600),
         )
-        with gr.Tabs():
-            with gr.Tab("Chat", id="chat"):
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=3, min_width=420):
-                        chatbot = gr.Chatbot(
-                            label="Conversation",
-                            show_label=False,
-                            height=560,
-                            elem_id="qa-chat",
-                            buttons=["copy", "copy_all"],
-                            feedback_options=None,
-                            sanitize_html=True,
-                            allow_tags=False,
-                            latex_delimiters=[],
-                            layout="bubble",
-                            examples=[{"text": q} for q in EXAMPLES],
-                            placeholder=PLACEHOLDER,
-                        )
-                        question = gr.Textbox(
-                            placeholder="Ask a question, or a follow-up…",
-                            show_label=False,
-                            lines=1,
-                            max_lines=4,
-                            submit_btn="Ask",
-                            elem_id="qa-question",
-                            autofocus=True,
-                        )
-                        with gr.Row():
-                            backend = gr.Dropdown(
-                                backend_choices,
-                                value=settings.backend.value,
-                                label="Answer mode",
-                                scale=2,
-                                elem_id="qa-backend",
-                            )
-                            top_k = gr.Slider(
-                                1,
-                                MAX_TOP_K,
-                                value=min(settings.top_k, MAX_TOP_K),
-                                step=1,
-                                label="Passages to retrieve (top-k)",
-                                scale=2,
-                                elem_id="qa-top-k",
-                            )
-                    with gr.Column(scale=2, min_width=320):
-                        gr.HTML('<h3 class="qa-panel-title">Sources</h3>', js_on_load=None)
-                        sources = gr.HTML(SOURCES_EMPTY, elem_id="qa-sources", js_on_load=None)
-                with gr.Accordion("Retrieval inspector", open=False, elem_id="qa-inspector"):
-                    inspector = gr.HTML(INSPECTOR_EMPTY, js_on_load=None)
-            with gr.Tab("Documents", id="documents"):
-                documents = gr.HTML(documents_html(qa.documents()), elem_id="qa-documents", js_on_load=None)
-                with gr.Row():
-                    upload = gr.File(
-                        label="Add documents",
-                        height=150,
-                        file_count="multiple",
-                        file_types=sorted(SUPPORTED_SUFFIXES),
-                        elem_id="qa-upload",
-                        scale=3,
-                    )
-                    with gr.Column(scale=1, min_width=200):
-                        rebuild = gr.Button("Rebuild index", variant="primary", elem_id="qa-rebuild")
-                        refresh = gr.Button("Refresh list", elem_id="qa-refresh")
-                gr.HTML(upload_help(settings.max_file_bytes), js_on_load=None)
-                status = gr.HTML("", elem_id="qa-status", js_on_load=None)
+        with app:
+            page = layout(self.settings, documents_html(self.qa.documents()))
+            self._wire(app, page)
+        return app
 
-        chat_outputs = [question, chatbot, state, sources, inspector]
-
-        def submit(text: str, st: ChatState, mode: str, k: float) -> Iterator[ChatOutputs]:
-            yield from chat_turn(qa, text, st, parse_backend_choice(mode, settings.backend), int(k))
-
-        def pick_example(st: ChatState, mode: str, k: float, evt: gr.SelectData) -> Iterator[ChatOutputs]:
-            text = evt.value.get("text", "") if isinstance(evt.value, dict) else str(evt.value)
-            yield from chat_turn(qa, text, st, parse_backend_choice(mode, settings.backend), int(k))
-
-        def retry(st: ChatState, mode: str, k: float) -> Iterator[ChatOutputs]:
-            if not st.exchanges:
-                yield ("", st.messages(), st, *st.panels())
-                return
-            last = st.exchanges[-1]
-            earlier = replace(st, exchanges=st.exchanges[:-1])
-            yield from chat_turn(
-                qa, last.question, earlier, parse_backend_choice(mode, settings.backend), int(k)
-            )
-
-        def undo(st: ChatState) -> ChatOutputs:
-            if not st.exchanges:
-                return ("", st.messages(), st, *st.panels())
-            last = st.exchanges[-1]
-            earlier = replace(st, exchanges=st.exchanges[:-1])
-            return (last.question, earlier.messages(), earlier, *earlier.panels())
-
-        def clear() -> ChatOutputs:
-            empty = ChatState()
-            return ("", [], empty, *empty.panels())
-
-        def show_answer(st: ChatState, evt: gr.SelectData) -> tuple[str, str]:
-            index = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
-            if isinstance(index, int) and 0 <= index // 2 < len(st.exchanges):
-                chosen = st.exchanges[index // 2]
-                return chosen.sources, chosen.inspector
-            return st.panels()
-
+    def _wire(self, app: gr.Blocks, page: Page) -> None:
+        chat_outputs = [page.question, page.chatbot, page.state, page.sources, page.inspector]
+        choices = [page.state, page.backend, page.top_k]
         chat_kwargs: dict[str, Any] = {
             "outputs": chat_outputs,
             "api_visibility": "private",
             "concurrency_limit": CONCURRENCY,
             "concurrency_id": "answer",
             "show_progress": "minimal",
-            "show_progress_on": [chatbot],
+            "show_progress_on": [page.chatbot],
         }
-        question.submit(submit, [question, state, backend, top_k], **chat_kwargs)
-        chatbot.example_select(pick_example, [state, backend, top_k], **chat_kwargs)
-        chatbot.retry(retry, [state, backend, top_k], **chat_kwargs)
-        chatbot.undo(undo, [state], outputs=chat_outputs, api_visibility="private", queue=False)
-        chatbot.clear(clear, None, outputs=chat_outputs, api_visibility="private", queue=False)
-        chatbot.select(show_answer, [state], [sources, inspector], api_visibility="private", queue=False)
+        quick: dict[str, Any] = {"api_visibility": "private", "queue": False}
+        page.question.submit(self.submit, [page.question, *choices], **chat_kwargs)
+        page.chatbot.example_select(self.pick_example, choices, **chat_kwargs)
+        page.chatbot.retry(self.retry, choices, **chat_kwargs)
+        page.chatbot.undo(self.undo, [page.state], outputs=chat_outputs, **quick)
+        page.chatbot.clear(self.clear, None, outputs=chat_outputs, **quick)
+        page.chatbot.select(self.show_answer, [page.state], [page.sources, page.inspector], **quick)
 
-        def add_files(paths: list[str] | None) -> tuple[None, str]:
-            saved: list[str] = []
-            problems: list[str] = []
-            try:
-                sizes = [Path(path).stat().st_size for path in paths or []]
-                check_batch(
-                    sizes, settings.corpus_dir, settings.max_upload_files, settings.upload_quota_bytes
-                )
-            except (UploadRejected, OSError) as exc:
-                return None, status_html([visitor_message(exc)], "error")
-            for path in paths or []:
-                src = Path(path)
-                try:
-                    name = save_upload(src, src.name, settings.corpus_dir, settings.max_file_bytes)
-                except (UploadRejected, OSError) as exc:
-                    problems.append(visitor_message(exc))
-                else:
-                    saved.append(f"Added {name} to the corpus.")
-            if saved:
-                saved.append("Click “Rebuild index” to make the new documents searchable.")
-            return None, status_html(saved + problems, "error" if problems else "info")
-
-        def rebuild_index(progress: gr.Progress = gr.Progress()) -> tuple[str, str]:  # noqa: B008
-            progress(0.0, desc="Reading new or changed documents…")
-
-            def embedding(done: int, total: int) -> None:
-                progress((done, total), desc="Embedding chunks", unit="chunks")
-
-            try:
-                # Skipped files are in the summary (and the server log).
-                summary = qa.rebuild(on_progress=embedding)
-            except Exception as exc:  # IndexBusy, CorpusMissing, a model error: say it, keep serving
-                print(f"qa serve: rebuild failed: {exc!r}", file=sys.stderr)
-                failed = f"Rebuild failed: {visitor_message(exc)}"
-                return documents_html(qa.documents()), status_html([failed], "error")
-            progress(1.0, desc="Done")
-            kind = "error" if summary.skipped else "info"
-            return documents_html(qa.documents()), status_html(summary_lines(summary), kind)
-
-        def refresh_documents() -> str:
-            qa.reload_if_changed()  # picks up `qa index` run from a shell
-            return documents_html(qa.documents())
-
-        upload.upload(add_files, [upload], [upload, status], api_visibility="private")
-        rebuild.click(
-            rebuild_index, None, [documents, status], api_visibility="private", concurrency_id="rebuild"
+        page.upload.upload(
+            self.add_files, [page.upload], [page.upload, page.status], api_visibility="private"
         )
-        refresh.click(refresh_documents, None, [documents], api_visibility="private")
-        app.load(refresh_documents, None, [documents], api_visibility="private")
+        page.rebuild.click(
+            self.rebuild_index,
+            None,
+            [page.documents, page.status],
+            api_visibility="private",
+            concurrency_id="rebuild",
+        )
+        page.refresh.click(self.refresh_documents, None, [page.documents], api_visibility="private")
+        app.load(self.refresh_documents, None, [page.documents], api_visibility="private")
+        gradio_api(self.ask, api_name="ask", concurrency_limit=CONCURRENCY, concurrency_id="answer")
 
-        def ask(
-            question: str,
-            history: list[dict[str, str]] | None = None,
-            mode: str | None = None,
-            top_k: int | None = None,
-        ) -> dict[str, Any]:
-            """Answer one question, after earlier turns `history` ([{"question", "answer"}], optional), in
-            answer mode `mode` (a backend name) with `top_k` passages; the same JSON object as `qa ask --json`."""
-            try:
-                backend = parse_backend(mode) if mode else None
-                if top_k is not None and not 1 <= int(top_k) <= MAX_TOP_K:
-                    raise QuestionError(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k}.")
-                turns = history_from_json(history)
-                return qa.ask(question, turns, backend=backend, top_k=int(top_k) if top_k else None).to_json()
-            except (QuestionError, ConfigError) as exc:
-                message = str(exc).replace(" (QA_BACKEND, --backend)", "")
-                raise gr.Error(esc(message), print_exception=False) from None
-            except Exception as exc:  # one line for the caller and the log, not a traceback
-                print(f"qa serve: /ask failed: {exc!r}", file=sys.stderr)
-                raise gr.Error(
-                    esc(f"Could not answer: {visitor_message(exc)}"), print_exception=False
-                ) from None
 
-        gradio_api(ask, api_name="ask", concurrency_limit=CONCURRENCY, concurrency_id="answer")
-    return app
+def build_app(qa: QAService) -> gr.Blocks:
+    """The Blocks app over a ready QA object (`ChatUI(qa).build()`)."""
+    return ChatUI(qa).build()
 
 
 def visitor_message(exc: BaseException) -> str:
@@ -386,28 +340,6 @@ def visitor_message(exc: BaseException) -> str:
     if isinstance(exc, QAError) and exc.public:
         return str(exc)
     return f"an unexpected {type(exc).__name__}; the details are in the server log."
-
-
-def launch_options(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments for `app.launch` (theme, CSS and limits live there since Gradio 6)."""
-    from starlette.middleware import Middleware
-
-    from qa.guard import RequestGuard
-
-    return {
-        # Gradio builds its FastAPI app inside launch; middleware given here wraps every route.
-        "app_kwargs": {"middleware": [Middleware(RequestGuard, allowed_hosts=settings.allowed_hosts)]},
-        "theme": gr.themes.Soft(
-            primary_hue="indigo",
-            neutral_hue="slate",
-            font=["Inter", "ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "sans-serif"],
-        ),
-        "css": load_css(),
-        "max_file_size": settings.max_file_bytes,
-        "ssr_mode": False,
-        "show_error": True,
-        "footer_links": ["api"],
-    }
 
 
 def serve(settings: Settings, build: bool = True) -> None:
@@ -422,9 +354,9 @@ def serve(settings: Settings, build: bool = True) -> None:
     embedder = make_embedder(settings)
     if build:
         summary = build_index(settings, embedder)
-        print(f"qa serve: index: {summary.describe()}", file=sys.stderr, flush=True)
+        log.info("qa serve: index: %s", summary.describe())
     qa = QA(settings, embedder=embedder)
-    app = build_app(qa)
+    app = ChatUI(qa).build()
     threading.Thread(target=_warm_up, args=(qa,), daemon=True).start()
     # Gradio reads GRADIO_SERVER_NAME and GRADIO_SERVER_PORT itself (default 127.0.0.1:7860).
     app.launch(**launch_options(settings))
@@ -437,18 +369,13 @@ def _warm_up(qa: QAService) -> None:
         # the local model is not kept busy by a question nobody asked.
         qa.ask("What is this about?", backend=Backend.EXTRACTIVE)
     except Exception as exc:  # the first real question will report it properly
-        print(f"qa serve: warm-up question failed: {exc!r}", file=sys.stderr)
+        log.warning("qa serve: warm-up question failed: %r", exc)
     warm_reader = getattr(qa, "warm_reader", None)
     if warm_reader is not None and qa.settings.backend is Backend.AUTO:
         # Loading the local model (seconds) and reading its fixed prompt overlap the server's start.
         problem = warm_reader()
         if problem:
-            print(f"qa serve: answers will quote the documents: {problem}", file=sys.stderr, flush=True)
+            log.warning("qa serve: answers will quote the documents: %s", problem)
     # Gradio wraps every event in a matplotlib backend switch, which imports matplotlib (when installed).
     with contextlib.suppress(ImportError):
         importlib.import_module("matplotlib")
-
-
-def load_css() -> str:
-    """The app's stylesheet, shipped as package data beside this module."""
-    return importlib.resources.files("qa").joinpath("webapp.css").read_text(encoding="utf-8")

@@ -26,7 +26,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from qa.config import PROJECT_ROOT, ConfigError, Settings
+from qa.config import ConfigError, Settings
 from qa.corpus import SOURCES_FILE, file_sha256
 from qa.embedding import Embedder
 
@@ -75,11 +75,12 @@ class Prepared:
 
 
 def data_root(env: Mapping[str, str] | None = None) -> Path:
-    """The folder holding squad2/ and nfcorpus/: QA_DATASETS, else ../shared/datasets beside the checkout."""
+    """The folder holding squad2/ and nfcorpus/: QA_DATASETS, else ../shared/datasets beside the checkout
+    (the working directory: `make` and the tests run from the repository root)."""
     env = os.environ if env is None else env
     if env.get("QA_DATASETS"):
         return Path(env["QA_DATASETS"])
-    return PROJECT_ROOT.parent / "shared" / "datasets"
+    return Path.cwd().parent / "shared" / "datasets"
 
 
 def require_file(path: Path, what: str) -> Path:

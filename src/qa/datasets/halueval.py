@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from qa.config import Settings
     from qa.embedding import Embedder
     from qa.engine import QA
-    from qa.evaluation import Mode
+    from qa.eval_types import Mode
 
 # ---- as a corpus ------------------------------------------------------------------------------------------
 

@@ -11,8 +11,8 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
-import sys
 import time
 import tomllib
 from dataclasses import dataclass
@@ -28,7 +28,9 @@ from qa.datasets.base import Dataset, DatasetError, data_root, fingerprint, fixe
 if TYPE_CHECKING:
     from qa.embedding import Embedder
     from qa.engine import QA
-    from qa.evaluation import Mode
+    from qa.eval_types import Mode
+
+log = logging.getLogger(__name__)
 
 # Sample sizes: None is the whole set. The quick sizes are what the regression gate runs.
 DEFAULT_LIMIT = {Dataset.SQUAD2: None, Dataset.NFCORPUS: None, Dataset.HALUEVAL: 1000}
@@ -64,7 +66,7 @@ def modes_for(backend: Backend | None) -> list[Mode]:
 
     Only an explicit --backend adds a column (not QA_BACKEND or the configured default): a generator over
     thousands of questions takes hours on a CPU, so it is never run by surprise."""
-    from qa.evaluation import Mode
+    from qa.eval_types import Mode
 
     modes = [Mode(Backend.EXTRACTIVE, RetrievalMode.HYBRID)]
     if backend is not None and backend is not Backend.EXTRACTIVE:
@@ -88,16 +90,16 @@ def run_dataset(
     embedder: Embedder | None = None,
 ) -> int:
     """Evaluate one public set, write its report, print a summary; 1 when --check finds a metric out of bounds."""
-    from qa.evaluation import EVAL_DIR
+    from qa.evaluation import eval_dir
 
     started = time.perf_counter()
     if check and not quick:
         raise DatasetError("--check with --dataset gates the quick sample: add --quick.")
-    limits_path = thresholds or EVAL_DIR / "public_thresholds.toml"
+    limits_path = thresholds or eval_dir() / "public_thresholds.toml"
     limits = load_limits(limits_path, dataset) if check else None
     root = data or data_root()
     where = (cache or settings.cache_dir / "datasets") / dataset.value
-    out = out or EVAL_DIR / "results" / dataset.value / ("quick" if quick else "")
+    out = out or eval_dir() / "results" / dataset.value / ("quick" if quick else "")
     n = limit if limit is not None else (QUICK_LIMIT if quick else DEFAULT_LIMIT)[dataset]
     if embedder is None:
         from qa.embedding import make_embedder
@@ -125,7 +127,7 @@ def run_dataset(
     report.print_summary(result, out)
     if check:
         for failure in failures:
-            print(f"qa eval --check: FAILED {dataset.value} {failure}", file=sys.stderr)
+            log.error("qa eval --check: FAILED %s %s", dataset.value, failure)
         print(
             f"qa eval --check ({dataset.value}): {'FAILED' if failures else 'passed'} against {limits_path}"
         )

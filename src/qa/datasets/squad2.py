@@ -26,7 +26,7 @@ from qa.metrics import percentile, strip_citation_marks
 
 if TYPE_CHECKING:
     from qa.engine import QA
-    from qa.evaluation import Mode
+    from qa.eval_types import Mode
 
 FILE = "squad2/dev-v2.0-articles-1-8.json"
 HIT_KS = (1, 3, 5)

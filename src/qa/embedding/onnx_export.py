@@ -49,11 +49,13 @@ FP32_MAX_ABS_DIFF = 1e-4
 INT8_MIN_COSINE = 0.97
 
 Report = Callable[[str], None]
+log = logging.getLogger(__name__)
 
 
 def say(message: str) -> None:
-    """Progress of a one-time export, on stderr (it takes tens of seconds: the user should know why)."""
-    print(f"qa: {message}", file=sys.stderr, flush=True)
+    """Progress of a one-time export, logged (the CLI shows it on stderr: it takes tens of seconds, and the
+    user should know why)."""
+    log.info("qa: %s", message)
 
 
 def model_fingerprint(model_path: Path) -> str:

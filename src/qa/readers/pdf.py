@@ -299,7 +299,7 @@ def _ocr_pages(raw: bytes, numbers: Sequence[int], budget: Extraction) -> list[P
             except (DocumentError, pdfium.PdfiumError) as exc:
                 failed.append(f"page {number}: {exc}")
                 continue
-            logging.getLogger(__name__).info(
+            logging.getLogger(__name__).debug(  # timing detail: not shown by the CLI's log (INFO and up)
                 "OCR page %d: %.1f s, confidence %.2f",
                 number,
                 time.perf_counter() - started,
