@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from qa.cli import log_to_stderr
+from qa.logs import log_to_stderr
 
 
 def test_library_messages_reach_stderr_as_plain_lines(capsys: pytest.CaptureFixture[str]) -> None:

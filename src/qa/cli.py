@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa.errors import QAError, UsageError
+from qa.logs import log_to_stderr
 from qa.options import add_flag, flag_values
 
 if TYPE_CHECKING:
@@ -55,25 +55,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"qa: {exc}", file=sys.stderr)
             return EXIT_USAGE
         raise
-
-
-class _Stderr(logging.Handler):
-    """Writes to whatever sys.stderr is when a record comes (a test may have swapped it since)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            print(self.format(record), file=sys.stderr, flush=True)
-        except Exception:  # a closed stream: logging's own policy (print once, carry on)
-            self.handleError(record)
-
-
-def log_to_stderr() -> None:
-    """Show the library's log (the `qa` loggers, INFO and up) on stderr as plain lines; each message names
-    its command ("qa index: skipped ...") as the printed lines it replaced did."""
-    logger = logging.getLogger("qa")
-    if not any(isinstance(h, _Stderr) for h in logger.handlers):
-        logger.addHandler(_Stderr())
-    logger.setLevel(logging.INFO)
 
 
 def _parser() -> argparse.ArgumentParser:

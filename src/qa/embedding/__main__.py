@@ -11,12 +11,14 @@ from collections.abc import Sequence
 
 from qa.config import EmbedBackend, Settings
 from qa.embedding import EmbeddingError, make_embedder
+from qa.logs import log_to_stderr
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m qa.embedding`: make (or check) the ONNX export the settings' embed backend uses."""
     parser = argparse.ArgumentParser(prog="python -m qa.embedding", description=main.__doc__)
     parser.parse_args(argv)
+    log_to_stderr()  # the export's progress (tens of seconds on first install)
     settings = Settings.from_env()
     if settings.embed_backend is EmbedBackend.TORCH:
         print("qa.embedding: QA_EMBED_BACKEND=torch, nothing to export")
