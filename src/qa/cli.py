@@ -215,10 +215,20 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
-    from qa.webapp import serve
+    from concurrent.futures import ThreadPoolExecutor
 
-    serve(settings, build=not args.no_index)
+    from qa.engine import open_qa
+
+    settings = settings_from(args)
+    # Importing Gradio is most of the start (2.6 s of 3.6). The pipeline (the embedder's load and checks,
+    # the index check) is opened on a thread meanwhile: ONNX Runtime and hashing release the GIL, so on two
+    # cores the two overlap. Its errors are raised here, by `result()`, as if it had run in line.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        opening = pool.submit(open_qa, settings, not args.no_index)
+        from qa.webapp import serve
+
+        qa = opening.result()
+    serve(settings, qa=qa)
     return 0
 
 

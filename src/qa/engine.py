@@ -272,3 +272,13 @@ def _reader_prompt() -> str:
     from qa.generation.prompts import READER_SYSTEM_PROMPT
 
     return READER_SYSTEM_PROMPT
+
+
+def open_qa(settings: Settings, build: bool = True) -> QA:
+    """The QA object a server holds: the embedder loaded once (shared by the index check and the answers)
+    and the index brought up to date first, unless `build` is False."""
+    embedder = make_embedder(settings)
+    if build:
+        summary = build_index(settings, embedder)
+        log.info("qa serve: index: %s", summary.describe())
+    return QA(settings, embedder=embedder)

@@ -342,20 +342,16 @@ def visitor_message(exc: BaseException) -> str:
     return f"an unexpected {type(exc).__name__}; the details are in the server log."
 
 
-def serve(settings: Settings, build: bool = True) -> None:
-    """Load the model once, bring the index up to date (unless `build` is False), and serve the app."""
-    from qa.embedding import make_embedder
-    from qa.engine import QA
-    from qa.indexing import build_index
-
+def serve(settings: Settings, build: bool = True, qa: QAService | None = None) -> None:
+    """Serve the app over `qa`, or over `engine.open_qa(settings, build)`: the model loaded once and the
+    index brought up to date (unless `build` is False)."""
     # Gradio's own checks read these too (huggingface_hub's when it is imported): off before either runs.
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-    embedder = make_embedder(settings)
-    if build:
-        summary = build_index(settings, embedder)
-        log.info("qa serve: index: %s", summary.describe())
-    qa = QA(settings, embedder=embedder)
+    if qa is None:
+        from qa.engine import open_qa
+
+        qa = open_qa(settings, build)
     app = ChatUI(qa).build()
     threading.Thread(target=_warm_up, args=(qa,), daemon=True).start()
     # Gradio reads GRADIO_SERVER_NAME and GRADIO_SERVER_PORT itself (default 127.0.0.1:7860).
