@@ -18,6 +18,8 @@ from qa.errors import QAError
 
 Spans = Sequence[tuple[int, int]]
 Progress = Callable[[int], None]
+# One padded batch through the model: (token vectors, attention mask, character offsets, text vectors).
+Forward = Callable[[list[str]], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
 FEW_TEXTS = 8  # `embed` of this many texts or fewer (a query) runs on one thread
 
 
@@ -70,3 +72,27 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     out: np.ndarray = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
     return out
+
+
+def late_pool(
+    texts: Sequence[str],
+    spans: Sequence[Spans],
+    dim: int,
+    batch_size: int,
+    forward: Forward,
+    progress: Progress | None = None,
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """`Embedder.embed_with_spans` over any backend's `forward`: a vector per text and per span of it."""
+    text_vectors = np.zeros((len(texts), dim), dtype=np.float32)
+    span_vectors: list[np.ndarray] = [np.zeros((0, dim), dtype=np.float32)] * len(texts)
+    # Longest first and in length-sorted batches, as SentenceTransformer.encode does, to waste no padding.
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    for begin in range(0, len(order), batch_size):
+        batch = order[begin : begin + batch_size]
+        tokens, mask, offsets, pooled = forward([texts[i] for i in batch])
+        for row, i in enumerate(batch):
+            text_vectors[i] = pooled[row]
+            span_vectors[i] = pool_spans(tokens[row], offsets[row], mask[row], spans[i], pooled[row])
+        if progress is not None:
+            progress(len(batch))
+    return text_vectors, span_vectors

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from filelock import FileLock
 
-from qa.embedding.base import EmbeddingError, Progress, Spans, normalise, pool_spans
+from qa.embedding.base import EmbeddingError, Progress, Spans, late_pool, normalise
 from qa.embedding.onnx_export import (
     ONNX_FILE,
     PROBE,
@@ -198,19 +198,11 @@ class OnnxEmbedder:
     def embed_with_spans(
         self, texts: Sequence[str], spans: Sequence[Spans], progress: Progress | None = None
     ) -> tuple[np.ndarray, list[np.ndarray]]:
-        text_vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
-        span_vectors: list[np.ndarray] = [np.zeros((0, self.dim), dtype=np.float32)] * len(texts)
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        for begin in range(0, len(order), self.batch_size):
-            batch = order[begin : begin + self.batch_size]
-            tokens, mask, offsets = self._forward([texts[i] for i in batch])
-            pooled = _mean_pool(tokens, mask)
-            for row, i in enumerate(batch):
-                text_vectors[i] = pooled[row]
-                span_vectors[i] = pool_spans(tokens[row], offsets[row], mask[row], spans[i], pooled[row])
-            if progress is not None:
-                progress(len(batch))
-        return text_vectors, span_vectors
+        def forward(batch: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+            tokens, mask, offsets = self._forward(batch)
+            return tokens, mask, offsets, _mean_pool(tokens, mask)
+
+        return late_pool(texts, spans, self.dim, self.batch_size, forward, progress)
 
 
 def _mean_pool(tokens: np.ndarray, mask: np.ndarray) -> np.ndarray:

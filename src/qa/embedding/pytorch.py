@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.embedding.base import FEW_TEXTS, EmbeddingError, Progress, Spans, pool_spans
+from qa.embedding.base import FEW_TEXTS, EmbeddingError, Progress, Spans, late_pool
 
 
 class SentenceTransformerEmbedder:
@@ -67,31 +67,21 @@ class SentenceTransformerEmbedder:
     def embed_with_spans(
         self, texts: Sequence[str], spans: Sequence[Spans], progress: Progress | None = None
     ) -> tuple[np.ndarray, list[np.ndarray]]:
-        torch = self._torch
-        text_vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
-        span_vectors: list[np.ndarray] = [np.zeros((0, self.dim), dtype=np.float32)] * len(texts)
-        # Longest first and in length-sorted batches, as SentenceTransformer.encode does, to waste no padding.
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        tokenizer = self.model.tokenizer
-        for begin in range(0, len(order), self.batch_size):
-            batch = order[begin : begin + self.batch_size]
-            encoded = tokenizer(
-                [texts[i] for i in batch],
-                padding=True,
-                truncation=True,
-                max_length=self.max_seq_length,
-                return_offsets_mapping=True,
-                return_tensors="pt",
-            )
-            offsets = encoded.pop("offset_mapping").numpy()
-            with torch.inference_mode():
-                out: dict[str, Any] = self.model.forward(dict(encoded))
-            tokens = out["token_embeddings"].float().numpy()
-            pooled = out["sentence_embedding"].float().numpy()
-            mask = encoded["attention_mask"].numpy().astype(bool)
-            for row, i in enumerate(batch):
-                text_vectors[i] = pooled[row]
-                span_vectors[i] = pool_spans(tokens[row], offsets[row], mask[row], spans[i], pooled[row])
-            if progress is not None:
-                progress(len(batch))
-        return text_vectors, span_vectors
+        return late_pool(texts, spans, self.dim, self.batch_size, self._forward, progress)
+
+    def _forward(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        encoded = self.model.tokenizer(
+            texts,
+            padding=True,
+            truncation=True,
+            max_length=self.max_seq_length,
+            return_offsets_mapping=True,
+            return_tensors="pt",
+        )
+        offsets = encoded.pop("offset_mapping").numpy()
+        with self._torch.inference_mode():
+            out: dict[str, Any] = self.model.forward(dict(encoded))
+        tokens = out["token_embeddings"].float().numpy()
+        pooled = out["sentence_embedding"].float().numpy()
+        mask = encoded["attention_mask"].numpy().astype(bool)
+        return tokens, mask, offsets, pooled
