@@ -29,7 +29,7 @@ from qa.answering import Answer, Evidence, abstain_reason, analyse
 from qa.condense import Turn
 from qa.config import PROJECT_ROOT, Backend, ConfigError, RetrievalMode, Settings
 from qa.eval_report import print_summary, record, write_results
-from qa.retrieval import Hit, retrieve
+from qa.retrieval import Hit, for_answering, retrieve
 
 if TYPE_CHECKING:
     from qa.engine import QA
@@ -287,7 +287,8 @@ def by_type(outcomes: Sequence[Outcome]) -> dict[str, Scores]:
 def abstention_evidence(qa: QA, answer: Answer) -> Evidence:
     """What the extractive answerer measured before deciding to abstain, recomputed for `answer`."""
     vector = qa.embedder.embed([answer.query])[0]
-    return analyse(answer.question, answer.query, answer.hits, qa.store, vector).evidence
+    retrieved = for_answering(qa.store, answer.question, answer.query, vector, answer.hits)
+    return analyse(answer.question, answer.query, retrieved, vector).evidence
 
 
 def calibrate(

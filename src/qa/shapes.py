@@ -24,7 +24,6 @@ from itertools import pairwise
 from typing import Any
 
 from qa import lexical
-from qa.retrieval import Hit
 
 
 class Shape(StrEnum):
@@ -220,11 +219,12 @@ def describes(entry: Mapping[str, Any], path: str) -> set[str]:
 
 
 def target_document(
-    hits: Sequence[Hit], intent: Intent, documents: Mapping[str, Mapping[str, Any]]
+    ranked: Sequence[str], intent: Intent, documents: Mapping[str, Mapping[str, Any]]
 ) -> str | None:
     """The document a SUMMARY or DOCUMENT question is about: the best-ranked retrieved document that is of
     the kind the question names ("the poster"), else any indexed one of that kind, else the best-ranked one.
-    `documents` is the index manifest's per-document record (title and origin)."""
+    `ranked`: the retrieved hits' document paths, best first; `documents`: the index manifest's
+    per-document record (title and origin)."""
     named = [w for w in intent.kind_words if w not in ANY_KIND]
 
     def of_kind(path: str) -> bool:
@@ -232,10 +232,10 @@ def target_document(
         return any(w in words or w.rstrip("s") in words for w in named)
 
     if named:
-        for hit in hits:
-            if of_kind(hit.chunk.doc_path):
-                return hit.chunk.doc_path
+        for path in ranked:
+            if of_kind(path):
+                return path
         for path in documents:
             if of_kind(path):
                 return path
-    return hits[0].chunk.doc_path if hits else None
+    return ranked[0] if ranked else None
