@@ -23,7 +23,8 @@ os.environ.setdefault("QA_BACKEND", "extractive")
 from qa.chunking import Chunk, Sentence
 from qa.config import Backend, Settings
 from qa.embedding import Spans, normalise
-from qa.retrieval import Hit
+from qa.lexical import BM25_STOPWORDS, content_terms, stemmer
+from qa.retrieval import CorpusStats, Hit
 from qa.types import Answer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,8 +140,9 @@ INVESTMENT = (
 )
 
 
-def make_chunk(path: str, title: str, texts: tuple[str, ...], offset: int = 100) -> Chunk:
-    """A chunk whose sentences sit at known offsets of an imaginary document (after a 100-char preamble)."""
+def make_chunk(path: str, title: str, texts: Sequence[str], offset: int = 100) -> Chunk:
+    """A chunk whose sentences sit one space apart from `offset` of an imaginary document (by default after
+    a 100-char preamble). The one chunk builder of the tests."""
     sentences, pos = [], offset
     for text in texts:
         sentences.append(Sentence(pos, pos + len(text), text))
@@ -148,8 +150,70 @@ def make_chunk(path: str, title: str, texts: tuple[str, ...], offset: int = 100)
     return Chunk(path, title, "", None, offset, pos - 1, tuple(sentences))
 
 
+def numbered_chunk(i: int, sentences: int = 1) -> Chunk:
+    """Chunk i of a synthetic index over three documents: a code of its own and one of seven topics."""
+    text = f"Chunk {i} mentions topic{i % 7} and code X{i}."
+    return make_chunk(f"doc{i % 3}.txt", "Title", (text,) * sentences, offset=0)
+
+
 def make_hits(*chunks: Chunk) -> list[Hit]:
     return [Hit(i, c, 1 / (60 + i), i + 1, i + 1, 0.6, 3.0) for i, c in enumerate(chunks)]
+
+
+def hybrid_hits(question: str, chunks: Sequence[Chunk], embedder: FakeEmbedder, top_k: int = 5) -> list[Hit]:
+    """What retrieval would hand answering over an index of `chunks` (dense and BM25 top 30, fused by RRF,
+    near-duplicates collapsed, each hit with its sentence vectors), computed here without an index, so
+    answering is tested as the function of its hits it is. Chunk ids are positions in `chunks`."""
+    import bm25s
+
+    from qa.lexical import bm25_tokens
+    from qa.retrieval import is_near_duplicate, rrf_fuse
+
+    vector = embedder.embed([question])[0]
+    cosines = embedder.embed([c.embed_text() for c in chunks]) @ vector
+    dense = [int(i) for i in np.argsort(-cosines, kind="stable")[:30]]
+    bm25 = bm25s.BM25()
+    bm25.index(
+        bm25s.tokenize(
+            [c.embed_text() for c in chunks], stopwords=BM25_STOPWORDS, stemmer=stemmer(), show_progress=False
+        ),
+        show_progress=False,
+    )
+    found, scores = bm25.retrieve(
+        bm25_tokens([question]), k=min(30, len(chunks)), show_progress=False, n_threads=1
+    )
+    lexical = {int(d): float(sc) for d, sc in zip(found[0], scores[0], strict=True) if sc > 0}
+    out: list[Hit] = []
+    for cid, score in rrf_fuse([dense, list(lexical)], k=60):
+        chunk = chunks[cid]
+        if any(is_near_duplicate(chunk, h.chunk) for h in out):
+            continue
+        _, sentence_vectors = embedder.embed_with_spans([chunk.embed_text()], [chunk.sentence_spans()])
+        dense_rank = dense.index(cid) + 1 if cid in dense else None
+        bm25_rank = list(lexical).index(cid) + 1 if cid in lexical else None
+        hit = Hit(
+            cid,
+            chunk,
+            score,
+            dense_rank,
+            bm25_rank,
+            float(cosines[cid]),
+            lexical.get(cid, 0.0),
+            sentence_vectors[0],
+        )
+        out.append(hit)
+        if len(out) >= top_k:
+            break
+    return out
+
+
+def term_stats(chunks: Sequence[Chunk]) -> CorpusStats:
+    """What an index over `chunks` would tell answering about its terms (as `VectorStore.term_frequencies`)."""
+    df: dict[str, int] = {}
+    for chunk in chunks:
+        for term in set(content_terms(chunk.embed_text())):
+            df[term] = df.get(term, 0) + 1
+    return CorpusStats(len(chunks), df)
 
 
 @pytest.fixture
@@ -162,7 +226,7 @@ def hits() -> list[Hit]:
 
 @pytest.fixture
 def extractive() -> Answer:
-    return Answer("q", "q", f"{AGREEMENT[0]} [1]", False, backend="extractive")
+    return Answer("q", "q", f"{AGREEMENT[0]} [1]", False, backend=Backend.EXTRACTIVE)
 
 
 def ask_extractive(settings: Settings, question: str, top_k: int = 5) -> Answer:
@@ -170,12 +234,13 @@ def ask_extractive(settings: Settings, question: str, top_k: int = 5) -> Answer:
     answerer picks, not whether it dares (the fake vectors' cosines are lower than a real model's)."""
     from qa.answering import extractive_answer
     from qa.config import AbstainThresholds
-    from qa.retrieval import retrieve
+    from qa.retrieval import for_answering, retrieve
     from qa.stores.faiss import Store
 
     embedder = FakeEmbedder()
     store = Store.load(settings.index_dir)
     vector = embedder.embed([question])[0]
     hits = retrieve(store, question, vector, top_k=top_k)
+    retrieved = for_answering(store, question, question, vector, hits)
     gates_open = AbstainThresholds(min_confidence=0.0, min_chunk_cosine=0.0)
-    return extractive_answer(question, question, hits, store, vector, gates_open, 3)
+    return extractive_answer(question, question, retrieved, vector, gates_open, 3)

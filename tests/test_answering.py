@@ -2,67 +2,91 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import pytest
 
 from qa.answering import NOT_FOUND, Answer, extractive_answer
+from qa.chunking import Chunk, chunk_document
 from qa.condense import Turn, condense, is_follow_up
 from qa.config import AbstainThresholds, Settings
-from qa.indexing import build_index
+from qa.corpus import load_sources, read_document
 from qa.lexical import AnswerType, answer_type, content_terms, has_type, numeric_tokens
 from qa.questions import QuestionError, clean_question
-from qa.retrieval import retrieve
-from qa.stores.faiss import Store
-from tests.conftest import FakeEmbedder
+from qa.retrieval import CorpusStats, Retrieved
+from qa.shapes import intent_of
+from tests.conftest import CORPUS, FakeEmbedder, hybrid_hits, term_stats
 
 # The fake embedder's cosines are lower than a real model's, so selection tests switch the score gates off;
 # the explicit checks (years, unknown codes) do not depend on them.
 OPEN = AbstainThresholds(min_confidence=0.0, min_chunk_cosine=0.0)
 
 
+@dataclass(frozen=True)
+class Corpus:
+    """The project's corpus as chunks and their term statistics: what the answerer is handed, no index."""
+
+    dir: Path
+    chunks: tuple[Chunk, ...]
+    stats: CorpusStats
+
+
+@pytest.fixture(scope="module")
+def indexed() -> Corpus:
+    settings, embedder = Settings(), FakeEmbedder()
+    sources = load_sources(CORPUS)
+    chunks: list[Chunk] = []
+    for path in sorted(p for p in CORPUS.iterdir() if p.suffix in (".txt", ".md")):
+        doc = read_document(path, CORPUS, sources, 10**7)
+        chunks += chunk_document(
+            doc,
+            embedder.count_tokens,
+            settings.max_chunk_tokens,
+            settings.overlap_sentences,
+            settings.min_section_tokens,
+        )
+    return Corpus(CORPUS, tuple(chunks), term_stats(chunks))
+
+
 def _ask(
-    settings: Settings, embedder: FakeEmbedder, question: str, thresholds: AbstainThresholds = OPEN
+    corpus: Corpus, embedder: FakeEmbedder, question: str, thresholds: AbstainThresholds = OPEN
 ) -> Answer:
-    store = Store.load(settings.index_dir)
+    hits = hybrid_hits(question, corpus.chunks, embedder, top_k=5)
+    retrieved = Retrieved(tuple(hits), corpus.stats, intent_of(question))
     qv = embedder.embed([question])[0]
-    hits = retrieve(store, question, qv, top_k=5)
-    return extractive_answer(question, question, hits, store, qv, thresholds, 3)
+    return extractive_answer(question, question, retrieved, qv, thresholds, 3)
 
 
-@pytest.fixture
-def indexed(fake_settings: Settings, fake_embedder: FakeEmbedder) -> Settings:
-    build_index(fake_settings, fake_embedder)
-    return fake_settings
-
-
-def test_answer_quotes_exact_source_sentences(indexed: Settings, fake_embedder: FakeEmbedder) -> None:
+def test_answer_quotes_exact_source_sentences(indexed: Corpus, fake_embedder: FakeEmbedder) -> None:
     answer = _ask(indexed, fake_embedder, "When did the AHKFTA and AHKIA enter into force?")
     assert not answer.abstained
     assert "[1]" in answer.answer and answer.citations[0].n == 1
     for c in answer.citations:
-        source = (indexed.corpus_dir / c.source).read_text(encoding="utf-8")
+        source = (indexed.dir / c.source).read_text(encoding="utf-8")
         assert source[c.start : c.end].replace("\n", " ") == c.quote
         assert c.quote in answer.answer
     assert "11 and 17 June 2019" in answer.answer
 
 
-def test_a_year_the_documents_never_give_abstains(indexed: Settings, fake_embedder: FakeEmbedder) -> None:
+def test_a_year_the_documents_never_give_abstains(indexed: Corpus, fake_embedder: FakeEmbedder) -> None:
     answer = _ask(indexed, fake_embedder, "What was the ASEAN-HKC trade value in 2015?")
     assert answer.abstained and answer.answer == NOT_FOUND
     assert "2015" in answer.reason
     assert answer.related and not answer.citations
 
 
-def test_off_topic_abstains(indexed: Settings, fake_embedder: FakeEmbedder) -> None:
+def test_off_topic_abstains(indexed: Corpus, fake_embedder: FakeEmbedder) -> None:
     answer = _ask(indexed, fake_embedder, "How do I bake sourdough bread at home?", AbstainThresholds())
     assert answer.abstained
 
 
-def test_unknown_code_abstains(indexed: Settings, fake_embedder: FakeEmbedder) -> None:
+def test_unknown_code_abstains(indexed: Corpus, fake_embedder: FakeEmbedder) -> None:
     answer = _ask(indexed, fake_embedder, "When did the ZQXFTA enter into force?")
     assert answer.abstained and "ZQXFTA" in answer.reason
 
 
-def test_two_part_question_gets_two_sentences(indexed: Settings, fake_embedder: FakeEmbedder) -> None:
+def test_two_part_question_gets_two_sentences(indexed: Corpus, fake_embedder: FakeEmbedder) -> None:
     answer = _ask(
         indexed,
         fake_embedder,
@@ -72,7 +96,7 @@ def test_two_part_question_gets_two_sentences(indexed: Settings, fake_embedder: 
     assert len(answer.citations) >= 2
 
 
-def test_anaphoric_sentence_brings_its_antecedent(indexed: Settings, fake_embedder: FakeEmbedder) -> None:
+def test_anaphoric_sentence_brings_its_antecedent(indexed: Corpus, fake_embedder: FakeEmbedder) -> None:
     answer = _ask(indexed, fake_embedder, "Are they comprehensive in scope, encompassing dispute settlement?")
     quote = next(c.quote for c in answer.citations if "comprehensive in scope" in c.quote)
     assert quote.startswith("The ASEAN-HKC Free Trade Agreement (AHKFTA)")
@@ -122,7 +146,7 @@ def test_clean_question() -> None:
 
 
 def test_a_question_about_what_is_not_so_needs_a_negation(
-    indexed: Settings, fake_embedder: FakeEmbedder
+    indexed: Corpus, fake_embedder: FakeEmbedder
 ) -> None:
     asked = "When did the AHKFTA and AHKIA enter into force?"
     assert not _ask(indexed, fake_embedder, asked).abstained

@@ -28,7 +28,7 @@ QUOTE = "The governments of Hainan and the HKSAR signed a memorandum of understa
 PASSAGE = f"Photo: officials. {QUOTE} It covers five areas."
 
 
-def cited(question: str, query: str, backend: str = "extractive") -> Answer:
+def cited(question: str, query: str, backend: Backend = Backend.EXTRACTIVE) -> Answer:
     citation = Citation(1, "hainan.txt", "Hainan MOU", None, QUOTE, 3, 0.8, 18, 18 + len(QUOTE), PASSAGE)
     return Answer(question, query, f"{QUOTE} [1]", False, citations=(citation,), backend=backend)
 
@@ -55,7 +55,7 @@ class FakeAsker:
             answer = Answer(question, question, NOT_FOUND, True, related=related)
             yield StreamEvent(answer.answer, answer)
             return
-        answer = cited(question, condense(question, history), backend.value if backend else "extractive")
+        answer = cited(question, condense(question, history), backend or Backend.EXTRACTIVE)
         try:
             for word in answer.answer.split(" "):
                 yield StreamEvent(word + " ")

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from qa.chunking import Chunk, Sentence
 from qa.config import RetrievalMode, Settings
 from qa.indexing import build_index
 from qa.retrieval import is_near_duplicate, retrieve, rrf_fuse
 from qa.stores import Manifest
 from qa.stores.faiss import Store
-from tests.conftest import FakeEmbedder
+from tests.conftest import FakeEmbedder, make_chunk
 
 
 def test_rrf_rewards_agreement_between_lists() -> None:
@@ -24,15 +23,13 @@ def test_rrf_of_one_list_keeps_its_order() -> None:
     assert [i for i, _ in rrf_fuse([[5, 3, 9]])] == [5, 3, 9]
 
 
-def _chunk(doc: str, start: int, end: int, text: str) -> Chunk:
-    return Chunk(doc, "T", "", None, start, end, (Sentence(start, end, text),))
-
-
 def test_near_duplicates() -> None:
-    a = _chunk("a.txt", 0, 100, "x" * 100)
-    assert is_near_duplicate(a, _chunk("a.txt", 10, 110, "y" * 100))
-    assert not is_near_duplicate(a, _chunk("a.txt", 90, 190, "z" * 100))
-    assert is_near_duplicate(_chunk("a.txt", 0, 5, "Same."), _chunk("b.txt", 0, 5, "same."))
+    a = make_chunk("a.txt", "T", ("x" * 100,), offset=0)
+    assert is_near_duplicate(a, make_chunk("a.txt", "T", ("y" * 100,), offset=10))
+    assert not is_near_duplicate(a, make_chunk("a.txt", "T", ("z" * 100,), offset=90))
+    assert is_near_duplicate(
+        make_chunk("a.txt", "T", ("Same.",), offset=0), make_chunk("b.txt", "T", ("same.",), offset=0)
+    )
 
 
 def test_bm25_finds_a_code_that_dense_search_misses() -> None:
@@ -40,7 +37,7 @@ def test_bm25_finds_a_code_that_dense_search_misses() -> None:
     rng = np.random.default_rng(0)
     texts = [f"Filler passage {i} about regional trade and cooperation." for i in range(50)]
     texts[37] = "The AHKFTA entered into force in 2019."
-    chunks = [_chunk(f"d{i}.txt", 0, len(t), t) for i, t in enumerate(texts)]
+    chunks = [make_chunk(f"d{i}.txt", "T", (t,), offset=0) for i, t in enumerate(texts)]
     vectors = rng.normal(size=(50, 8)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     store = Store(Manifest(model="m", dim=8, chunker={}))

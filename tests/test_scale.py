@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.chunking import Chunk, Sentence
 from qa.config import VectorIndexPolicy
 from qa.stores import Manifest
 from qa.stores import faiss_index as vector_index
 from qa.stores.faiss import Store
 from qa.stores.faiss_index import IndexKind
+from tests.conftest import make_chunk
 
 N, DIM = 20_000, 64
 POLICY = VectorIndexPolicy(exact_max=2_000, calibration_queries=128)
@@ -37,11 +37,6 @@ def near(vectors: np.ndarray, count: int, seed: int = 1) -> np.ndarray:
     return out
 
 
-def _chunk(i: int) -> Chunk:
-    text = f"Chunk {i}."
-    return Chunk(f"doc{i // 10}.txt", "T", "", None, 0, len(text), (Sentence(0, len(text), text),))
-
-
 def brute_force(vectors: np.ndarray, ids: np.ndarray, q: np.ndarray, k: int) -> list[int]:
     return [int(i) for i in ids[np.argsort(-(vectors @ q))[:k]]]
 
@@ -57,7 +52,12 @@ def saved(tmp_path_factory: pytest.TempPathFactory, data: tuple[np.ndarray, np.n
     """A store of N vectors saved once past the threshold (so trained as IVF)."""
     ids, vectors = data
     store = Store(Manifest(model="m", dim=DIM, chunker={}), policy=POLICY)
-    store.add(ids.tolist(), [_chunk(int(i)) for i in ids], vectors, [vectors[i : i + 1] for i in range(N)])
+    store.add(
+        ids.tolist(),
+        [make_chunk(f"doc{i // 10}.txt", "T", (f"Chunk {i}.",), offset=0) for i in ids.tolist()],
+        vectors,
+        [vectors[i : i + 1] for i in range(N)],
+    )
     assert vector_index.kind_of(store.index) is IndexKind.FLAT  # adding does not retrain...
     folder = tmp_path_factory.mktemp("ivf")
     store.save(folder)

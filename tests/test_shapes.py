@@ -16,6 +16,7 @@ from qa.answering import Answer
 from qa.config import Backend, Settings
 from qa.indexing import build_index
 from qa.shapes import Shape
+from qa.stores import DocumentRecord
 from tests.conftest import FakeEmbedder, ask_extractive
 
 REPORT = """# Water Use in Northfield, 2023
@@ -128,6 +129,26 @@ def test_comparison_sides_and_event_dates() -> None:
     }
     assert shapes.mentions("It came into force on 1 January 2010.", (2010, None, None))
     assert not shapes.mentions("It came into force on 1 January 2010.", (2010, 2, None))
+
+
+def test_the_target_document_is_the_best_ranked_of_the_kind_named() -> None:
+    documents = {
+        "harbour-news.txt": DocumentRecord((), title="New berth", origin={"kind": "news article"}),
+        "water-report.md": DocumentRecord(
+            (), title="Water Use in Northfield, 2023", origin={"kind": "annual report"}
+        ),
+        "airport-news.txt": DocumentRecord((), title="Record year", origin={"kind": "news article"}),
+    }
+    ranked = ["harbour-news.txt", "airport-news.txt", "water-report.md"]  # the hits' documents, best first
+    report = shapes.intent_of("What is the report about?")
+    assert shapes.target_document(ranked, report, documents) == "water-report.md"
+    article = shapes.intent_of("Summarise the news article.")
+    assert shapes.target_document(ranked, article, documents) == "harbour-news.txt"
+    # A kind no retrieved document is: any indexed one of that kind; none at all: the best-ranked document.
+    assert shapes.target_document(ranked[:2], report, documents) == "water-report.md"
+    poster = shapes.intent_of("What is the poster about?")
+    assert shapes.target_document(ranked, poster, documents) == "harbour-news.txt"
+    assert shapes.target_document([], poster, documents) is None
 
 
 def test_a_summary_quotes_the_named_document_and_its_findings(folder: Settings) -> None:

@@ -10,16 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.chunking import Chunk, Sentence
 from qa.stores import IndexCorrupt, IndexMismatch, Manifest
 from qa.stores.faiss import Store
 from qa.stores.faiss_files import CURRENT, current_generation
 from qa.stores.manifest import MANIFEST_CHECKSUM, manifest_digest
-
-
-def _chunk(i: int) -> Chunk:
-    text = f"Chunk {i} mentions topic{i % 7} and code X{i}."
-    return Chunk(f"doc{i % 3}.txt", "Title", "", None, 0, len(text), (Sentence(0, len(text), text),))
+from tests.conftest import make_chunk, numbered_chunk
 
 
 def _store(n: int = 200, dim: int = 16, seed: int = 0) -> tuple[Store, np.ndarray]:
@@ -27,7 +22,9 @@ def _store(n: int = 200, dim: int = 16, seed: int = 0) -> tuple[Store, np.ndarra
     vectors = rng.normal(size=(n, dim)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     store = Store(Manifest(model="m", dim=dim, chunker={"c": 1}))
-    store.add(list(range(n)), [_chunk(i) for i in range(n)], vectors, [vectors[i : i + 1] for i in range(n)])
+    store.add(
+        list(range(n)), [numbered_chunk(i) for i in range(n)], vectors, [vectors[i : i + 1] for i in range(n)]
+    )
     return store, vectors
 
 
@@ -123,7 +120,7 @@ def test_bm25_saved_with_other_stopwords_is_rebuilt_not_loaded(
 
     store = Store(Manifest(model="m", dim=4, chunker={"c": 1}))
     text = "What was signed about the harbour?"
-    chunk = Chunk("a.txt", "Title", "", None, 0, len(text), (Sentence(0, len(text), text),))
+    chunk = make_chunk("a.txt", "Title", (text,), offset=0)
     store.add([0], [chunk], np.eye(1, 4, dtype=np.float32), [np.eye(1, 4, dtype=np.float32)])
     with monkeypatch.context() as patch:  # an index saved by an older qa, with bm25s's 33-word list
         patch.setattr(qa.stores.faiss, "BM25_STOPWORDS", ("the", "a"))

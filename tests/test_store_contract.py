@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.chunking import Chunk, Sentence
 from qa.config import ConfigError, RetrievalMode, Settings, StoreKind
 from qa.stores import (
     DocumentRecord,
@@ -25,6 +24,7 @@ from qa.stores import (
     new_store,
     open_store,
 )
+from tests.conftest import numbered_chunk
 
 DIM = 16
 
@@ -34,12 +34,6 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     if request.param is StoreKind.MILVUS:
         pytest.importorskip("pymilvus")
     return Settings(index_dir=tmp_path / "index", store=request.param)
-
-
-def _chunk(i: int, sentences: int = 1) -> Chunk:
-    text = f"Chunk {i} mentions topic{i % 7} and code X{i}."
-    parts = tuple(Sentence(0, len(text), text) for _ in range(sentences))
-    return Chunk(f"doc{i % 3}.txt", "Title", "", None, 0, len(text), parts)
 
 
 def _vectors(n: int, seed: int) -> np.ndarray:
@@ -52,7 +46,7 @@ def _fill(settings: Settings, n: int = 200, seed: int = 0) -> tuple[VectorStore,
     vectors = _vectors(n, seed)
     store = new_store(settings, Manifest(model="m", dim=DIM, chunker={"c": 1}, next_id=n))
     sentences = [np.stack([vectors[i], -vectors[i]]) for i in range(n)]
-    store.add(list(range(n)), [_chunk(i, 2) for i in range(n)], vectors, sentences)
+    store.add(list(range(n)), [numbered_chunk(i, 2) for i in range(n)], vectors, sentences)
     store.manifest.documents = {f"doc{d}.txt": DocumentRecord(tuple(range(d, n, 3))) for d in range(3)}
     return store, vectors
 
@@ -84,7 +78,7 @@ def test_save_load_round_trip_and_hybrid(settings: Settings) -> None:
     assert len(loaded) == 200 and loaded.manifest.chunker == {"c": 1}
     assert loaded.manifest.documents["doc1.txt"].chunk_ids == tuple(range(1, 200, 3))
     for cid in (0, 57, 199):
-        assert loaded.chunks[cid] == _chunk(cid, 2)
+        assert loaded.chunks[cid] == numbered_chunk(cid, 2)
         assert np.allclose(loaded.vector(cid), vectors[cid])
         assert np.allclose(loaded.sentence_vectors[cid], [vectors[cid], -vectors[cid]])
     assert loaded.search_bm25("X57", 3)[0][0] == 57
@@ -102,7 +96,10 @@ def test_incremental_update_of_one_document(settings: Settings) -> None:
     writer.remove(old)
     fresh = _vectors(3, 7)
     writer.add(
-        [200, 201, 202], [_chunk(1000 + i) for i in range(3)], fresh, [fresh[i : i + 1] for i in range(3)]
+        [200, 201, 202],
+        [numbered_chunk(1000 + i) for i in range(3)],
+        fresh,
+        [fresh[i : i + 1] for i in range(3)],
     )
     writer.manifest.documents["doc1.txt"] = replace(
         writer.manifest.documents["doc1.txt"], chunk_ids=(200, 201, 202)
@@ -114,7 +111,7 @@ def test_incremental_update_of_one_document(settings: Settings) -> None:
     assert len(reader) == 200 - len(old) + 3
     assert reader.search(fresh[1], 1)[0][0] == 201
     assert reader.search(vectors[1], 1)[0][0] != 1
-    assert reader.chunks[202].text == _chunk(1002).text
+    assert reader.chunks[202].text == numbered_chunk(1002).text
 
 
 def test_missing_index_names_the_command(settings: Settings) -> None:

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from qa.chunking import Chunk, Sentence
 from qa.condense import Turn
 from qa.config import Backend, RetrievalMode, Settings
 from qa.corpus import Skipped
@@ -35,6 +34,7 @@ from qa.retrieval import Hit
 from qa.types import NOT_FOUND, Answer, AnswerSentence, Citation, Passage, StreamEvent
 from qa.uploads import UploadRejected, save_upload, upload_name
 from qa.webapp import build_app, chat_turn, launch_options
+from tests.conftest import make_chunk
 
 # Gradio's queue calls a pandas API that pandas 3 deprecates; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:.*(no_silent_downcasting|copy keyword is deprecated)")
@@ -43,13 +43,8 @@ XSS_IMG = "<img src=x onerror=alert(1)>"
 MB = 1024 * 1024
 
 
-def make_chunk(text: str, title: str = "Trade overview", path: str = "overview.txt") -> Chunk:
-    sentences, start = [], 0
-    for part in text.split(". "):
-        sentence = part if part.endswith(".") else part + "."
-        sentences.append(Sentence(start, start + len(sentence), sentence))
-        start += len(sentence) + 1
-    return Chunk(path, title, "", None, 0, start, tuple(sentences))
+def _sentences(text: str) -> list[str]:
+    return [part if part.endswith(".") else part + "." for part in text.split(". ")]
 
 
 def make_answer(
@@ -60,8 +55,8 @@ def make_answer(
     source: str = "overview.txt",
 ) -> Answer:
     passage = f"Talks began in 2014. {quote} Trade grew."
-    chunk = make_chunk(passage, title, source)
-    other = make_chunk("Hainan and the HKSAR signed an MOU.", "Hainan MOU", "hainan.txt")
+    chunk = make_chunk(source, title, _sentences(passage), offset=0)
+    other = make_chunk("hainan.txt", "Hainan MOU", ["Hainan and the HKSAR signed an MOU."], offset=0)
     citation = Citation(1, source, title, 3, quote, 7, 0.7461, 21, 21 + len(quote), passage, locator="page 3")
     hits = (Hit(7, chunk, 0.0325, 1, 2, 0.71, 4.2), Hit(9, other, 0.0161, None, 1, 0.22, 5.0))
     return Answer(

@@ -21,6 +21,7 @@ from itertools import pairwise
 
 from sentencex import get_sentence_boundaries
 
+from qa import tuning
 from qa.corpus import Document
 from qa.locators import Locus, covering, describe, ocr_confidence
 
@@ -151,7 +152,11 @@ def _is_heading(line: str) -> bool:
     stripped = line.strip()
     if _MD_HEADING.match(stripped):
         return True
-    if _LIST_MARKER.match(stripped) or len(stripped) > 80 or len(stripped.split()) > 12:
+    if (
+        _LIST_MARKER.match(stripped)
+        or len(stripped) > tuning.HEADING_MAX_CHARS
+        or len(stripped.split()) > tuning.HEADING_MAX_WORDS
+    ):
         return False
     return not re.search(r"[.!?,;:…]\W*$", stripped) and stripped[:1].isupper()
 
@@ -169,16 +174,20 @@ def _ends_block(line: str, nxt: str, wrapped: bool) -> bool:
         return False
     # Otherwise it depends on the file: in hard-wrapped text (PDF extraction, e-mail) a long line without a
     # stop continues on the next line; where each line is a paragraph, a line break is a paragraph break.
-    return not wrapped or len(line.strip()) < 50
+    return not wrapped or len(line.strip()) < tuning.WRAPPED_SHORT_LINE
 
 
 def _is_hard_wrapped(lines: list[tuple[int, str]]) -> bool:
     """Whether many lines end mid-sentence at a similar width: the signature of hard-wrapped text."""
     texts = [line.strip() for _, line in lines if line.strip()]
-    if len(texts) < 6:
+    if len(texts) < tuning.WRAPPED_MIN_LINES:
         return False
-    open_ended = sum(1 for t in texts if 40 <= len(t) <= 120 and not _TERMINAL.search(t))
-    return open_ended / len(texts) >= 0.3
+    open_ended = sum(
+        1
+        for t in texts
+        if tuning.WRAPPED_MIN_WIDTH <= len(t) <= tuning.WRAPPED_MAX_WIDTH and not _TERMINAL.search(t)
+    )
+    return open_ended / len(texts) >= tuning.WRAPPED_SHARE
 
 
 def heading_text(raw: str) -> str:
@@ -232,7 +241,7 @@ def _is_reference_block(texts: Sequence[str]) -> bool:
     if not any(marked):
         return False
     listing = sum(1 for t, m in zip(texts, marked, strict=True) if m or _is_title_like(t))
-    return listing / len(texts) >= 0.6
+    return listing / len(texts) >= tuning.REFERENCE_SHARE
 
 
 def _is_title_like(text: str) -> bool:

@@ -180,6 +180,9 @@ def read_document(
     )
 
 
+_WESTERN = "cp1252"
+
+
 def _decode(raw: bytes) -> str:
     if b"\x00" in raw[:8192]:
         raise DocumentError("looks binary (NUL bytes), not text")
@@ -187,12 +190,19 @@ def _decode(raw: bytes) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
-    # Legacy single-byte files (Latin-1, Windows-1252) are common in real folders. cp1252 leaves five bytes
-    # undefined, so it rejects most random binary data; control characters catch the rest.
-    try:
-        text = raw.decode("cp1252")
-    except UnicodeDecodeError:
-        raise DocumentError("not UTF-8 or Windows-1252 text; re-save it as UTF-8") from None
+    # Legacy files (Latin-1, Windows-1252, ...) are common in real folders: charset-normalizer ranks the
+    # encodings under which the bytes read most like text, and finds none for most random binary data;
+    # control characters catch the rest. Imported here: most folders are all UTF-8.
+    from charset_normalizer import from_bytes
+
+    matches = list(from_bytes(raw))
+    if not matches:
+        raise DocumentError("not UTF-8 or another known text encoding; re-save it as UTF-8")
+    # A short Western text reads equally well in several code pages ("São" in cp1252 is "Săo" in cp1250):
+    # among the equally good, Windows-1252, the commonest legacy encoding of such folders.
+    best = matches[0]
+    tied = [m for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)]
+    text = str(next((m for m in tied if _WESTERN in m.could_be_from_charset), best))
     controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\n\r\t\f")
     if controls > max(2, len(text) // 200):
         raise DocumentError("looks binary (control characters), not text")

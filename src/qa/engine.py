@@ -19,7 +19,7 @@ from qa.config import Backend, RetrievalMode, Settings
 from qa.embedding import Embedder, make_embedder
 from qa.indexing import IndexSummary, ProgressHandler, SkipHandler, build_index
 from qa.questions import clean_question
-from qa.retrieval import retrieve
+from qa.retrieval import for_answering, retrieve
 from qa.shapes import Shape
 from qa.stores import IndexCorrupt, IndexMismatch, VectorStore, live_generation, open_store
 from qa.types import Answer, StreamEvent
@@ -194,7 +194,8 @@ class QA:
         )
         retrieved = time.perf_counter()
         backend = backend or settings.backend
-        analysis = answering.analyse(question, query, hits, store, query_vector)
+        found = for_answering(store, question, query, query_vector, hits)
+        analysis = answering.analyse(question, query, found, query_vector)
         extractive = answering.answer_from(
             question, query, hits, analysis, settings.abstain, settings.max_answer_sentences
         )

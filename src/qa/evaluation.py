@@ -47,7 +47,7 @@ from qa.eval_types import (
     Outcome,
     Scores,
 )
-from qa.retrieval import Hit, retrieve
+from qa.retrieval import Hit, for_answering, retrieve
 
 if TYPE_CHECKING:
     from qa.engine import QA
@@ -255,7 +255,8 @@ def by_type(outcomes: Sequence[Outcome]) -> dict[str, Scores]:
 def abstention_evidence(qa: QA, answer: Answer) -> Evidence:
     """What the extractive answerer measured before deciding to abstain, recomputed for `answer`."""
     vector = qa.embedder.embed([answer.query])[0]
-    return analyse(answer.question, answer.query, answer.hits, qa.store, vector).evidence
+    retrieved = for_answering(qa.store, answer.question, answer.query, vector, answer.hits)
+    return analyse(answer.question, answer.query, retrieved, vector).evidence
 
 
 def calibrate(

@@ -7,6 +7,7 @@ All pure functions. Stemming is the Snowball English stemmer (PyStemmer), the sa
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from enum import StrEnum
 from functools import lru_cache
 
@@ -80,6 +81,18 @@ class AnswerType(StrEnum):
 @lru_cache(maxsize=1)
 def stemmer() -> Stemmer.Stemmer:
     return Stemmer.Stemmer("english")
+
+
+def bm25_tokens(texts: Sequence[str]) -> list[list[str]]:
+    """Each text as BM25 sees it, in chunks and queries alike (both stores): bm25s's word split, lowercased,
+    BM25_STOPWORDS left out, Snowball-stemmed. The same function on both sides, or a query term never meets
+    the chunk term it was meant to."""
+    import bm25s  # on first use, as the stores import it
+
+    tokens: list[list[str]] = bm25s.tokenize(
+        list(texts), stopwords=BM25_STOPWORDS, stemmer=stemmer(), return_ids=False, show_progress=False
+    )
+    return tokens
 
 
 def stem_words(words: list[str]) -> list[str]:

@@ -222,17 +222,14 @@ def mean(values: Sequence[float | None]) -> float | None:
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
-    """The q-th percentile (0-100) with linear interpolation between ranks, as numpy's default.
+    """The q-th percentile (0-100), linearly interpolated between ranks (numpy's "linear"), None for no values.
 
     >>> percentile([10, 20, 30, 40], 50)
     25.0
     """
     if not values:
         return None
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100
-    low, high = math.floor(pos), math.ceil(pos)
-    return float(ordered[low] + (ordered[high] - ordered[low]) * (pos - low))
+    return float(np.percentile(values, q, method="linear"))
 
 
 # ---- calibration ----------------------------------------------------------------------------------------

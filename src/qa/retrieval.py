@@ -2,21 +2,42 @@
 
 Dense search finds paraphrases; BM25 finds codes and numbers ("AHKFTA", "2019") that a small embedding model
 blurs. RRF needs no score calibration between the two: each list contributes 1 / (rrf_k + rank).
+
+Retrieval is the last stage that reads the index: `for_answering` hands answering everything it needs as
+plain values (each hit's sentence vectors, the chunks a question's shape reads beyond the top k, the
+index's term statistics), so the flow is one way: question -> query -> [Hit] -> Answer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from qa import shapes, tuning
 from qa.cards import CARD_HEADING
 from qa.chunking import Chunk
 from qa.config import RetrievalMode
+from qa.shapes import Intent, Shape
 from qa.stores import VectorStore, rrf_fuse
 
-__all__ = ["Hit", "document_hits", "is_near_duplicate", "lexical_hits", "retrieve", "rrf_fuse"]
+__all__ = [
+    "CorpusStats",
+    "Hit",
+    "Retrieved",
+    "corpus_stats",
+    "document_hits",
+    "for_answering",
+    "is_near_duplicate",
+    "lexical_hits",
+    "retrieve",
+    "rrf_fuse",
+]
+
+
+def _no_vectors() -> np.ndarray:
+    return np.zeros((0, 0), dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -30,6 +51,16 @@ class Hit:
     bm25_rank: int | None
     dense_score: float  # cosine with the query (computed for every hit, so answers can compare them)
     bm25_score: float
+    # One row per sentence of the chunk (stored at index time), which the extractive answerer scores; empty
+    # for a hit made outside retrieval (a verifier's passages embed their own). Not compared: hits are equal
+    # by what was found, and numpy arrays have no single truth value.
+    sentence_vectors: np.ndarray = field(default_factory=_no_vectors, compare=False, repr=False)
+
+
+def _sentence_vectors(store: VectorStore, chunk_id: int) -> np.ndarray:
+    """A copy of a chunk's sentence vectors: the store's are a view into one matrix of the whole index, which
+    an answer kept in a chat's history would otherwise hold in memory after a reload (a few KB per hit)."""
+    return np.array(store.sentence_vectors[chunk_id])  # copied as it is stored: same dtype, same cosines
 
 
 def is_near_duplicate(a: Chunk, b: Chunk, threshold: float = 0.6) -> bool:
@@ -70,6 +101,7 @@ def retrieve(
                 bm25_rank=fused.bm25_rank.get(cid),
                 dense_score=float(store.vector(cid) @ query_vector),
                 bm25_score=fused.bm25_score.get(cid, 0.0),
+                sentence_vectors=_sentence_vectors(store, cid),
             )
         )
         if len(hits) >= top_k:
@@ -101,7 +133,8 @@ def document_hits(
         chunk = store.chunks[cid]
         if only_card and chunk.heading != CARD_HEADING:
             continue
-        out.append(Hit(cid, chunk, 0.0, None, None, float(store.vector(cid) @ query_vector), 0.0))
+        cosine = float(store.vector(cid) @ query_vector)
+        out.append(Hit(cid, chunk, 0.0, None, None, cosine, 0.0, _sentence_vectors(store, cid)))
         if len(out) >= limit:
             break
     return out
@@ -125,7 +158,59 @@ def lexical_hits(
         chunk = store.chunks.get(cid)
         if cid in taken or chunk is None or not keep(chunk):
             continue
-        out.append(Hit(cid, chunk, 0.0, None, None, float(store.vector(cid) @ query_vector), score))
+        cosine = float(store.vector(cid) @ query_vector)
+        out.append(Hit(cid, chunk, 0.0, None, None, cosine, score, _sentence_vectors(store, cid)))
         if len(out) >= limit:
             break
     return out
+
+
+@dataclass(frozen=True)
+class CorpusStats:
+    """How rare each term is in the whole index, which weighs a query's terms (the rarer, the heavier) and
+    tells a code no document contains from one the top k happen to miss."""
+
+    chunks: int  # how many chunks the index holds
+    document_frequency: Mapping[str, int]  # in how many chunks each stemmed content term occurs
+
+
+def corpus_stats(store: VectorStore) -> CorpusStats:
+    return CorpusStats(len(store), store.term_frequencies())
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """What retrieval hands to answering for one question: plain values, no index."""
+
+    hits: tuple[Hit, ...]  # the retrieved hits, then the chunks the question's shape reads beyond them
+    stats: CorpusStats
+    intent: Intent  # the question's shape (`shapes.intent_of`)
+    target: str | None = None  # the document a SUMMARY or DOCUMENT question is about
+
+
+def for_answering(
+    store: VectorStore, question: str, query: str, query_vector: np.ndarray, hits: Sequence[Hit]
+) -> Retrieved:
+    """The retrieved hits, with what the question's shape reads beyond them, for the answerer.
+
+    A question about a whole document also reads that document's chunks beyond the retrieved ones: its
+    card for "Who wrote the poster?", and up to `tuning.SUMMARY_MAX_CHUNKS` of its chunks for a summary. An
+    EVENT question reads the chunks BM25 finds that write its date."""
+    intent = shapes.intent_of(question)
+    target = None
+    hits = list(hits)
+    if intent.shape in (Shape.SUMMARY, Shape.DOCUMENT):
+        ranked = [h.chunk.doc_path for h in hits]
+        target = shapes.target_document(ranked, intent, store.manifest.documents)
+        if target is not None:
+            summary = intent.shape is Shape.SUMMARY
+            limit = tuning.SUMMARY_MAX_CHUNKS if summary else 1
+            hits += document_hits(store, target, query_vector, hits, limit, only_card=not summary)
+    if intent.shape is Shape.EVENT:
+
+        def dated(chunk: Chunk) -> bool:
+            return any(shapes.mentions(chunk.text, d) for d in intent.dates)
+
+        depth, limit = tuning.EVENT_DEPTH, tuning.EVENT_EXTRA_HITS
+        hits += lexical_hits(store, query, query_vector, hits, dated, depth, limit)
+    return Retrieved(tuple(hits), corpus_stats(store), intent, target)

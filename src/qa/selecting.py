@@ -22,15 +22,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qa import lexical, shapes
+from qa import lexical, shapes, tuning
 from qa.cards import is_catalogue, names_maker
 from qa.retrieval import Hit
 from qa.shapes import Intent, Shape
 
-SUMMARY_SENTENCES = 4  # a summary quotes this many sentences at most
-SUMMARY_CENTRALITY = 0.6  # weight of centrality against the sentence's own score for the question
-SUMMARY_HEADING_BONUS = 0.15  # a sentence under a heading the question names ("the discussion section")
-SUMMARY_CUE_BONUS = 0.15  # a sentence under a heading that announces a summary ("Key findings", "Abstract")
+# Headings that announce a summary of what follows them (Edmundson's cue words).
 SUMMARY_CUE_HEADINGS = (
     "abstract",
     "summary",
@@ -43,18 +40,6 @@ SUMMARY_CUE_HEADINGS = (
     "overview",
     "in brief",
 )
-SUMMARY_TITLE_WEIGHT = 0.15  # times the share of the title's words a sentence has
-SUMMARY_LEAD = 2  # the document's first sentences ...
-SUMMARY_LEAD_BONUS = 0.1  # ... count this much more
-SUMMARY_MIN_COVERAGE = 0.5  # a summary's subject words, weighted: this share must be in the document
-SUMMARY_MAX_CHUNKS = 30  # chunks of the target document read for a summary, beyond those retrieved
-COMPARISON_SENTENCES = 4
-COMPARISON_WINDOW = 0.35  # a side's sentence may score this far below the best sentence
-REDUNDANT_COSINE = 0.88  # a sentence this close to one already chosen adds nothing (every shape, and FACT)
-EVENT_DEPTH = 30  # BM25 chunks searched for the sentences that write an event question's date
-EVENT_EXTRA_HITS = 3  # ... of which this many join the retrieved ones
-EVENT_SENTENCES = 3
-DOCUMENT_EXTRA_COVERAGE = 0.5  # a body sentence joins a catalogue answer when it has this share of terms
 
 
 @dataclass(frozen=True)
@@ -99,7 +84,7 @@ class QueryTerms:
 
 
 def redundant(cand: Candidate, chosen: Sequence[Candidate]) -> bool:
-    return any(float(cand.vector @ c.vector) >= REDUNDANT_COSINE for c in chosen)
+    return any(float(cand.vector @ c.vector) >= tuning.REDUNDANT_COSINE for c in chosen)
 
 
 def _in_order(chosen: Sequence[Candidate]) -> list[Candidate]:
@@ -121,7 +106,7 @@ def summary_reason(
     for chunk in {c.hit.chunk_id: c.hit.chunk for c in pool}.values():
         have |= set(lexical.content_terms(chunk.embed_text()))
     have |= intent.frame  # the frame's words count as found
-    if terms.total and terms.coverage(have) < SUMMARY_MIN_COVERAGE:
+    if terms.total and terms.coverage(have) < tuning.SUMMARY_MIN_COVERAGE:
         shown = ", ".join(terms.missing(have)[:3])
         return f"the closest document does not mention {shown}"
     return ""
@@ -153,21 +138,25 @@ def select_summary(candidates: Sequence[Candidate], terms: QueryTerms, target: s
     centroid /= float(np.linalg.norm(centroid)) or 1.0
     asked = set(terms.weights)
     title = set(lexical.content_terms(pool[0].hit.chunk.title))
-    lead = {id(c) for c in sorted(pool, key=lambda c: (c.hit.chunk.start, c.index))[:SUMMARY_LEAD]}
+    lead = {id(c) for c in sorted(pool, key=lambda c: (c.hit.chunk.start, c.index))[: tuning.SUMMARY_LEAD]}
 
     def value(c: Candidate) -> float:
         heading = section_of(c).lower()
-        cue = SUMMARY_HEADING_BONUS * bool(asked & set(lexical.content_terms(heading)))
-        cue += SUMMARY_CUE_BONUS * any(w in heading for w in SUMMARY_CUE_HEADINGS)
-        cue += SUMMARY_TITLE_WEIGHT * (len(title & c.terms) / len(title) if title else 0.0)
-        cue += SUMMARY_LEAD_BONUS * (id(c) in lead)
-        return SUMMARY_CENTRALITY * float(c.vector @ centroid) + (1 - SUMMARY_CENTRALITY) * c.score + cue
+        cue = tuning.SUMMARY_HEADING_BONUS * bool(asked & set(lexical.content_terms(heading)))
+        cue += tuning.SUMMARY_CUE_BONUS * any(w in heading for w in SUMMARY_CUE_HEADINGS)
+        cue += tuning.SUMMARY_TITLE_WEIGHT * (len(title & c.terms) / len(title) if title else 0.0)
+        cue += tuning.SUMMARY_LEAD_BONUS * (id(c) in lead)
+        return (
+            tuning.SUMMARY_CENTRALITY * float(c.vector @ centroid)
+            + (1 - tuning.SUMMARY_CENTRALITY) * c.score
+            + cue
+        )
 
     chosen: list[Candidate] = []
     for cand in sorted(pool, key=value, reverse=True):
         if not redundant(cand, chosen):
             chosen.append(cand)
-        if len(chosen) >= SUMMARY_SENTENCES:
+        if len(chosen) >= tuning.SUMMARY_SENTENCES:
             break
     return _in_order(chosen)
 
@@ -194,7 +183,7 @@ def select_document(candidates: Sequence[Candidate], intent: Intent, target: str
     chosen = [catalogue[0]]
     for cand in candidates:
         if cand.hit.chunk.doc_path == target and not is_catalogue(cand.hit.chunk, cand.index):
-            if cand.lexical >= DOCUMENT_EXTRA_COVERAGE and not redundant(cand, chosen):
+            if cand.lexical >= tuning.DOCUMENT_EXTRA_COVERAGE and not redundant(cand, chosen):
                 chosen.append(cand)
             break  # only the best body sentence is considered
     return chosen
@@ -208,11 +197,15 @@ def select_comparison(
     chosen = list(fact)
     if not chosen:
         return []
-    floor = max(c.score for c in chosen) - COMPARISON_WINDOW
+    floor = max(c.score for c in chosen) - tuning.COMPARISON_WINDOW
     side_terms = [set(lexical.content_terms(s)) for s in sides]
     for i, own in enumerate(side_terms):
         distinct = own - set().union(*(t for j, t in enumerate(side_terms) if j != i))
-        if not distinct or any(c.terms & distinct for c in chosen) or len(chosen) >= COMPARISON_SENTENCES:
+        if (
+            not distinct
+            or any(c.terms & distinct for c in chosen)
+            or len(chosen) >= tuning.COMPARISON_SENTENCES
+        ):
             continue
         for cand in candidates:
             if cand.score < floor:
@@ -241,7 +234,7 @@ def select_event(candidates: Sequence[Candidate], intent: Intent) -> list[Candid
     for cand in candidates:
         if _dated(cand, intent) and not redundant(cand, chosen):
             chosen.append(cand)
-        if len(chosen) >= EVENT_SENTENCES:
+        if len(chosen) >= tuning.EVENT_SENTENCES:
             break
     return chosen
 

@@ -23,7 +23,6 @@ from enum import StrEnum
 from itertools import pairwise
 
 from qa import lexical
-from qa.retrieval import Hit
 from qa.stores import DocumentRecord
 
 
@@ -219,11 +218,12 @@ def describes(entry: DocumentRecord | None, path: str) -> set[str]:
 
 
 def target_document(
-    hits: Sequence[Hit], intent: Intent, documents: Mapping[str, DocumentRecord]
+    ranked: Sequence[str], intent: Intent, documents: Mapping[str, DocumentRecord]
 ) -> str | None:
     """The document a SUMMARY or DOCUMENT question is about: the best-ranked retrieved document that is of
     the kind the question names ("the poster"), else any indexed one of that kind, else the best-ranked one.
-    `documents` is the index manifest's per-document record (title and origin)."""
+    `ranked`: the retrieved hits' document paths, best first; `documents`: the index manifest's
+    per-document record (title and origin)."""
     named = [w for w in intent.kind_words if w not in ANY_KIND]
 
     def of_kind(path: str) -> bool:
@@ -231,10 +231,10 @@ def target_document(
         return any(w in words or w.rstrip("s") in words for w in named)
 
     if named:
-        for hit in hits:
-            if of_kind(hit.chunk.doc_path):
-                return hit.chunk.doc_path
+        for path in ranked:
+            if of_kind(path):
+                return path
         for path in documents:
             if of_kind(path):
                 return path
-    return hits[0].chunk.doc_path if hits else None
+    return ranked[0] if ranked else None

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from qa.config import Backend
 from qa.retrieval import Hit
 
 NOT_FOUND = "I could not find this in the documents."
@@ -71,7 +72,7 @@ class Answer:
     hits: tuple[Hit, ...] = ()
     sentences: tuple[AnswerSentence, ...] = ()
     timings_ms: dict[str, float] = field(default_factory=dict)
-    backend: str = "extractive"
+    backend: Backend = Backend.EXTRACTIVE  # a StrEnum: `to_json` writes its value
     reason: str = ""  # why it abstained, or a note such as a backend fallback
     notice: str = ""
 

@@ -107,7 +107,7 @@ def generate(
     else:
         body, citations, sentences = verify(text, passages, embedder, settings.verify_min_support)
         answer = Answer(question, query, body, False, citations, sentences=sentences)
-    yield StreamEvent("", dataclasses.replace(answer, hits=tuple(hits), backend=backend.value))
+    yield StreamEvent("", dataclasses.replace(answer, hits=tuple(hits), backend=backend))
 
 
 def reader_messages(
@@ -193,7 +193,7 @@ def read(
         return
     body, citations, sentences = with_quotes(body, citations, sentences, extractive)
     answer = Answer(
-        question, query, body, False, citations, hits=tuple(hits), sentences=sentences, backend="auto"
+        question, query, body, False, citations, hits=tuple(hits), sentences=sentences, backend=Backend.AUTO
     )
     yield StreamEvent("", answer)
 
@@ -252,5 +252,5 @@ def _abstention(question: str, query: str, hits: Sequence[Hit], reason: str) -> 
         related=related_passages(hits),
         hits=tuple(hits),
         reason=reason,
-        backend="auto",
+        backend=Backend.AUTO,
     )

@@ -16,7 +16,7 @@ import numpy as np
 from qa.chunking import Chunk
 from qa.config import RetrievalMode, VectorIndexPolicy
 from qa.corpus import file_sha256
-from qa.lexical import BM25_STOPWORDS, content_terms, stemmer
+from qa.lexical import BM25_STOPWORDS, bm25_tokens, content_terms, stemmer
 from qa.stores import faiss_index
 from qa.stores.base import Fused, fuse_here
 from qa.stores.codec import chunk_from_json, chunk_to_json
@@ -114,15 +114,11 @@ class Store:
 
     def search_bm25(self, query: str, k: int) -> list[tuple[int, float]]:
         """Top-k chunk ids by BM25; chunks sharing no term with the query are left out."""
-        import bm25s
-
         if self.bm25 is None:
             self._build_bm25()
         if self.bm25 is None or len(self.bm25_ids) == 0:
             return []
-        tokens = bm25s.tokenize(
-            [query], stopwords=BM25_STOPWORDS, stemmer=stemmer(), return_ids=False, show_progress=False
-        )
+        tokens = bm25_tokens([query])
         if not tokens or not tokens[0]:
             return []
         k = min(k, len(self.bm25_ids))

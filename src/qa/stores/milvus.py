@@ -21,7 +21,7 @@ import numpy as np
 
 from qa.chunking import Chunk
 from qa.config import RetrievalMode, Settings
-from qa.lexical import BM25_STOPWORDS, content_terms, stemmer
+from qa.lexical import bm25_tokens, content_terms
 from qa.stores.base import Fused, fuse_here
 from qa.stores.codec import chunk_from_json, chunk_to_json
 from qa.stores.errors import IndexCorrupt, IndexMissing
@@ -129,14 +129,10 @@ class MilvusStore:
     def add(
         self, ids: list[int], chunks: list[Chunk], vectors: np.ndarray, sentence_vectors: list[np.ndarray]
     ) -> None:
-        import bm25s
-
         if not ids:
             return
         texts = [c.embed_text() for c in chunks]
-        tokens = bm25s.tokenize(
-            texts, stopwords=BM25_STOPWORDS, stemmer=stemmer(), return_ids=False, show_progress=False
-        )
+        tokens = bm25_tokens(texts)
         rows, sentence_rows = [], []
         for cid, chunk, vec, svec, toks, text in zip(
             ids, chunks, vectors, sentence_vectors, tokens, texts, strict=True
@@ -337,11 +333,7 @@ class _Lazy(Mapping[Any, Any]):
 
 
 def _bm25_query(query: str) -> str:
-    import bm25s
-
-    tokens = bm25s.tokenize(
-        [query], stopwords=BM25_STOPWORDS, stemmer=stemmer(), return_ids=False, show_progress=False
-    )
+    tokens = bm25_tokens([query])
     return " ".join(tokens[0]) if tokens else ""
 
 
