@@ -67,12 +67,10 @@ def import_graph() -> dict[str, set[str]]:
     for name, path in modules.items():
         targets: set[str] = set()
         for target, names in _imports(path, name):
-            submodules = {f"{target}.{n}" for n in names} & modules.keys()
-            targets |= submodules
-            # `from qa.readers import ocr` depends on the submodule, not on what the package re-exports;
-            # `from qa.readers import read_document` depends on the package itself.
-            if len(submodules) < len(names) or not names:
-                targets.add(target)
+            # `from qa.readers import ocr` runs the package's __init__ too, so it depends on both; a module
+            # inside a package imports its siblings by their full name (`import qa.readers.ocr as ocr`).
+            targets |= {f"{target}.{n}" for n in names} & modules.keys()
+            targets.add(target)
         graph[name] = {t for t in targets if t in modules and t != name}
     return graph
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import io
 
+import qa.readers.ocr as ocr
 from qa.config import ReadLimits
 from qa.limits import Extraction
 from qa.locators import LocusKind
-from qa.readers import ocr
 from qa.readers.base import DocumentError, Extract, Part, compose
 
 

@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
+import qa.readers.ocr as ocr
 from qa.config import ReadLimits
 from qa.limits import Extraction
 from qa.locators import LocusKind
-from qa.readers import ocr
 from qa.readers.base import (
     DocumentError,
     Extract,

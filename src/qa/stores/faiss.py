@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
+import qa.stores.faiss_index as faiss_index
 from qa.chunking import Chunk
 from qa.config import RetrievalMode, VectorIndexPolicy
 from qa.corpus import file_sha256
 from qa.lexical import BM25_STOPWORDS, bm25_tokens, content_terms, stemmer
-from qa.stores import faiss_index
 from qa.stores.base import Fused, fuse_here
 from qa.stores.codec import chunk_from_json, chunk_to_json
 from qa.stores.errors import IndexCorrupt, IndexMissing, IndexUnwritable
