@@ -18,7 +18,7 @@ from common import CORPUS, eval_queries, latency_ms, log, median, pct, stopwatch
 from retrieval_quality import quality
 from synthetic_corpus import write_corpus
 
-from qa.chunking import Chunk, chunk_document
+from qa.chunking import Chunk, chunk_with_settings
 from qa.config import Settings
 from qa.corpus import load_sources, read_document
 from qa.embedding import Embedder
@@ -37,15 +37,7 @@ def corpus_chunks(corpus: Path, embedder: Embedder, settings: Settings) -> list[
     chunks: list[Chunk] = []
     for path in find_files(corpus):
         doc = read_document(path, corpus, sources, settings.max_file_bytes)
-        chunks.extend(
-            chunk_document(
-                doc,
-                embedder.count_tokens,
-                settings.max_chunk_tokens,
-                settings.overlap_sentences,
-                settings.min_section_tokens,
-            )
-        )
+        chunks.extend(chunk_with_settings(doc, embedder.count_tokens, settings))
     return chunks
 
 

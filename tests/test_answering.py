@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from qa.answering import NOT_FOUND, Answer, extractive_answer
-from qa.chunking import Chunk, chunk_document
+from qa.chunking import Chunk, chunk_with_settings
 from qa.condense import Turn, condense, is_follow_up
 from qa.config import AbstainThresholds, Settings
 from qa.corpus import load_sources, read_document
@@ -39,13 +39,7 @@ def indexed() -> Corpus:
     chunks: list[Chunk] = []
     for path in sorted(p for p in CORPUS.iterdir() if p.suffix in (".txt", ".md")):
         doc = read_document(path, CORPUS, sources, 10**7)
-        chunks += chunk_document(
-            doc,
-            embedder.count_tokens,
-            settings.max_chunk_tokens,
-            settings.overlap_sentences,
-            settings.min_section_tokens,
-        )
+        chunks += chunk_with_settings(doc, embedder.count_tokens, settings)
     return Corpus(CORPUS, tuple(chunks), term_stats(chunks))
 
 

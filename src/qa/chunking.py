@@ -18,12 +18,16 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
 from sentencex import get_sentence_boundaries
 
 from qa import tuning
 from qa.corpus import Document
 from qa.locators import Locus, covering, describe, ocr_confidence
+
+if TYPE_CHECKING:
+    from qa.config import Settings
 
 # Counts word pieces for each text, without special tokens. The embedder provides the real one.
 TokenCounter = Callable[[Sequence[str]], list[int]]
@@ -257,6 +261,14 @@ def _is_fragment(text: str) -> bool:
     """List labels and captions ("- Customs Co-operation") carry context, not answers."""
     words = re.findall(r"\w+", text)
     return len(words) < 4 or (len(words) < 8 and not _TERMINAL.search(text))
+
+
+def chunk_with_settings(doc: Document, count_tokens: TokenCounter, settings: Settings) -> list[Chunk]:
+    """`chunk_document` with the chunker's settings (QA_MAX_CHUNK_TOKENS and the rest): how the index,
+    and anything that must chunk as the index does, cuts a document."""
+    return chunk_document(
+        doc, count_tokens, settings.max_chunk_tokens, settings.overlap_sentences, settings.min_section_tokens
+    )
 
 
 def chunk_document(

@@ -19,7 +19,7 @@ from filelock import FileLock, Timeout
 
 from qa.cards import document_card
 from qa.chunk_vectors import Embedded, embed_chunks, reusable_vectors
-from qa.chunking import Chunk, chunk_document
+from qa.chunking import Chunk, chunk_with_settings
 from qa.config import Settings
 from qa.corpus import (
     PART,
@@ -337,13 +337,7 @@ def chunk_changed(
 ) -> ChunkedDocument:
     """The document's chunks and its card, cut to QA_MAX_DOCUMENT_CHUNKS (which is reported)."""
     doc = change.doc
-    chunks = chunk_document(
-        doc,
-        embedder.count_tokens,
-        settings.max_chunk_tokens,
-        settings.overlap_sentences,
-        settings.min_section_tokens,
-    )
+    chunks = chunk_with_settings(doc, embedder.count_tokens, settings)
     card = document_card(doc, embedder.count_tokens, settings.max_chunk_tokens)
     limit = settings.reading.document_chunks - (card is not None)  # the card is embedded too
     if len(chunks) > limit:

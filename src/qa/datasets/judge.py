@@ -45,20 +45,14 @@ def claim(question: str, answer: str) -> str:
 
 def knowledge_passages(item: HaluItem, embedder: Embedder, settings: Settings) -> list[Any]:
     """The item's knowledge, and its question as context, as the passages an answer is verified against."""
-    from qa.chunking import chunk_document
+    from qa.chunking import chunk_with_settings
     from qa.corpus import Document
     from qa.datasets.halueval_data import TITLE
     from qa.generation import PromptPassage
     from qa.retrieval import Hit
 
     doc = Document(path=item.doc, title=TITLE, text=f"{item.knowledge}\n\n{item.question}", sha256="")
-    chunks = chunk_document(
-        doc,
-        embedder.count_tokens,
-        settings.max_chunk_tokens,
-        settings.overlap_sentences,
-        settings.min_section_tokens,
-    )
+    chunks = chunk_with_settings(doc, embedder.count_tokens, settings)
     hits = [Hit(n, c, 0.0, None, None, 0.0, 0.0) for n, c in enumerate(chunks)]
     return [PromptPassage(n + 1, h, h.chunk.sentences) for n, h in enumerate(hits)]
 
