@@ -50,7 +50,9 @@ def gather_evidence(
     unknown = sorted(a for a in lexical.acronyms(query) if not df.get(lexical.stem_words([a.lower()])[0]))
     if unknown and not explicit:
         explicit = f"no document mentions {', '.join(unknown)}"
-    passage_terms = set(lexical.content_terms(passages))
+    # Per chunk, not of `passages`: the same set (a word never spans the joining space), and each chunk's
+    # terms are cached, while the joined text is new for every question.
+    passage_terms = {t for h in hits for t in lexical.content_terms(h.chunk.embed_text())}
     missing = terms.missing(passage_terms)
     best = candidates[0]
     # The subject must be where the answer is: "Who is the Director-General of the WTO?" must not be

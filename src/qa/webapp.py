@@ -20,6 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import qa.gradio_startup  # noqa: F401  # isort: skip -- before Gradio's first import, see there
 import gradio as gr
 from gradio.events import api as gradio_api
 

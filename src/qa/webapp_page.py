@@ -11,6 +11,7 @@ import importlib.resources
 from dataclasses import dataclass
 from typing import Any
 
+import qa.gradio_startup  # noqa: F401  # isort: skip -- before Gradio's first import, see there
 import gradio as gr
 
 from qa.config import Backend, Settings

@@ -122,7 +122,8 @@ class Store:
         if not tokens or not tokens[0]:
             return []
         k = min(k, len(self.bm25_ids))
-        docs, scores = self.bm25.retrieve(tokens, k=k, show_progress=False, n_threads=1)
+        # n_threads=0 scores in this thread: 1 started a thread pool per query (0.8 ms of an 11 ms answer).
+        docs, scores = self.bm25.retrieve(tokens, k=k, show_progress=False, n_threads=0)
         return [(int(self.bm25_ids[d]), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
 
     def _build_bm25(self) -> None:
