@@ -10,8 +10,6 @@ stylesheet is the package data file `webapp.css`.
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import logging
 import os
 import threading
@@ -373,6 +371,3 @@ def _warm_up(qa: QAService) -> None:
         problem = warm_reader()
         if problem:
             log.warning("qa serve: answers will quote the documents: %s", problem)
-    # Gradio wraps every event in a matplotlib backend switch, which imports matplotlib (when installed).
-    with contextlib.suppress(ImportError):
-        importlib.import_module("matplotlib")
