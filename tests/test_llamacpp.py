@@ -459,6 +459,19 @@ def test_real_prompt_fits_n_ctx_in_the_models_own_tokens(extractive: Answer) -> 
     assert reply["usage"]["prompt_tokens"] > generator.n_ctx * 0.6  # and the budget is not wasted
 
 
+@needs_model
+def test_real_prompt_lookup_reads_a_prompt_longer_than_one_batch() -> None:
+    # With a draft model llama-cpp-python 0.3.36 kept only n_batch rows of scores unless logits_all was
+    # passed: a prompt past them failed with "could not broadcast input array" (every 1.5B answer did).
+    settings = real_model_settings().replace(llm_n_ctx=1024, llm_max_new_tokens=8, llm_prompt_lookup=4)
+    generator = generation.make_generator(settings, Backend.LLAMACPP)
+    text = " ".join(f"Item {i} costs {i} dollars." for i in range(90))  # about 700 tokens, n_batch is 512
+    messages = [{"role": "user", "content": f"{text}\nWhat does item 7 cost?"}]
+
+    pieces = [p for p in generator.stream(messages) if p]
+    assert "".join(pieces).strip()
+
+
 class Injecting(LlamaCppGenerator):
     """The real model's answer with a made-up claim appended, as the 1.5B model did about Hong Kong."""
 

@@ -150,6 +150,10 @@ def load_llama(path: Path, n_ctx: int, n_threads: int, prompt_lookup: int = 0) -
         from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
 
         kwargs["draft_model"] = LlamaPromptLookupDecoding(num_pred_tokens=prompt_lookup)
+        # Speculative decoding needs every position's logits. llama-cpp-python 0.3.36 turns that on for a draft
+        # model but sizes its score buffer from the argument (n_batch rows, not n_ctx), so the first prompt
+        # longer than the remaining rows fails with "could not broadcast": say it explicitly.
+        kwargs["logits_all"] = True
     try:
         model = llama_cpp.Llama(
             model_path=str(path),
