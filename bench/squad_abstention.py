@@ -37,14 +37,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from qa import lexical
-from qa.answering import analyse
 from qa.config import Backend, Settings
 from qa.datasets import squad2
 from qa.datasets.base import data_root, fingerprint, prepare
 from qa.embedding import make_embedder
 from qa.engine import QA
+from qa.evaluation import reanalysis
 from qa.metrics import stable_folds
-from qa.retrieval import for_answering
 from qa.selecting import QueryTerms
 
 RESULTS_JSON = ROOT / "bench" / "squad_abstention.json"
@@ -66,9 +65,7 @@ def coverage(terms: QueryTerms, text: str) -> tuple[float, float]:
 def signals(qa: QA, question: str) -> tuple[dict[str, float], bool] | None:
     """The signals for one question, and whether the shipped answerer abstained; None when nothing scored."""
     answer = qa.ask(question, backend=Backend.EXTRACTIVE)
-    vector = qa.embedder.embed([answer.query])[0]
-    retrieved = for_answering(qa.store, answer.question, answer.query, vector, answer.hits)
-    analysis = analyse(answer.question, answer.query, retrieved, vector)
+    analysis = reanalysis(qa, answer)
     candidates, terms = analysis.candidates, analysis.terms
     if not candidates or not answer.hits:
         return None

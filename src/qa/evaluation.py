@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qa import metrics as m
-from qa.answering import Answer, Evidence, abstain_reason, analyse
+from qa.answering import Analysis, Answer, Evidence, abstain_reason, analyse
 from qa.condense import Turn
 from qa.config import Backend, ConfigError, RetrievalMode, Settings
 from qa.eval_report import write_results
@@ -252,11 +252,16 @@ def by_type(outcomes: Sequence[Outcome]) -> dict[str, Scores]:
 # ---- abstention calibration -----------------------------------------------------------------------------
 
 
-def abstention_evidence(qa: QA, answer: Answer) -> Evidence:
-    """What the extractive answerer measured before deciding to abstain, recomputed for `answer`."""
+def reanalysis(qa: QA, answer: Answer) -> Analysis:
+    """Everything the extractive answerer measured for `answer` (its query and hits), recomputed."""
     vector = qa.embedder.embed([answer.query])[0]
     retrieved = for_answering(qa.store, answer.question, answer.query, vector, answer.hits)
-    return analyse(answer.question, answer.query, retrieved, vector).evidence
+    return analyse(answer.question, answer.query, retrieved, vector)
+
+
+def abstention_evidence(qa: QA, answer: Answer) -> Evidence:
+    """What the extractive answerer measured before deciding to abstain, recomputed for `answer`."""
+    return reanalysis(qa, answer).evidence
 
 
 def calibrate(
