@@ -440,6 +440,26 @@ def test_real_model_streams_and_stops_at_max_tokens() -> None:
 
 
 @needs_model
+def test_real_probe_reports_the_opening_probability_and_leaves_the_answer_unchanged() -> None:
+    """The probe reads the prompt itself and looks at its last logits; the answer that follows is the one an
+    unprobed call writes (greedy, from the same state), and the reported probability is that of the answer's
+    own first token when the opening is what it writes."""
+    settings = real_model_settings().replace(llm_max_new_tokens=12, llm_n_ctx=512)
+    generator = generation.make_generator(settings, Backend.LLAMACPP)
+    assert isinstance(generator, LlamaCppGenerator)
+    messages = [{"role": "user", "content": "What is the capital of France? Answer in one sentence."}]
+
+    plain = "".join(generator.stream_bounded(messages, 12))
+    reported: list[float] = []
+    probed = "".join(generator.stream_probed(messages, 12, plain, reported.append))
+    assert probed == plain and len(reported) == 1
+    assert reported[0] > 0.3  # its own greedy opening is the likeliest token
+    unlikely: list[float] = []
+    "".join(generator.stream_probed(messages, 12, "Zebra crossings", unlikely.append))
+    assert 0.0 <= unlikely[0] < reported[0]
+
+
+@needs_model
 def test_real_prompt_fits_n_ctx_in_the_models_own_tokens(extractive: Answer) -> None:
     long_text = tuple(
         f"On {i} March 2019 the tariff on item HS{i:04d} fell by {i}.5 percent." for i in range(80)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -46,13 +46,33 @@ class ScriptedGenerator:
         yield from re.findall(r"\S+\s*", self.reply)
 
 
+class DoubtingGenerator(ScriptedGenerator):
+    """A scripted generator that can be probed: it reports `doubt` as the probability of its opening."""
+
+    def __init__(self, reply: str = SUPPORTED, doubt: float = 0.0) -> None:
+        super().__init__(reply)
+        self.doubt = doubt
+        self.openings: list[str] = []
+
+    def stream_probed(
+        self, messages: list[dict[str, str]], max_tokens: int, opening: str, report: Callable[[float], None]
+    ) -> Iterator[str]:
+        self.openings.append(opening)
+        report(self.doubt)
+        return self.stream(messages)
+
+
 def read(
-    hits: list[Hit], extractive: Answer, generator: ScriptedGenerator | None, focus: list[Focus] | None = None
+    hits: list[Hit],
+    extractive: Answer,
+    generator: ScriptedGenerator | None,
+    focus: list[Focus] | None = None,
+    settings: Settings | None = None,
 ) -> Answer:
     focus = focus if focus is not None else [Focus(h, i) for h in hits for i in range(len(h.chunk.sentences))]
     events = list(
         generation.read(
-            "q?", "q?", hits, focus, Settings(), FakeEmbedder(), extractive, generator, "no model"
+            "q?", "q?", hits, focus, settings or Settings(), FakeEmbedder(), extractive, generator, "no model"
         )
     )
     final = events[-1].answer
@@ -147,6 +167,31 @@ def test_not_found_from_the_model_is_an_abstention(hits: list[Hit], extractive: 
     assert answer.abstained and answer.reason == "the local model found no answer in the passages"
 
 
+def test_a_doubting_model_abstains_even_when_it_writes_an_answer(hits: list[Hit], extractive: Answer) -> None:
+    """The probability it gave the not-found reply decides too: at or over the setting, no answer."""
+    settings = Settings(reader_doubt=0.4)
+    doubting = DoubtingGenerator(SUPPORTED, doubt=0.45)
+    answer = read(hits, extractive, doubting, settings=settings)
+    assert doubting.openings == [NOT_FOUND]
+    assert answer.abstained and answer.answer == NOT_FOUND and answer.related
+    assert "doubts" in answer.reason and "45%" in answer.reason and answer.doubt == 0.45
+
+    sure = read(hits, extractive, DoubtingGenerator(SUPPORTED, doubt=0.35), settings=settings)
+    assert not sure.abstained and sure.answer == f"{AGREEMENT[0]} [1]" and sure.doubt == 0.35
+    assert sure.to_json()["doubt"] == 0.35
+    off = read(
+        hits, extractive, DoubtingGenerator(SUPPORTED, doubt=0.99), settings=Settings(reader_doubt=1.0)
+    )
+    assert not off.abstained  # 1 turns the check off: only a written "not found" abstains
+
+
+def test_a_generator_that_cannot_be_probed_is_judged_by_what_it_writes(
+    hits: list[Hit], extractive: Answer
+) -> None:
+    answer = read(hits, extractive, ScriptedGenerator(), settings=Settings(reader_doubt=0.0))
+    assert not answer.abstained and answer.doubt is None
+
+
 @pytest.mark.parametrize(
     ("generator", "notice"),
     [
@@ -193,6 +238,15 @@ def test_a_dated_event_keeps_its_quote_when_the_model_finds_nothing(
     answer = qa.ask("What happened on 19 September 2025?", backend=Backend.AUTO)
     assert not answer.abstained and answer.backend == "extractive"
     assert "19 September 2025" in answer.citations[0].quote and "found no answer" in answer.notice
+
+
+def test_a_dated_event_keeps_its_quote_when_the_model_doubts_it(
+    indexed: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    qa = QA(indexed.replace(reader_doubt=0.3), embedder=fake_embedder, generator=DoubtingGenerator(doubt=0.9))
+    answer = qa.ask("What happened on 19 September 2025?", backend=Backend.AUTO)
+    assert not answer.abstained and "19 September 2025" in answer.citations[0].quote
+    assert answer.doubt is None  # it decided nothing
 
 
 def test_a_question_about_a_document_is_answered_from_its_card_without_the_model(

@@ -85,6 +85,7 @@ class Outcome:
             "reason": a.reason,
             "backend": a.backend,
             "notice": a.notice,
+            "doubt": a.doubt,
             "citations": [
                 {"source": c.source, "locator": c.locator, "quote": c.quote, "chunk_id": c.chunk_id}
                 for c in a.citations

@@ -61,6 +61,16 @@ def _seconds(raw: str, name: str) -> float:
         raise ConfigError(f"{name} must be seconds, got {raw!r}.") from None
 
 
+def _share(raw: str, name: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(f"{name} must be a probability between 0 and 1, got {raw!r}.")
+    return value
+
+
 def _positive(parse: Parser) -> Parser:
     """`parse`, refusing zero and below (a bound on reading of 0 would read nothing)."""
 
@@ -157,6 +167,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("llm_wait_s", ("QA_LLM_WAIT",), _seconds),
     Option("llm_timeout_s", ("QA_LLM_TIMEOUT",), _seconds),
     Option("reader_prompt_tokens", ("QA_READER_TOKENS",), _whole),
+    Option("reader_doubt", ("QA_READER_DOUBT",), _share),
     Option("llm_prompt_lookup", ("QA_LLM_PROMPT_LOOKUP",), _whole),
     # The bounds on reading (README, "File formats" and "Security"); a change re-reads every file.
     Option("reading.ocr", ("QA_OCR",), _on_off),

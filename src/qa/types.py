@@ -75,6 +75,8 @@ class Answer:
     backend: Backend = Backend.EXTRACTIVE  # a StrEnum: `to_json` writes its value
     reason: str = ""  # why it abstained, or a note such as a backend fallback
     notice: str = ""
+    # The auto reader's probability of replying "not found" before it wrote (None when no model read it).
+    doubt: float | None = None
 
     @property
     def unsupported(self) -> tuple[str, ...]:
@@ -90,6 +92,7 @@ class Answer:
             "reason": self.reason,
             "backend": self.backend,
             "notice": self.notice,
+            "doubt": None if self.doubt is None else round(self.doubt, 4),
             "citations": [
                 {k: v for k, v in asdict(c).items() if k != "passage"} | {"passage": c.passage}
                 for c in self.citations

@@ -102,6 +102,7 @@ def ask_all(qa: QA, items: Sequence[SquadItem], mode: Mode) -> list[dict[str, An
                 "total_ms": round(answer.timings_ms.get("total", 0.0), 1),
                 "got": answer.answer[:300],
                 "reason": answer.reason,
+                "doubt": answer.doubt,
                 "evidence": evidence,
             }
         )

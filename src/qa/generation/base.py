@@ -7,7 +7,7 @@ notice when the answer falls back to the extractive one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from qa.errors import QAError
@@ -41,6 +41,21 @@ class Bounded(Protocol):
     """A generator that takes a per-call bound on the tokens it writes (the reader's is shorter)."""
 
     def stream_bounded(self, messages: list[dict[str, str]], max_tokens: int) -> Iterator[str]: ...
+
+
+@runtime_checkable
+class Probed(Protocol):
+    """A bounded generator that also reports, before it writes, the probability that its answer opens with
+    the first token of `opening` (the auto reader asks it for its "not found" reply: a graded doubt instead
+    of the yes-or-no of the greedy answer)."""
+
+    def stream_probed(
+        self,
+        messages: list[dict[str, str]],
+        max_tokens: int,
+        opening: str,
+        report: Callable[[float], None],
+    ) -> Iterator[str]: ...
 
 
 @runtime_checkable

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +94,25 @@ class LlamaCppGenerator:
 
     def stream_bounded(self, messages: list[dict[str, str]], max_tokens: int) -> Iterator[str]:
         """`stream`, writing at most `max_tokens` tokens."""
+        return self._stream(messages, max_tokens, None)
+
+    def stream_probed(
+        self,
+        messages: list[dict[str, str]],
+        max_tokens: int,
+        opening: str,
+        report: Callable[[float], None],
+    ) -> Iterator[str]:
+        """`stream_bounded`, first reporting the probability that the answer opens with `opening`'s first
+        token (read from the logits the prompt leaves: no extra decoding)."""
+        return self._stream(messages, max_tokens, (opening, report))
+
+    def _stream(
+        self,
+        messages: list[dict[str, str]],
+        max_tokens: int,
+        probe: tuple[str, Callable[[float], None]] | None,
+    ) -> Iterator[str]:
         model = self.model()
         with self._turns.take():
             deadline = time.monotonic() + self.timeout_s
@@ -102,6 +121,12 @@ class LlamaCppGenerator:
                 raise GenerationError(f"the prompt does not fit the model's {self.n_ctx}-token context")
             self._restore(model, prefix)
             self.last_prompt = (len(prefix) + len(suffix), len(prefix))
+            if probe is not None:
+                # Reading the prompt here, not inside create_completion, leaves its last logits to look at;
+                # create_completion then finds the whole prompt cached and samples from the same state.
+                model.eval(suffix)
+                opening, report = probe
+                report(_opening_probability(model, opening))
             # Greedy: a grounded answer wants the likeliest wording. The timeout is checked as each token
             # arrives: reading the prompt cannot be interrupted.
             chunks = model.create_completion(
@@ -175,3 +200,16 @@ class LlamaCppGenerator:
                     else "",
                 )
         return self._template or None
+
+
+def _opening_probability(model: Any, opening: str) -> float:
+    """The probability, after the prompt just evaluated, that the next token is `opening`'s first token."""
+    import numpy as np
+
+    first = model.tokenize(opening.encode(), add_bos=False, special=False)[:1]
+    if not first:
+        return 0.0
+    logits = np.ctypeslib.as_array(model._ctx.get_logits_ith(-1), shape=(model.n_vocab(),))
+    logits = logits.astype(np.float64)
+    weights = np.exp(logits - logits.max())
+    return float(weights[first[0]] / weights.sum())
