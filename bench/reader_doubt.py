@@ -115,10 +115,17 @@ def fit(cases: Sequence[Case]) -> float:
     return best
 
 
-def report(own: list[Case], squad: list[Case]) -> dict[str, Any]:
+def report(own: list[Case], squad: list[Case], threshold: float) -> dict[str, Any]:
     folds = m.stable_folds([c.id for c in own], [c.answerable for c in own])
     halves = [[c for c, f in zip(own, folds, strict=True) if f == k] for k in (0, 1)]
+    sets = {"own fold 0": halves[0], "own fold 1": halves[1], "own": own, "squad2": squad}
     result: dict[str, Any] = {
+        "threshold": threshold,
+        "at_threshold": {
+            name: {"off": scores(cases, decide(cases, 2.0)), "on": scores(cases, decide(cases, threshold))}
+            for name, cases in sets.items()
+            if cases
+        },
         "auc": {"own": auc(own), **({"squad2": auc(squad)} if squad else {})},
         "read_by_model": {
             "own": sum(c.doubt is not None for c in own),
@@ -154,10 +161,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--squad", type=Path, help="latest.json of qa eval --dataset squad2 --backend auto")
     parser.add_argument("--out", type=Path, help="write the full result as JSON here")
+    parser.add_argument("--threshold", type=float, default=0.2, help="the one to compare with off (0.2)")
     args = parser.parse_args(argv)
     own = own_cases(args.own)
     squad = squad_cases(args.squad) if args.squad else []
-    result = report(own, squad)
+    result = report(own, squad, args.threshold)
     if args.out:
         args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     print(f"AUC of the doubt (questions the model read): {result['auc']}  read: {result['read_by_model']}")
@@ -166,6 +174,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for key in ("other_fold_off", "other_fold_on", "squad2_on"):
             if key in h:
                 print(f"  {key:15s} " + "  ".join(f"{k} {v:.3f}" for k, v in h[key].items() if k != "n"))
+    print(f"off -> at {args.threshold}:")
+    for name, both in result["at_threshold"].items():
+        off, on = both["off"], both["on"]
+        changes = [f"{k} {off[k]:.3f} -> {on[k]:.3f}" for k in off if k not in ("n", "balanced")]
+        print(f"  {name:10s} n={on['n']:3d}  " + "  ".join(changes))
     print("threshold  own: recall near FA keyfacts | squad2: recall FA accuracy")
     for row in result["curve"]:
         o = row["own"]
