@@ -5,7 +5,8 @@ Two flows share the streaming and the checks:
 - `read` (the `auto` backend): the local model is shown only the sentences the extractive answerer scored
   best (and their neighbours). Its sentences that no passage supports are left out of the answer (kept in
   `Answer.sentences`, flagged); when none is left, or the model says the passages do not hold the answer,
-  the answer is an abstention with the closest passages.
+  or gives that reply at least `settings.reader_doubt` probability before it writes (`Answer.doubt`), the
+  answer is an abstention with the closest passages.
 - `generate` (the `llamacpp`/`openai`/`transformers` modes): whole passages; unsupported sentences are kept
   but flagged, as before the reader existed.
 """
