@@ -27,10 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
 from qa import metrics as m
 
 GRID = [round(x, 3) for x in np.arange(0.05, 1.0001, 0.025)]
+OFF = 2.0  # a threshold no probability reaches: what the run did without the check
 AUTO_MODE = "auto-hybrid"
 NEAR_MISS = "unanswerable_near_miss"
 
@@ -99,20 +101,17 @@ def scores(cases: Sequence[Case], abstained: np.ndarray) -> dict[str, float | in
 
 
 def auc(cases: Sequence[Case]) -> float:
-    """ROC AUC of the doubt for telling unanswerable from answerable, over the questions the model read."""
-    read = [c for c in cases if c.doubt is not None]
-    pos = [c.doubt for c in read if not c.answerable and c.doubt is not None]
-    neg = [c.doubt for c in read if c.answerable and c.doubt is not None]
-    if not pos or not neg:
+    """ROC AUC of the doubt for telling unanswerable from answerable, over the questions the model read
+    (scikit-learn's, as bench/squad_abstention.py)."""
+    read = [(not c.answerable, c.doubt) for c in cases if c.doubt is not None]
+    if len({unanswerable for unanswerable, _ in read}) < 2:
         return float("nan")
-    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
-    return float(wins / (len(pos) * len(neg)))
+    return float(roc_auc_score([u for u, _ in read], [d for _, d in read]))
 
 
 def fit(cases: Sequence[Case]) -> float:
     """The threshold with the best balanced accuracy; ties go to the higher one (fewer abstentions)."""
-    best = max(GRID, key=lambda t: (round(float(scores(cases, decide(cases, t))["balanced"]), 9), t))
-    return best
+    return max(GRID, key=lambda t: (round(float(scores(cases, decide(cases, t))["balanced"]), 9), t))
 
 
 def report(own: list[Case], squad: list[Case], threshold: float) -> dict[str, Any]:
@@ -122,7 +121,7 @@ def report(own: list[Case], squad: list[Case], threshold: float) -> dict[str, An
     result: dict[str, Any] = {
         "threshold": threshold,
         "at_threshold": {
-            name: {"off": scores(cases, decide(cases, 2.0)), "on": scores(cases, decide(cases, threshold))}
+            name: {"off": scores(cases, decide(cases, OFF)), "on": scores(cases, decide(cases, threshold))}
             for name, cases in sets.items()
             if cases
         },
@@ -141,12 +140,12 @@ def report(own: list[Case], squad: list[Case], threshold: float) -> dict[str, An
             {
                 "fitted_on_fold": k,
                 "threshold": chosen,
-                "other_fold_off": scores(other, decide(other, 2.0)),
+                "other_fold_off": scores(other, decide(other, OFF)),
                 "other_fold_on": scores(other, decide(other, chosen)),
                 **({"squad2_on": scores(squad, decide(squad, chosen))} if squad else {}),
             }
         )
-    for t in [*GRID, 2.0]:
+    for t in [*GRID, OFF]:
         row: dict[str, Any] = {"threshold": t, "own": scores(own, decide(own, t))}
         if squad:
             row["squad2"] = scores(squad, decide(squad, t))

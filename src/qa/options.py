@@ -62,12 +62,13 @@ def _seconds(raw: str, name: str) -> float:
 
 
 def _share(raw: str, name: str) -> float:
+    message = f"{name} must be a probability between 0 and 1, got {raw!r}."
     try:
         value = float(raw)
     except ValueError:
-        value = -1.0
-    if not 0.0 <= value <= 1.0:
-        raise ConfigError(f"{name} must be a probability between 0 and 1, got {raw!r}.")
+        raise ConfigError(message) from None
+    if not 0.0 <= value <= 1.0:  # also refuses nan
+        raise ConfigError(message)
     return value
 
 
