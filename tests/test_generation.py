@@ -445,3 +445,92 @@ def test_a_date_the_passage_does_not_write_is_not_supported(fake_embedder: FakeE
     assert "the date 2023-8-7" in missing("The 7th Consultations were held on 7th August 2023 in Semarang.")
     assert missing("The 7th Consultations were held on August 20, 2023 in Semarang.") == ()
     assert missing("They entered into force on 11 June 2019.") == ()  # one day of "11 and 17 June"
+
+
+# ---- the question as context --------------------------------------------------------------------------
+
+
+def test_what_the_question_says_an_answer_may_repeat() -> None:
+    from qa.generation.verify import Context, lacks
+
+    passage = "Negotiations for the update began in November 2022 and concluded in May 2025."
+    question = Context.of("When did talks on revamping the China-Southeast Asia trade pact wrap up?")
+    answer = "The talks on revamping the China-Southeast Asia trade pact wrapped up in May 2025."
+
+    assert lacks(answer, passage, question) == []
+    # Without the question, its words and its name are the answer's own, and the passage lacks them.
+    alone = lacks(answer, passage)
+    assert "the name China-Southeast Asia" in alone and any("'revamping'" in m for m in alone)
+    # What the answer itself brings is still checked: a number or a name neither of them has.
+    assert lacks(answer.replace("May 2025", "May 2024"), passage, question) == ["the number 2024"]
+    assert lacks("The talks in Manila wrapped up in May 2025.", passage, question) == ["the name Manila"]
+
+
+def test_an_answer_that_only_restates_its_question_is_not_supported() -> None:
+    from qa.generation.verify import Context, lacks
+
+    passage = "Economic Ministers from ASEAN and Hong Kong, China signed the First Protocol in 2025."
+    question = Context.of("Which ASEAN member states have ratified the First Protocol?")
+
+    assert lacks("ASEAN member states have ratified the First Protocol.", passage, question) == [
+        "an answer beyond the question"
+    ]
+    # A yes is not something a passage can be held to; the facts it rests on are.
+    assert lacks("Yes, ASEAN member states have ratified the First Protocol.", passage, question) == [
+        "an answer beyond the question"
+    ]
+    assert lacks("The First Protocol was signed in 2025.", passage, question) == []
+
+
+def test_a_terse_answer_is_checked_as_the_claim_it_makes(real_embedder: Any) -> None:
+    from qa.generation.prompts import PromptPassage
+    from qa.generation.verify import verify
+
+    chunk = make_chunk(
+        "overview.txt",
+        "Overview",
+        (
+            "ASEAN-Hong Kong, China (HKC) trade value reached USD 132.5 billion in 2024, accounting for 3.5% of "
+            "ASEAN’s total trade, placing HKC as the 6th largest trading partner for ASEAN.",
+            "Meanwhile, FDI inflows from the HKC to ASEAN amounted to USD 14.3 billion in 2024, accounting for "
+            "6.3% of ASEAN’s total FDI in the same year.",
+        ),
+    )
+    passages = [PromptPassage(1, hit, hit.chunk.sentences) for hit in make_hits(chunk)]
+    question = "How much FDI flowed from Hong Kong, China into ASEAN in 2024?"
+
+    # On its own "USD 14.3 billion" reads like neither sentence (cosine 0.38 and 0.41 with this model); as
+    # the answer to its question it is the second one (0.88), quoted.
+    _, _, alone = verify("USD 14.3 billion [1]", passages, real_embedder, 0.45)
+    body, citations, (checked,) = verify(
+        "USD 14.3 billion [1]", passages, real_embedder, 0.45, question=question
+    )
+    assert not alone[0].verified
+    assert checked.verified and body == "USD 14.3 billion [1]"
+    assert citations[0].quote == chunk.sentences[1].text
+    # The question makes no number of the answer's true: 15.3 is still not in the passage.
+    _, _, (wrong,) = verify("USD 15.3 billion [1]", passages, real_embedder, 0.45, question=question)
+    assert not wrong.verified and wrong.reason == "the number 15.3 is not in its passages"
+
+
+def test_a_sentence_joining_two_passages_stands_by_its_parts(fake_embedder: FakeEmbedder) -> None:
+    from qa.generation.prompts import PromptPassage
+    from qa.generation.verify import verify
+
+    premier = make_chunk(
+        "acfta.txt", "ACFTA", ("Chinese Premier Li Qiang urged countries to resist protectionism.",)
+    )
+    lee = make_chunk("mou.txt", "MOU", ("John Lee Ka-chiu said Asia must reject protectionism.",))
+    passages = [
+        PromptPassage(n, hit, hit.chunk.sentences) for n, hit in enumerate(make_hits(premier, lee), 1)
+    ]
+    text = "Li Qiang urged countries to resist protectionism [1], while John Lee Ka-chiu said Asia must reject it [2]."
+
+    body, citations, (checked,) = verify(text, passages, fake_embedder, 0.45)
+
+    assert checked.verified and checked.citations == (1, 2)
+    assert [c.source for c in citations] == ["acfta.txt", "mou.txt"]
+    assert body.endswith("[1][2]")
+    # Each part must hold on its own: a name from neither passage sinks the sentence.
+    _, _, (bad,) = verify(text.replace("John Lee Ka-chiu", "Anwar Ibrahim"), passages, fake_embedder, 0.45)
+    assert not bad.verified and bad.citations == ()

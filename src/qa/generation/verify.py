@@ -7,6 +7,12 @@ A sentence is supported by a passage when
     and the passage negates if the sentence does                              nothing was turned round
     and at most MAX_NEW_WORDS content words of the sentence are not in it      nothing was added
 
+An answer is a claim about its question, so what the question says is context the answer may repeat: its
+numbers, names and words count as known, and the sentence is also compared as "<question>: <sentence>"
+(`claim`), so that a terse "USD 14.3 billion" is read as the answer it is. It must then state something
+beyond the question that the passage says: "ASEAN members have ratified the protocol", for "Which ASEAN
+members have ratified the protocol?", restates the question and is not supported.
+
 A wrong or missing `[n]` is moved to the passage that best supports the sentence; a sentence that no passage
 supports keeps no citation and is flagged (`AnswerSentence.verified=False`) with the reason.
 """
@@ -14,7 +20,7 @@ supports keeps no citation and is flagged (`AnswerSentence.verified=False`) with
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -24,6 +30,7 @@ from sentencex import segment
 from qa import lexical, shapes
 from qa.embedding import Embedder
 from qa.generation.prompts import PromptPassage, passage_title
+from qa.questions import claim
 from qa.retrieval import Hit
 from qa.types import NOT_FOUND, AnswerSentence, Citation
 
@@ -49,6 +56,37 @@ _META_SENTENCE = re.compile(
 )
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the question brings to an answer's sentences: what they may repeat without a passage saying it.
+
+    The same measured design as the HaluEval judge's (eval/README.md): without the question as context the
+    verifier rejected 33% of HaluEval's right answers, nearly all for a name or number of the question; in
+    the reader, 13 of the 32 answers that fell back to the quote in the evaluation run of 2026-12-06 failed
+    for words, names or the year of their own question ("the talks on revamping the trade pact wrapped up
+    in May 2025").
+    """
+
+    question: str = ""
+    lower: str = ""
+    numbers: frozenset[str] = frozenset()
+    terms: frozenset[str] = frozenset()
+    negates: bool = False
+
+    @classmethod
+    def of(cls, question: str) -> Context:
+        return cls(
+            question,
+            question.lower(),
+            frozenset(lexical.numbers(question)),
+            frozenset(lexical.content_terms(question)),
+            lexical.negates(question),
+        )
+
+
+NO_CONTEXT = Context()
 
 
 @dataclass(frozen=True)
@@ -82,20 +120,41 @@ def split_answer(text: str) -> list[tuple[str, tuple[int, ...]]]:
     return out
 
 
-def support(sentence: str, vector: np.ndarray, hit: Hit, sentence_vectors: np.ndarray) -> Support:
-    """How well one passage supports one answer sentence (see the module docstring)."""
-    cosines = sentence_vectors @ vector
+def support(
+    sentence: str,
+    vectors: np.ndarray,
+    hit: Hit,
+    sentence_vectors: np.ndarray,
+    context: Context = NO_CONTEXT,
+) -> Support:
+    """How well one passage supports one answer sentence (see the module docstring). `vectors`: the
+    sentence's embedding, and its claim's when there is a question (one row each); the closer one counts.
+
+    The facts are looked for in the whole chunk with its title and heading. Looking only in the closest
+    sentence and its neighbours (what the quote shows) was measured and rejected: on HaluEval (1,000 items,
+    seed 0) it accepted 90.4% of the right answers against 99.3% and rejected 66.9% of the hallucinated
+    against 60.9%, judge accuracy 0.787 against 0.801, since a right answer often joins two sentences' facts.
+    """
+    cosines = (sentence_vectors @ np.atleast_2d(vectors).T).max(axis=1)
     best = int(np.argmax(cosines))
-    passage = hit.chunk.embed_text()
+    return Support(float(cosines[best]), best, tuple(lacks(sentence, hit.chunk.embed_text(), context)))
+
+
+def lacks(sentence: str, passage: str, context: Context = NO_CONTEXT) -> list[str]:
+    """What of the sentence neither `passage` nor its question says: numbers, names, dates, a negation,
+    more than MAX_NEW_WORDS content words, or anything beyond the question (module docstring)."""
     passage_lower = passage.lower()
-    missing = [f"the number {n}" for n in sorted(lexical.numbers(sentence) - lexical.numbers(passage))]
+    passage_numbers = lexical.numbers(passage)
+    stated = lexical.numbers(sentence) - context.numbers
+    missing = [f"the number {n}" for n in sorted(stated - passage_numbers)]
     named = lexical.names(sentence) | lexical.acronyms(sentence)
     # One-word names too ("based in Mumbai" against a passage that says Delhi), unless part of a longer one.
     named |= {w for w in lexical.capitalised_words(sentence) if not any(w in n.split() for n in named)}
     missing += [
         f"the name {name}"
         for name in sorted(named)
-        if name.strip("-&").lower() not in passage_lower  # "ASEAN-Hong Kong" yields the acronym "ASEAN-"
+        # "ASEAN-Hong Kong" yields the acronym "ASEAN-"
+        if (key := name.strip("-&").lower()) not in passage_lower and key not in context.lower
     ]
     # A day or month must be the passage's too: "7th August 2023" against "20 August 2023" has the number
     # 2023 and the word August, and is still a different date.
@@ -103,23 +162,34 @@ def support(sentence: str, vector: np.ndarray, hit: Hit, sentence_vectors: np.nd
         f"the date {'-'.join(str(p) for p in date if p is not None)}"
         for date in sorted(shapes.dates_in(sentence), key=str)
         if (date[1] is not None or date[2] is not None)
-        and (date[0] is None or str(date[0]) in lexical.numbers(passage))  # else the number is reported
+        and (date[0] is None or str(date[0]) in passage_numbers)  # else the number is reported
         and not shapes.mentions(passage, date)
+        and not shapes.mentions(context.question, date)
     ]
     # A sentence that says "not" is not supported by a passage that never does: similarity cannot see it.
-    if lexical.negates(sentence) and not lexical.negates(passage):
+    if lexical.negates(sentence) and not lexical.negates(passage) and not context.negates:
         missing.append("a negation")
-    new = new_words(sentence, passage)
+    passage_terms = set(lexical.content_terms(passage))
+    new = new_words(sentence, passage_terms | context.terms)
     if len(new) > MAX_NEW_WORDS:
         missing.append("the words " + ", ".join(f"'{w}'" for w in new))
-    return Support(float(cosines[best]), best, tuple(missing))
+    if context.question and not _adds_to(sentence, context, passage_terms, passage_numbers):
+        missing.append("an answer beyond the question")
+    return missing
 
 
-def new_words(sentence: str, passage: str) -> list[str]:
-    """The sentence's content words (as written, stemmed to compare) that the passage does not contain.
+def _adds_to(sentence: str, context: Context, passage_terms: set[str], passage_numbers: set[str]) -> bool:
+    """Whether the sentence states something of the passage's that its question does not already say."""
+    terms = set(lexical.content_terms(sentence)) - context.terms
+    return bool(terms & passage_terms) or bool(
+        (lexical.numbers(sentence) - context.numbers) & passage_numbers
+    )
+
+
+def new_words(sentence: str, known: set[str]) -> list[str]:
+    """The sentence's content words (as written, stemmed to compare) that are not `known` (stemmed terms).
 
     Numbers are left out: `support` checks them on their own, as written ("1,033.9")."""
-    known = set(lexical.content_terms(passage))
     out: dict[str, str] = {}
     for word in lexical.words(sentence):
         term = lexical.content_terms(word)
@@ -174,35 +244,74 @@ def check_sentence(
     return Checked(sentence, keep, supports, "" if keep else unsupported_reason(supports, cited, min_support))
 
 
+_CLAUSES = (
+    re.compile(r"(?:,\s*|\s+)(?:while|whereas)\s+|;\s+|,\s+but\s+", re.I),
+    re.compile(r",?\s+and\s+|,\s+", re.I),  # a list of the two passages' items: "Li Qiang and John Lee"
+)
+
+
+def _by_parts(
+    whole: Checked,
+    embedder: Embedder,
+    context: Context,
+    check: Callable[[str, Sequence[int], np.ndarray], Checked],
+) -> Checked:
+    """`whole` supported through its parts (split at "while", "whereas", "but" or ";", else at "and" and
+    commas) when every part is held by some passage, each citing its own; else `whole` unchanged."""
+    for clauses in _CLAUSES:
+        parts = [p.strip(" ,.") for p in clauses.split(whole.text)]
+        parts = [p for p in parts if p]
+        if len(parts) < 2:
+            continue
+        texts = parts + ([claim(context.question, p) for p in parts] if context.question else [])
+        embedded = embedder.embed(texts)
+        done = [check(p, whole.cited, embedded[i :: len(parts)]) for i, p in enumerate(parts)]
+        if all(d.cited for d in done):
+            cited = tuple(dict.fromkeys(n for d in done for n in d.cited))
+            supports = {**whole.supports, **{n: d.supports[n] for d in done for n in d.cited}}
+            return Checked(whole.text, cited, supports, "")
+    return whole
+
+
 def verify(
     text: str,
     passages: Sequence[PromptPassage],
     embedder: Embedder,
     min_support: float,
     drop_unsupported: bool = False,
+    question: str = "",
 ) -> tuple[str, tuple[Citation, ...], tuple[AnswerSentence, ...]]:
     """Answer text with checked markers renumbered 1..m in order of first use, its citations and sentences.
 
     With `drop_unsupported`, sentences no passage supports are left out of the text (they stay in the
-    returned sentences, flagged, so a UI or the JSON can say what was left out and why).
+    returned sentences, flagged, so a UI or the JSON can say what was left out and why). `question`: the
+    (standalone) question the answer answers, as context (module docstring); "" checks the text alone.
     """
     # A passage's own header copied as a sentence ("Overview — Document card [1]") states nothing.
     headers = {passage_title(p.hit).lower().strip(" .") for p in passages} | {
         p.hit.chunk.title.lower().strip(" .") for p in passages
     }
     parsed = [(s, m) for s, m in split_answer(text) if s.lower().strip(" .") not in headers]
-    vectors = embedder.embed([s for s, _ in parsed])
+    context = Context.of(question) if question.strip() else NO_CONTEXT
+    texts = [s for s, _ in parsed]
+    if context.question:
+        texts += [claim(context.question, s) for s, _ in parsed]
+    embedded = embedder.embed(texts)
+    # Row i: sentence i's vector, then its claim's when there is a question.
+    vectors = [embedded[i :: len(parsed)] for i in range(len(parsed))] if parsed else []
     by_n = {p.n: p for p in passages}
     passage_vectors = {p.n: embedder.embed([s.text for s in p.hit.chunk.sentences]) for p in passages}
-    checked = [
-        check_sentence(
-            sentence,
-            markers,
-            {n: support(sentence, vector, p.hit, passage_vectors[n]) for n, p in by_n.items()},
-            min_support,
-        )
-        for (sentence, markers), vector in zip(parsed, vectors, strict=True)
-    ]
+
+    def check(sentence: str, markers: Sequence[int], vector: np.ndarray) -> Checked:
+        supports = {n: support(sentence, vector, p.hit, passage_vectors[n], context) for n, p in by_n.items()}
+        return check_sentence(sentence, markers, supports, min_support)
+
+    checked = [check(s, m, v) for (s, m), v in zip(parsed, vectors, strict=True)]
+    # A comparison or a list often joins two passages' facts in one sentence ("A did X [1], while B did Y
+    # [2]"), which no one passage holds: such a sentence stands when each of its parts is held by one.
+    for k, c in enumerate(checked):
+        if c.reason and not too_short_to_check(c.text):
+            checked[k] = _by_parts(c, embedder, context, check)
     renumber: dict[int, int] = {}  # prompt number -> answer number
     for c in checked:
         for n in c.cited:
