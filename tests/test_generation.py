@@ -534,3 +534,11 @@ def test_a_sentence_joining_two_passages_stands_by_its_parts(fake_embedder: Fake
     # Each part must hold on its own: a name from neither passage sinks the sentence.
     _, _, (bad,) = verify(text.replace("John Lee Ka-chiu", "Anwar Ibrahim"), passages, fake_embedder, 0.45)
     assert not bad.verified and bad.citations == ()
+    # Parts that one passage holds do not lift the checks the whole failed: two added words, one in each.
+    _, _, (padded,) = verify(
+        "Li Qiang firmly urged countries to resist protectionism, and he strongly urged them to resist it.",
+        passages,
+        fake_embedder,
+        0.45,
+    )
+    assert not padded.verified

@@ -257,7 +257,7 @@ def _by_parts(
     check: Callable[[str, Sequence[int], np.ndarray], Checked],
 ) -> Checked:
     """`whole` supported through its parts (split at "while", "whereas", "but" or ";", else at "and" and
-    commas) when every part is held by some passage, each citing its own; else `whole` unchanged."""
+    commas) when every part is held by some passage and they cite two or more; else `whole` unchanged."""
     for clauses in _CLAUSES:
         parts = [p.strip(" ,.") for p in clauses.split(whole.text)]
         parts = [p for p in parts if p]
@@ -266,8 +266,10 @@ def _by_parts(
         texts = parts + ([claim(context.question, p) for p in parts] if context.question else [])
         embedded = embedder.embed(texts)
         done = [check(p, whole.cited, embedded[i :: len(parts)]) for i, p in enumerate(parts)]
-        if all(d.cited for d in done):
-            cited = tuple(dict.fromkeys(n for d in done for n in d.cited))
+        cited = tuple(dict.fromkeys(n for d in done for n in d.cited))
+        # Two passages at least: parts that one passage holds are no reason to lift the checks the whole
+        # sentence failed against it (split, two added words become one each).
+        if all(d.cited for d in done) and len(cited) > 1:
             supports = {**whole.supports, **{n: d.supports[n] for d in done for n in d.cited}}
             return Checked(whole.text, cited, supports, "")
     return whole
