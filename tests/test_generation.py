@@ -284,7 +284,10 @@ def test_prompt_passages_are_trimmed_by_whole_sentences_from_the_lowest_ranked()
 def test_references_to_the_passages_themselves_are_not_claims() -> None:
     text = (
         "According to passage [1], the agreement entered into force in 2019. "
-        "This information is found in passage [1]. As stated in the passages [2], tariffs were removed."
+        "This information is found in passage [1]. As stated in the passages [2], tariffs were removed. "
+        # Read against its question ("<question>: This is supported by passage") it can look close to the
+        # passage: the 1.5B model wrote it once, and it passed until it was dropped here.
+        "This is supported by passage [1]. It is covered in the passages."
     )
     assert generation.split_answer(text) == [
         ("The agreement entered into force in 2019.", (1,)),

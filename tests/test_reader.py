@@ -127,6 +127,29 @@ def test_a_verified_answer_cites_the_sentence_it_came_from(hits: list[Hit], extr
     assert AGREEMENT[0] in user["content"] and "Question: q?" in user["content"]
 
 
+def test_the_answer_is_verified_as_an_answer_to_its_question(hits: list[Hit], extractive: Answer) -> None:
+    # "bilateral pact" and "take effect" are the question's words, not the passage's: an answer may repeat
+    # them. Checked on its own, the sentence has three content words the passage lacks and is left out.
+    question = "When did the ASEAN-Hong Kong, China bilateral pact take effect?"
+    reply = "The ASEAN-Hong Kong, China bilateral pact took effect on 11 June 2019 [1]."
+    focus = [Focus(h, i) for h in hits for i in range(len(h.chunk.sentences))]
+
+    def answer_to(query: str) -> Answer:
+        events = generation.read(
+            query, query, hits, focus, Settings(), FakeEmbedder(), extractive, ScriptedGenerator(reply)
+        )
+        final = list(events)[-1].answer
+        assert final is not None
+        return final
+
+    asked = answer_to(question)
+    assert asked.backend == "auto" and asked.answer.startswith("The ASEAN-Hong Kong, China bilateral pact")
+    assert asked.citations[0].quote == AGREEMENT[0]
+    unasked = answer_to("q?")
+    assert unasked.notice.startswith("The local model's answer could not be checked")  # the quote instead
+    assert unasked.answer == extractive.answer
+
+
 def test_unsupported_sentences_are_left_out_of_the_answer(hits: list[Hit], extractive: Answer) -> None:
     answer = read(hits, extractive, ScriptedGenerator(f"{SUPPORTED} {INVENTED}"))
     assert answer.answer == f"{AGREEMENT[0]} [1]"
