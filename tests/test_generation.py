@@ -514,34 +514,3 @@ def test_a_terse_answer_is_checked_as_the_claim_it_makes(real_embedder: Any) -> 
     # The question makes no number of the answer's true: 15.3 is still not in the passage.
     _, _, (wrong,) = verify("USD 15.3 billion [1]", passages, real_embedder, 0.45, question=question)
     assert not wrong.verified and wrong.reason == "the number 15.3 is not in its passages"
-
-
-def test_a_sentence_joining_two_passages_stands_by_its_parts(fake_embedder: FakeEmbedder) -> None:
-    from qa.generation.prompts import PromptPassage
-    from qa.generation.verify import verify
-
-    premier = make_chunk(
-        "acfta.txt", "ACFTA", ("Chinese Premier Li Qiang urged countries to resist protectionism.",)
-    )
-    lee = make_chunk("mou.txt", "MOU", ("John Lee Ka-chiu said Asia must reject protectionism.",))
-    passages = [
-        PromptPassage(n, hit, hit.chunk.sentences) for n, hit in enumerate(make_hits(premier, lee), 1)
-    ]
-    text = "Li Qiang urged countries to resist protectionism [1], while John Lee Ka-chiu said Asia must reject it [2]."
-
-    body, citations, (checked,) = verify(text, passages, fake_embedder, 0.45)
-
-    assert checked.verified and checked.citations == (1, 2)
-    assert [c.source for c in citations] == ["acfta.txt", "mou.txt"]
-    assert body.endswith("[1][2]")
-    # Each part must hold on its own: a name from neither passage sinks the sentence.
-    _, _, (bad,) = verify(text.replace("John Lee Ka-chiu", "Anwar Ibrahim"), passages, fake_embedder, 0.45)
-    assert not bad.verified and bad.citations == ()
-    # Parts that one passage holds do not lift the checks the whole failed: two added words, one in each.
-    _, _, (padded,) = verify(
-        "Li Qiang firmly urged countries to resist protectionism, and he strongly urged them to resist it.",
-        passages,
-        fake_embedder,
-        0.45,
-    )
-    assert not padded.verified

@@ -20,7 +20,7 @@ supports keeps no citation and is flagged (`AnswerSentence.verified=False`) with
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -246,37 +246,6 @@ def check_sentence(
     return Checked(sentence, keep, supports, "" if keep else unsupported_reason(supports, cited, min_support))
 
 
-_CLAUSES = (
-    re.compile(r"(?:,\s*|\s+)(?:while|whereas)\s+|;\s+|,\s+but\s+", re.I),
-    re.compile(r",?\s+and\s+|,\s+", re.I),  # a list of the two passages' items: "Li Qiang and John Lee"
-)
-
-
-def _by_parts(
-    whole: Checked,
-    embedder: Embedder,
-    context: Context,
-    check: Callable[[str, Sequence[int], np.ndarray], Checked],
-) -> Checked:
-    """`whole` supported through its parts (split at "while", "whereas", "but" or ";", else at "and" and
-    commas) when every part is held by some passage and they cite two or more; else `whole` unchanged."""
-    for clauses in _CLAUSES:
-        parts = [p.strip(" ,.") for p in clauses.split(whole.text)]
-        parts = [p for p in parts if p]
-        if len(parts) < 2:
-            continue
-        texts = parts + ([claim(context.question, p) for p in parts] if context.question else [])
-        embedded = embedder.embed(texts)
-        done = [check(p, whole.cited, embedded[i :: len(parts)]) for i, p in enumerate(parts)]
-        cited = tuple(dict.fromkeys(n for d in done for n in d.cited))
-        # Two passages at least: parts that one passage holds are no reason to lift the checks the whole
-        # sentence failed against it (split, two added words become one each).
-        if all(d.cited for d in done) and len(cited) > 1:
-            supports = {**whole.supports, **{n: d.supports[n] for d in done for n in d.cited}}
-            return Checked(whole.text, cited, supports, "")
-    return whole
-
-
 def verify(
     text: str,
     passages: Sequence[PromptPassage],
@@ -305,17 +274,15 @@ def verify(
     vectors = [embedded[i :: len(parsed)] for i in range(len(parsed))] if parsed else []
     by_n = {p.n: p for p in passages}
     passage_vectors = {p.n: embedder.embed([s.text for s in p.hit.chunk.sentences]) for p in passages}
-
-    def check(sentence: str, markers: Sequence[int], vector: np.ndarray) -> Checked:
-        supports = {n: support(sentence, vector, p.hit, passage_vectors[n], context) for n, p in by_n.items()}
-        return check_sentence(sentence, markers, supports, min_support)
-
-    checked = [check(s, m, v) for (s, m), v in zip(parsed, vectors, strict=True)]
-    # A comparison or a list often joins two passages' facts in one sentence ("A did X [1], while B did Y
-    # [2]"), which no one passage holds: such a sentence stands when each of its parts is held by one.
-    for k, c in enumerate(checked):
-        if c.reason and not too_short_to_check(c.text):
-            checked[k] = _by_parts(c, embedder, context, check)
+    checked = [
+        check_sentence(
+            sentence,
+            markers,
+            {n: support(sentence, vector, p.hit, passage_vectors[n], context) for n, p in by_n.items()},
+            min_support,
+        )
+        for (sentence, markers), vector in zip(parsed, vectors, strict=True)
+    ]
     renumber: dict[int, int] = {}  # prompt number -> answer number
     for c in checked:
         for n in c.cited:
