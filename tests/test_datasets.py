@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from qa import questions
 from qa.cli import main
 from qa.config import Backend, Settings
-from qa.datasets import halueval, halueval_data, judge, nfcorpus, scores, squad2
+from qa.datasets import halueval, halueval_data, nfcorpus, scores, squad2
 from qa.datasets.base import CorpusDoc, Dataset, DatasetError, fixed_sample, parse_dataset, write_corpus
 from qa.datasets.runner import QUICK_LIMIT, load_limits, run_dataset
 from tests.conftest import ROOT, FakeEmbedder
@@ -309,7 +310,7 @@ def test_halueval_cleans_knowledge_and_states_claims() -> None:
         halueval_data.clean_knowledge("the U.S. Army and e.g. St. Louis")
         == "the U.S. Army and e.g. St. Louis"
     )
-    assert judge.claim("Who wrote it? ", "Rollo") == "Who wrote it: Rollo"
+    assert questions.claim("Who wrote it? ", "Rollo") == "Who wrote it: Rollo"
 
 
 def test_halueval_judge_rejects_invented_names_and_numbers(
