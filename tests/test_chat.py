@@ -8,6 +8,7 @@ import os
 import pty
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -269,6 +270,9 @@ def test_interactive_chat_in_a_terminal(indexed: list[str], tmp_path: Path) -> N
     history_file = tmp_path / "history"
     pid, fd = pty.fork()
     if pid == 0:  # the child: `qa chat` on a terminal
+        # A shell starts a background job with SIGINT ignored, and an ignored signal stays ignored across exec
+        # (Python then installs no KeyboardInterrupt handler): a terminal's Ctrl-C must reach the chat.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.execve(
             sys.executable,
             [sys.executable, "-m", "qa.cli", "chat", *indexed, "--history-file", str(history_file)],
