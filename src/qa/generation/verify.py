@@ -175,23 +175,17 @@ def lacks(sentence: str, passage: str, context: Context = NO_CONTEXT) -> list[st
     new = new_words(sentence, passage_terms | context.terms)
     if len(new) > MAX_NEW_WORDS:
         missing.append("the words " + ", ".join(f"'{w}'" for w in new))
-    if context.question and not _adds_to(sentence, context, passage_terms, passage_numbers):
+    # Something of the passage's that the question does not already say: a content word or a number.
+    own_terms = set(lexical.content_terms(sentence)) - context.terms
+    if context.question and not (own_terms & passage_terms or stated & passage_numbers):
         missing.append("an answer beyond the question")
     return missing
-
-
-def _adds_to(sentence: str, context: Context, passage_terms: set[str], passage_numbers: set[str]) -> bool:
-    """Whether the sentence states something of the passage's that its question does not already say."""
-    terms = set(lexical.content_terms(sentence)) - context.terms
-    return bool(terms & passage_terms) or bool(
-        (lexical.numbers(sentence) - context.numbers) & passage_numbers
-    )
 
 
 def new_words(sentence: str, known: set[str]) -> list[str]:
     """The sentence's content words (as written, stemmed to compare) that are not `known` (stemmed terms).
 
-    Numbers are left out: `support` checks them on their own, as written ("1,033.9")."""
+    Numbers are left out: `lacks` checks them on their own, as written ("1,033.9")."""
     out: dict[str, str] = {}
     for word in lexical.words(sentence):
         term = lexical.content_terms(word)
