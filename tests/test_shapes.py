@@ -116,6 +116,27 @@ def test_the_shape_comes_from_the_wording(question: str, shape: Shape) -> None:
     assert shapes.intent_of(question).shape is shape
 
 
+@pytest.mark.parametrize(
+    ("question", "whole"),
+    [
+        ("What is the report about?", True),
+        ("Summarise the article on the harbour.", True),
+        ("Give me the main points of the news story about the berth.", True),
+        ("What does this report say?", True),
+        ("Summarise it.", True),
+        # A part of the document, or what it says on one topic: read from the sentences that match.
+        ("Summarise the discussion section of the report.", False),
+        ("What are the main findings of the report?", False),
+        ("What does the report say about leaks?", False),
+        # No document named or pointed at: a summary of a topic, across documents.
+        ("Give me a summary of the leaks in Northfield.", False),
+    ],
+)
+def test_a_summary_of_a_whole_document_is_told_from_one_of_a_part(question: str, whole: bool) -> None:
+    intent = shapes.intent_of(question)
+    assert intent.shape is Shape.SUMMARY and intent.whole is whole
+
+
 def test_comparison_sides_and_event_dates() -> None:
     assert shapes.intent_of("How does the harbour's cargo compare with the airport's?").sides == (
         "the harbour's cargo",

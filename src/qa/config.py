@@ -218,6 +218,13 @@ class Settings:
     # Reader answers are one to three sentences (a list a few more); a model that rambles past this is cut
     # off, and the cut sentence is verified like the rest.
     reader_max_tokens: int = 128
+    # A summary of a whole document (qa.summaries): the reader reads up to this many tokens of the document's
+    # central sentences and writes up to `summary_sentences` sentences in `summary_max_tokens`, once per
+    # document; the text is cached by the document's content (QA_SUMMARY_TOKENS; 0 reads such questions like
+    # any other, from the sentences that match them).
+    summary_prompt_tokens: int = 720
+    summary_sentences: int = 5
+    summary_max_tokens: int = 256
     # The auto reader abstains when the local model gives its "not found" reply at least this probability as
     # its opening, even if it then answers (QA_READER_DOUBT; 1 leaves it to what the model writes). Fitted on
     # the halves of eval/questions.jsonl: 0.175 and 0.125; on SQuAD 2.0 both cost answers, 0.2 cost none

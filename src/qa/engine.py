@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from qa import answering
+from qa import answering, summaries
 from qa.condense import Turn, condense
 from qa.config import Backend, RetrievalMode, Settings
 from qa.embedding import Embedder, make_embedder
@@ -67,6 +67,8 @@ class QA:
         )
         self._reload_lock = threading.Lock()
         self._refused = ""  # a newer generation that failed to open: not retried until CURRENT moves again
+        # Document summaries the local model wrote, kept by the documents' content (qa.summaries).
+        self._summaries = summaries.SummaryShelf(settings.index_dir / summaries.SHELF_FILE)
 
     @property
     def store(self) -> VectorStore:
@@ -250,6 +252,18 @@ class QA:
         rest by score."""
         from qa import generation
 
+        if analysis.intent.whole and analysis.target and self.settings.summary_prompt_tokens:
+            return summaries.read_summary(
+                question,
+                query,
+                analysis,
+                self._store,
+                self.settings,
+                self.embedder,
+                extractive,
+                self._summaries,
+                lambda: self.generator(Backend.AUTO),
+            )
         generator, problem = self.generator(Backend.AUTO)
         _, quoted = answering.chosen(analysis, self.settings.abstain, self.settings.max_answer_sentences)
         first = {(c.hit.chunk_id, c.index) for c in quoted}

@@ -169,6 +169,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("llm_timeout_s", ("QA_LLM_TIMEOUT",), _seconds),
     Option("reader_prompt_tokens", ("QA_READER_TOKENS",), _whole),
     Option("reader_doubt", ("QA_READER_DOUBT",), _share),
+    Option("summary_prompt_tokens", ("QA_SUMMARY_TOKENS",), _whole),
     Option("llm_prompt_lookup", ("QA_LLM_PROMPT_LOOKUP",), _whole),
     # The bounds on reading (README, "File formats" and "Security"); a change re-reads every file.
     Option("reading.ocr", ("QA_OCR",), _on_off),

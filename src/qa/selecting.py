@@ -121,10 +121,12 @@ def section_of(cand: Candidate) -> str:
     return chunk.heading
 
 
-def select_summary(candidates: Sequence[Candidate], terms: QueryTerms, target: str) -> list[Candidate]:
-    """The target document's most central sentences. Edmundson's (1969) cues count too: a sentence under a
-    heading the question names or that announces a summary ("Key findings", "Conclusion"), words of the
-    title, and the lead (a news story's first sentences are its summary)."""
+def select_summary(
+    candidates: Sequence[Candidate], terms: QueryTerms, target: str, count: int = tuning.SUMMARY_SENTENCES
+) -> list[Candidate]:
+    """The target document's `count` most central sentences, in document order. Edmundson's (1969) cues
+    count too: a sentence under a heading the question names or that announces a summary ("Key findings",
+    "Conclusion"), words of the title, and the lead (a news story's first sentences are its summary)."""
     pool = [
         c
         for c in candidates
@@ -156,7 +158,7 @@ def select_summary(candidates: Sequence[Candidate], terms: QueryTerms, target: s
     for cand in sorted(pool, key=value, reverse=True):
         if not redundant(cand, chosen):
             chosen.append(cand)
-        if len(chosen) >= tuning.SUMMARY_SENTENCES:
+        if len(chosen) >= count:
             break
     return _in_order(chosen)
 

@@ -46,6 +46,7 @@ class Intent:
         frozenset()
     )  # stemmed words that ask for the shape ("main points"), not its subject
     asks_maker: bool = False  # DOCUMENT: who wrote or published it
+    whole: bool = False  # SUMMARY: of a whole named document, not of a part of it or of one topic in it
 
 
 # (year, month, day), any of them None: "in 2010" is (2010, None, None), "on January 20" (None, 1, 20).
@@ -149,6 +150,28 @@ _ABOUT_Q = re.compile(
     r"conclude|find|show)\b",
     re.IGNORECASE,
 )
+# A summary of a whole document ("Summarise the article on X", "What is the poster about?", "What does this
+# report say?"): written once per document and cached (qa.summaries). Not one of a part ("the discussion
+# section", "the main findings") or of what a document says on a topic ("What does the overview say about
+# Y?"): those are read like other questions, from the sentences that match them.
+_WHOLE_CUE = re.compile(
+    r"\b(?:summar(?:y|ise|ize)|sum up|gist|tl;?dr|in (?:a )?(?:nutshell|brief)"
+    r"|(?:main|key|principal|central) (?:points?|ideas?|messages?|takeaways?)|overview of)\b"
+    r"|^\s*what(?:'s| is| are| was)\s+(?:the |this |that )?[^?]{0,80}\babout\s*\??\s*$"
+    r"|^\s*what does (?:the |this |that )?[\w\s'’-]{0,60}?\b(?:say|report|describe|discuss|cover)\s*\??\s*$",
+    re.IGNORECASE,
+)
+_PART_WORDS = frozenset(
+    (
+        "section sections part parts chapter chapters paragraph paragraphs page pages slide slides figure "
+        "figures table tables introduction conclusion conclusions discussion findings results method methods "
+        "methodology abstract appendix"
+    ).split()
+)
+_ON_TOPIC = re.compile(
+    r"\b(?:does|did|do)\b[^?]*?\b(?:say|report|write|state|tell)\s+(?:us\s+)?(?:about|on|regarding)\b",
+    re.IGNORECASE,
+)
 # Words that point at a document without naming its kind.
 _DOCUMENT_REFERENCE = frozenset({"document", "documents", "file", "files", "source", "sources", "it", "this"})
 _MAKER_Q = re.compile(
@@ -193,7 +216,13 @@ def intent_of(question: str) -> Intent:
     summary = _SUMMARY_Q.search(question) or (_ABOUT_Q.search(question) if kind_words else None)
     if summary:
         frame = frozenset(lexical.stem_words([*lexical.words(summary.group()), *kind_words]))
-        return Intent(Shape.SUMMARY, kind_words=kind_words, frame=frame)
+        whole = (
+            names_document
+            and bool(_WHOLE_CUE.search(question))
+            and not _PART_WORDS & set(lexical.words(question))
+            and not _ON_TOPIC.search(question)
+        )
+        return Intent(Shape.SUMMARY, kind_words=kind_words, frame=frame, whole=whole)
     if _EVENT_Q.search(question):
         dates = tuple(sorted(dates_in(question), key=str))
         if dates:

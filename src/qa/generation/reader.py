@@ -14,7 +14,8 @@ Two flows share the streaming and the checks:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 from qa import lexical
 from qa.config import Backend, Settings
@@ -141,6 +142,15 @@ def reader_messages(
     return passages, build_messages(query, passages, settings.max_answer_sentences, READER_SYSTEM_PROMPT)
 
 
+@dataclass(frozen=True)
+class Reading:
+    """What the model wrote and the numbered passages it read: enough to verify it again without the model
+    (a document's summary is written once and kept, `qa.summaries`)."""
+
+    text: str
+    passages: tuple[PromptPassage, ...]
+
+
 def read(
     question: str,
     query: str,
@@ -152,14 +162,23 @@ def read(
     generator: Generator | None,
     problem: str = "",
     literal: bool = False,
+    request: str = "",
+    reuse: Reading | None = None,
+    keep: Callable[[Reading], None] | None = None,
 ) -> Iterator[StreamEvent]:
     """The auto backend: the local model reads the best evidence sentences; its answer is verified.
 
     Yields the text as it streams, then the final Answer: the verified answer, an abstention, or (when the
     model is missing, busy or fails) the extractive answer with a one-line notice. `literal`: the extractive
     answer quotes sentences that match the question literally (the date an event question asks about), so
-    the model's "not found" does not overrule it.
+    the model's "not found" does not overrule it. `request`: what the model is asked, when not the query
+    (the answer is verified as an answer to both: its words are the user's or the request's). `reuse`: an
+    earlier reading to verify instead of asking the model; `keep` is given each new reading that is an answer.
     """
+    asked = f"{query} {request}" if request else query
+    if reuse is not None:
+        yield from _conclude(question, query, asked, hits, reuse, [], settings, embedder, extractive, literal)
+        return
     if generator is None:
         yield _fallback(
             extractive, f"{problem}; this answer quotes the documents instead." if problem else ""
@@ -171,7 +190,7 @@ def read(
     parts: list[str] = []
     doubts: list[float] = []
     try:
-        passages, messages = reader_messages(query, focus, generator, settings, embedder)
+        passages, messages = reader_messages(request or query, focus, generator, settings, embedder)
         for piece in _stream_text(generator, messages, parts, settings.reader_max_tokens, doubts):
             yield StreamEvent(piece)
     except GenerationBusy as exc:
@@ -186,7 +205,29 @@ def read(
         reason = f"{type(exc).__name__}: {exc}"[:200]
         yield _fallback(extractive, f"The local model failed ({reason}); this answer quotes the documents.")
         return
-    text = "".join(parts).strip()
+    reading = Reading("".join(parts).strip(), tuple(passages))
+    if keep is not None and split_answer(reading.text) and not is_not_found(reading.text):
+        keep(reading)
+    yield from _conclude(
+        question, query, asked, hits, reading, doubts, settings, embedder, extractive, literal
+    )
+
+
+def _conclude(
+    question: str,
+    query: str,
+    asked: str,
+    hits: Sequence[Hit],
+    reading: Reading,
+    doubts: list[float],
+    settings: Settings,
+    embedder: Embedder,
+    extractive: Answer,
+    literal: bool,
+) -> Iterator[StreamEvent]:
+    """The reader's final Answer from what the model wrote: verified (as an answer to `asked`), an
+    abstention, or the quote."""
+    text, passages = reading.text, reading.passages
     declined = not split_answer(text) or is_not_found(text)
     quote_stands = literal and not extractive.abstained
     # The greedy answer says "not found" only when that reply is the likeliest opening; a model that gives
@@ -209,7 +250,7 @@ def read(
         yield StreamEvent("", _abstention(question, query, hits, reason, doubt))
         return
     body, citations, sentences = verify(
-        text, passages, embedder, settings.verify_min_support, drop_unsupported=True, question=query
+        text, passages, embedder, settings.verify_min_support, drop_unsupported=True, question=asked
     )
     if not citations:
         if not extractive.abstained:

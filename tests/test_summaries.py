@@ -1,0 +1,140 @@
+"""Summaries of whole documents (qa.summaries): written once by the model from the document's central
+sentences, kept by the document's content, verified against each question that shows them.
+
+An echoing generator stands in for the local model: it answers with the first sentence of the first passage
+it is shown, cited, so its answer is supported whatever the passages are.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from qa.config import Backend, Settings
+from qa.engine import QA
+from qa.indexing import build_index
+from qa.summaries import SHELF_FILE, SummaryShelf, request_for
+from qa.types import NOT_FOUND
+from tests.conftest import FakeEmbedder
+
+POSTER = "hk-asean-trade-imbalance-poster.md"
+POSTER_TITLE = "Not as It Seems: The HK–ASEAN Trade Imbalance"
+
+
+class EchoGenerator:
+    """Replies with passage [1]'s first sentence and "[1]" (or with `reply`); keeps every prompt."""
+
+    def __init__(self, reply: str = "") -> None:
+        self.reply = reply
+        self.prompts: list[list[dict[str, str]]] = []
+
+    def stream(self, messages: list[dict[str, str]]) -> Iterator[str]:
+        self.prompts.append(messages)
+        if self.reply:
+            yield self.reply
+            return
+        passage = messages[-1]["content"].split("[1] ", 1)[1].split("\n", 2)[1]
+        first = re.split(r"(?<=[.!?])\s", passage)[0]
+        yield f"{first} [1]"
+
+
+@pytest.fixture
+def indexed(fake_settings: Settings, fake_embedder: FakeEmbedder) -> Settings:
+    build_index(fake_settings, fake_embedder)
+    return fake_settings
+
+
+def _question_asked(prompt: list[dict[str, str]]) -> str:
+    return prompt[-1]["content"].rsplit("Question: ", 1)[1]
+
+
+def test_a_whole_document_summary_is_written_once_from_that_document_and_kept(
+    indexed: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    generator = EchoGenerator()
+    qa = QA(indexed, embedder=fake_embedder, generator=generator)
+    first = qa.ask("What is the poster about?", backend=Backend.AUTO)
+    assert not first.abstained and first.backend == "auto"
+    assert len(generator.prompts) == 1
+    # The model is asked the fixed request, not the user's words, and reads the poster alone.
+    assert _question_asked(generator.prompts[0]) == request_for(POSTER_TITLE, "research poster")
+    assert {c.source for c in first.citations} == {POSTER}
+    written = first.answer.split(" [1]")[0]
+    assert written.strip("- ") in first.citations[0].quote  # cited to the exact sentence it restates
+    # Asked another way, even by a new process over the same index: verified again, the model not asked.
+    again = QA(indexed, embedder=fake_embedder, generator=generator)
+    second = again.ask("Summarise the research poster.", backend=Backend.AUTO)
+    assert len(generator.prompts) == 1
+    assert second.answer.startswith(written) and second.citations[0].quote == first.citations[0].quote
+    assert (indexed.index_dir / SHELF_FILE).is_file()
+
+
+def test_an_edited_document_gets_a_new_summary(indexed: Settings, fake_embedder: FakeEmbedder) -> None:
+    generator = EchoGenerator()
+    QA(indexed, embedder=fake_embedder, generator=generator).ask(
+        "What is the poster about?", backend=Backend.AUTO
+    )
+    poster = indexed.corpus_dir / POSTER
+    poster.write_text(
+        poster.read_text(encoding="utf-8") + "\n\nA late note on shipping volumes.\n", encoding="utf-8"
+    )
+    build_index(indexed, fake_embedder)
+    QA(indexed, embedder=fake_embedder, generator=generator).ask(
+        "What is the poster about?", backend=Backend.AUTO
+    )
+    assert len(generator.prompts) == 2
+
+
+def test_a_part_or_a_topic_of_a_document_is_read_like_any_question(
+    indexed: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    generator = EchoGenerator()
+    qa = QA(indexed, embedder=fake_embedder, generator=generator)
+    for question in (
+        "Summarise the discussion section of the poster.",
+        "What does the poster say about technology?",
+    ):
+        qa.ask(question, backend=Backend.AUTO)
+        assert _question_asked(generator.prompts[-1]) == question
+    assert not (indexed.index_dir / SHELF_FILE).exists()
+
+
+def test_summaries_can_be_turned_off(indexed: Settings, fake_embedder: FakeEmbedder) -> None:
+    generator = EchoGenerator()
+    qa = QA(indexed.replace(summary_prompt_tokens=0), embedder=fake_embedder, generator=generator)
+    qa.ask("What is the poster about?", backend=Backend.AUTO)
+    assert _question_asked(generator.prompts[0]) == "What is the poster about?"
+
+
+def test_a_declined_summary_is_not_kept(indexed: Settings, fake_embedder: FakeEmbedder) -> None:
+    generator = EchoGenerator(reply=NOT_FOUND)
+    qa = QA(indexed, embedder=fake_embedder, generator=generator)
+    assert qa.ask("What is the poster about?", backend=Backend.AUTO).abstained
+    qa.ask("What is the poster about?", backend=Backend.AUTO)
+    assert len(generator.prompts) == 2
+    assert not (indexed.index_dir / SHELF_FILE).exists()
+
+
+def test_an_unreadable_shelf_costs_only_a_new_summary(indexed: Settings, fake_embedder: FakeEmbedder) -> None:
+    shelf = indexed.index_dir / SHELF_FILE
+    shelf.write_text("{not json", encoding="utf-8")
+    generator = EchoGenerator()
+    answer = QA(indexed, embedder=fake_embedder, generator=generator).ask(
+        "What is the poster about?", backend=Backend.AUTO
+    )
+    assert not answer.abstained and len(generator.prompts) == 1
+    assert len(json.loads(shelf.read_text(encoding="utf-8"))["entries"]) == 1
+
+
+def test_a_kept_summary_over_chunks_that_changed_is_written_again(tmp_path: Path) -> None:
+    shelf = SummaryShelf(tmp_path / SHELF_FILE)
+    (tmp_path / SHELF_FILE).write_text(
+        json.dumps({"version": 1, "entries": {"k": {"text": "x [1]", "passages": [[7, [0]]]}}}),
+        encoding="utf-8",
+    )
+    assert shelf.get("k", []) is None  # its chunk is not there: no reading, so the model writes it again
+    assert shelf.get("missing", []) is None
