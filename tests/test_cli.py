@@ -42,6 +42,11 @@ def test_version_and_the_chat_command_are_listed() -> None:
     assert "chat" in _qa("--help").stdout
 
 
+def test_summaries_need_a_run_that_writes(tmp_path: Path) -> None:
+    out = _qa("index", "--dry-run", "--summaries", "--corpus", str(CORPUS), "--index", str(tmp_path))
+    assert out.returncode == 2 and "--dry-run writes nothing" in out.stderr and "Traceback" not in out.stderr
+
+
 def test_dry_run_and_watch_do_not_go_together(tmp_path: Path) -> None:
     out = _qa("index", "--dry-run", "--watch", "--corpus", str(CORPUS), "--index", str(tmp_path))
     assert out.returncode == 2 and "--dry-run and --watch" in out.stderr

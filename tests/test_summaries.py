@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from qa.config import Backend, Settings
-from qa.engine import QA
+from qa.engine import QA, SummariesUnavailable
+from qa.generation import GenerationError
 from qa.indexing import build_index
 from qa.summaries import SHELF_FILE, SummaryShelf, request_for
 from qa.types import NOT_FOUND
@@ -138,3 +139,46 @@ def test_a_kept_summary_over_chunks_that_changed_is_written_again(tmp_path: Path
     )
     assert shelf.get("k", []) is None  # its chunk is not there: no reading, so the model writes it again
     assert shelf.get("missing", []) is None
+
+
+class FailingOnce(EchoGenerator):
+    """Fails on its second call, as a model that runs out of context on one long document would."""
+
+    def stream(self, messages: list[dict[str, str]]) -> Iterator[str]:
+        if len(self.prompts) == 1:
+            self.prompts.append(messages)
+            raise GenerationError("the prompt does not fit")
+        yield from super().stream(messages)
+
+
+def test_summaries_written_ahead_serve_the_questions_without_the_model(
+    indexed: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    generator = FailingOnce()
+    qa = QA(indexed, embedder=fake_embedder, generator=generator)
+    reports: list[tuple[int, int, str, str]] = []
+    assert qa.write_summaries(lambda *report: reports.append(report)) == 4  # 5 documents, one failed
+    assert [r[0] for r in reports] == [1, 2, 3, 4, 5] and {r[1] for r in reports} == {5}
+    assert sum("failed (the prompt does not fit)" in r[3] for r in reports) == 1
+    assert qa.write_summaries(lambda *report: reports.append(report)) == 1  # only the failed one is left
+    asked = len(generator.prompts)
+    answer = qa.ask("What is the poster about?", backend=Backend.AUTO)
+    assert not answer.abstained and len(generator.prompts) == asked
+
+
+def test_summaries_ahead_need_the_local_model(
+    indexed: Settings, fake_embedder: FakeEmbedder, tmp_path: Path
+) -> None:
+    qa = QA(indexed.replace(llm_model_dir=tmp_path / "no-models"), embedder=fake_embedder)
+    with pytest.raises(SummariesUnavailable, match="need the local model"):
+        qa.write_summaries(lambda *report: None)
+
+
+def test_no_summary_is_written_of_a_document_that_lacks_the_subject_asked(
+    indexed: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    generator = EchoGenerator()
+    qa = QA(indexed, embedder=fake_embedder, generator=generator)
+    answer = qa.ask("Summarise the article on the ASEAN-India trade agreement.", backend=Backend.AUTO)
+    assert "India" in answer.reason or all("India" in _question_asked(p) for p in generator.prompts)
+    assert not (indexed.index_dir / SHELF_FILE).exists()

@@ -21,6 +21,7 @@ from qa.options import add_flag, flag_values
 
 if TYPE_CHECKING:
     from qa.config import Settings
+    from qa.embedding import Embedder
     from qa.eval_types import EvalRun
 
 EXIT_USAGE = 2
@@ -75,6 +76,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--watch", action="store_true", help="keep watching the corpus and re-index on change")
     p.add_argument(
         "--dry-run", action="store_true", help="list what would be added, updated and removed; embed nothing"
+    )
+    p.add_argument(
+        "--summaries",
+        action="store_true",
+        help="also have the local model summarise each document now (else on the first question about it)",
     )
     p.set_defaults(func=cmd_index)
 
@@ -153,8 +159,12 @@ def cmd_index(args: argparse.Namespace) -> int:
     embedder = lazy_embedder(settings)  # loads the model only if something needs embedding
     if args.dry_run and args.watch:
         raise UsageError("--dry-run and --watch do not go together: run one, then the other.")
+    if args.dry_run and args.summaries:
+        raise UsageError("--dry-run writes nothing, so it cannot write summaries: drop one of them.")
     summary = build_index(settings, embedder, rebuild=args.rebuild, dry_run=args.dry_run)
     _print_summary(summary.to_json() if args.json else summary.describe(), args.json)
+    if args.summaries:
+        _write_summaries(settings, embedder)
     if args.watch:
         from watchfiles import watch
 
@@ -163,6 +173,16 @@ def cmd_index(args: argparse.Namespace) -> int:
             summary = build_index(settings, embedder)
             _print_summary(summary.to_json() if args.json else summary.describe(), args.json)
     return 0
+
+
+def _write_summaries(settings: Settings, embedder: Embedder) -> None:
+    from qa.engine import QA
+
+    def report(i: int, n: int, title: str, outcome: str) -> None:
+        print(f"qa index: summary {i}/{n}: {title[:60]}: {outcome}", file=sys.stderr, flush=True)
+
+    written = QA(settings, embedder=embedder).write_summaries(report)
+    print(f"qa index: {written} document summar{'y' if written == 1 else 'ies'} written", file=sys.stderr)
 
 
 def _print_summary(summary: dict[str, Any] | str, as_json: bool) -> None:

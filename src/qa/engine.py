@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -17,6 +17,7 @@ from qa import answering, summaries
 from qa.condense import Turn, condense
 from qa.config import Backend, RetrievalMode, Settings
 from qa.embedding import Embedder, make_embedder
+from qa.errors import QAError
 from qa.indexing import IndexSummary, ProgressHandler, SkipHandler, build_index
 from qa.questions import clean_question
 from qa.retrieval import for_answering, retrieve
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
     from qa.generation import Generator
 
 log = logging.getLogger(__name__)
+
+
+class SummariesUnavailable(QAError):
+    """Document summaries were asked for ahead of time, but the local model cannot be used."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,33 @@ class QA:
         except generation.GenerationError as exc:
             return str(exc)
         return ""
+
+    def write_summaries(self, report: Callable[[int, int, str, str], None]) -> int:
+        """Write the summary of every indexed document that has none kept (`qa index --summaries`), so no
+        question waits for one; `report(i, n, title, outcome)` after each. Returns how many were written.
+        One document the model fails on is reported and skipped."""
+        from qa import generation
+
+        generator, problem = self.generator(Backend.AUTO)
+        if generator is None:
+            raise SummariesUnavailable(
+                f"Cannot write document summaries: {problem}. They need the local model (make install)."
+            )
+        documents = self._store.manifest.documents
+        written = 0
+        for i, (path, record) in enumerate(documents.items(), start=1):
+            started = time.perf_counter()
+            try:
+                wrote = summaries.write_summary(
+                    self._store, path, self.settings, self.embedder, self._summaries, generator
+                )
+            except generation.GenerationError as exc:
+                report(i, len(documents), record.title, f"failed ({exc})")
+                continue
+            written += wrote
+            outcome = f"written in {time.perf_counter() - started:.0f} s" if wrote else "kept already"
+            report(i, len(documents), record.title, outcome)
+        return written
 
     def reload_if_changed(self) -> bool:
         """Pick up an index written since we loaded (by `qa index` in a shell, or the app's rebuild).
@@ -252,7 +284,10 @@ class QA:
         rest by score."""
         from qa import generation
 
-        if analysis.intent.whole and analysis.target and self.settings.summary_prompt_tokens:
+        # A summary of the whole document, unless the extractive answerer found the subject the question
+        # gives it missing from that document ("the article on the ASEAN-India agreement").
+        whole = analysis.intent.whole and analysis.target and not extractive.abstained
+        if whole and self.settings.summary_prompt_tokens:
             return summaries.read_summary(
                 question,
                 query,

@@ -26,6 +26,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -159,6 +160,47 @@ class SummaryShelf:
                 tmp.unlink(missing_ok=True)
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What a document's summary is read from, and the key it is kept under."""
+
+    key: str
+    request: str
+    hits: list[Hit]  # the document's chunks, in document order
+    focus: list[Focus]  # its central sentences
+
+
+def plan(store: VectorStore, path: str, settings: Settings, embedder: Embedder) -> Plan:
+    from qa.generation.prompts import READER_SYSTEM_PROMPT
+
+    record = store.manifest.documents[path]
+    request = request_for(record.title, str(record.origin.get("kind") or ""))
+    key = summary_key(record.sha256, settings, request, READER_SYSTEM_PROMPT)
+    hits, focus = document_chunks(store, path, embedder)
+    return Plan(key, request, hits, focus)
+
+
+def write_summary(
+    store: VectorStore,
+    path: str,
+    settings: Settings,
+    embedder: Embedder,
+    shelf: SummaryShelf,
+    generator: Generator,
+) -> bool:
+    """Write and keep the summary of one document ahead of any question (`qa index --summaries`); False
+    when one is kept already or the model wrote no answer. Raises GenerationError when the model fails."""
+    from qa.generation.reader import reading_of
+
+    summary = plan(store, path, settings, embedder)
+    if not summary.focus or shelf.get(summary.key, summary.hits) is not None:
+        return False
+    reading = reading_of(summary.request, summary.focus, generator, summary_settings(settings), embedder)
+    if reading.answers:
+        shelf.put(summary.key, reading, summary.hits)
+    return reading.answers
+
+
 def read_summary(
     question: str,
     query: str,
@@ -173,27 +215,22 @@ def read_summary(
     """The auto reader's events for a question about the whole of `analysis.target`: its kept summary,
     verified against the question, or one written now (streamed, then kept)."""
     from qa.generation import read
-    from qa.generation.prompts import READER_SYSTEM_PROMPT
 
-    path = analysis.target
-    assert path is not None  # the caller asks only about a target document
-    record = store.manifest.documents[path]
-    request = request_for(record.title, str(record.origin.get("kind") or ""))
-    key = summary_key(record.sha256, settings, request, READER_SYSTEM_PROMPT)
-    hits, focus = document_chunks(store, path, embedder)
-    kept = shelf.get(key, hits)
+    assert analysis.target is not None  # the caller asks only about a target document
+    summary = plan(store, analysis.target, settings, embedder)
+    kept = shelf.get(summary.key, summary.hits)
     model, problem = (None, "") if kept is not None else generator()
     yield from read(
         question,
         query,
         analysis.hits,
-        focus,
+        summary.focus,
         summary_settings(settings),
         embedder,
         extractive,
         model,
         problem,
-        request=request,
+        request=summary.request,
         reuse=kept,
-        keep=lambda reading: shelf.put(key, reading, hits),
+        keep=lambda reading: shelf.put(summary.key, reading, summary.hits),
     )

@@ -150,6 +150,23 @@ class Reading:
     text: str
     passages: tuple[PromptPassage, ...]
 
+    @property
+    def answers(self) -> bool:
+        """Whether the model wrote an answer (not nothing, not its "not found" reply)."""
+        return bool(split_answer(self.text)) and not is_not_found(self.text)
+
+
+def reading_of(
+    request: str, focus: Sequence[Focus], generator: Generator, settings: Settings, embedder: Embedder
+) -> Reading:
+    """What the model writes for `request` from `focus`, whole (not streamed, not verified): a reading kept
+    ahead of any question (`qa index --summaries`). Raises GenerationError when the model fails."""
+    passages, messages = reader_messages(request, focus, generator, settings, embedder)
+    parts: list[str] = []
+    for _ in _stream_text(generator, messages, parts, settings.reader_max_tokens):
+        pass
+    return Reading("".join(parts).strip(), tuple(passages))
+
 
 def read(
     question: str,
@@ -206,7 +223,7 @@ def read(
         yield _fallback(extractive, f"The local model failed ({reason}); this answer quotes the documents.")
         return
     reading = Reading("".join(parts).strip(), tuple(passages))
-    if keep is not None and split_answer(reading.text) and not is_not_found(reading.text):
+    if keep is not None and reading.answers:
         keep(reading)
     yield from _conclude(
         question, query, asked, hits, reading, doubts, settings, embedder, extractive, literal
