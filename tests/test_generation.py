@@ -477,9 +477,9 @@ def test_how_a_document_puts_a_claim_is_not_part_of_the_claim() -> None:
     assert lacks(f"The poster also notes that {claim}", passage) == []
     assert lacks(f"It also highlights that {claim}", passage) == []
     # What follows is still checked word by word: two words of its own fail it, as before.
-    assert lacks("It also highlights that HK holds a shrinking, fragile position in ASEAN's trade.", passage) == [
-        "the words 'shrinking', 'fragile'"
-    ]
+    assert lacks(
+        "It also highlights that HK holds a shrinking, fragile position in ASEAN's trade.", passage
+    ) == ["the words 'shrinking', 'fragile'"]
 
 
 def test_an_answer_that_only_restates_its_question_is_not_supported() -> None:
