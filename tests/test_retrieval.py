@@ -6,7 +6,7 @@ import numpy as np
 
 from qa.config import RetrievalMode, Settings
 from qa.indexing import build_index
-from qa.retrieval import is_near_duplicate, retrieve, rrf_fuse
+from qa.retrieval import Hit, for_answering, is_near_duplicate, retrieve, rrf_fuse
 from qa.stores import Manifest
 from qa.stores.faiss import Store
 from tests.conftest import FakeEmbedder, make_chunk
@@ -61,3 +61,36 @@ def test_hits_are_unique_and_ranked(fake_settings: Settings, fake_embedder: Fake
     assert len({h.chunk_id for h in hits}) == 5
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert any("AHKFTA" in h.chunk.text for h in hits)
+
+
+def test_each_side_of_a_comparison_is_retrieved_on_its_own(
+    fake_settings: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    build_index(fake_settings, fake_embedder)
+    store = Store.load(fake_settings.index_dir)
+    question = "How does ASEAN's trade with Hong Kong, China compare with its trade with China in 2024?"
+    vector = fake_embedder.embed([question])[0]
+    hits = retrieve(store, question, vector, top_k=2)
+    searched: list[str] = []
+
+    def search(side: str) -> list[Hit]:
+        searched.append(side)
+        return retrieve(store, side, fake_embedder.embed([side])[0], top_k=3)
+
+    found = for_answering(store, question, question, vector, hits, search)
+    assert searched == ["ASEAN's trade with Hong Kong, China", "its trade with China in 2024"]
+    added = found.hits[len(hits) :]
+    assert found.hits[: len(hits)] == tuple(hits) and added  # after the question's own, ranked by nothing
+    assert len({h.chunk_id for h in found.hits}) == len(found.hits)
+    assert all(h.score == 0.0 and h.dense_rank is None and h.bm25_rank is None for h in added)
+    assert all(h.dense_score == float(store.vector(h.chunk_id) @ vector) for h in added)
+    # Any other shape of question reads no side.
+    for_answering(
+        store,
+        "When did the AHKFTA enter into force?",
+        "When did the AHKFTA enter into force?",
+        vector,
+        hits,
+        search,
+    )
+    assert len(searched) == 2

@@ -142,6 +142,12 @@ def test_comparison_sides_and_event_dates() -> None:
         "the harbour's cargo",
         "the airport's",
     )
+    # "compare with" right after the verb is not "Compare X with Y": X is the subject before it.
+    assert shapes.intent_of("How does the harbour's cargo compare with its cargo in 2020?").sides == (
+        "the harbour's cargo",
+        "its cargo in 2020",
+    )
+    assert shapes.intent_of("Compare the harbour with the airport.").sides == ("the harbour", "the airport")
     assert shapes.intent_of("What happened on March 4, 2024?").dates == ((2024, 3, 4),)
     assert shapes.dates_in("on 7-10 March 2013 and in May 2025, then 2010") == {
         *((2013, 3, day) for day in (7, 8, 9, 10)),  # each day of the range

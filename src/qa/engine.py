@@ -13,14 +13,14 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from qa import answering, summaries
+from qa import answering, summaries, tuning
 from qa.condense import Turn, condense
 from qa.config import Backend, RetrievalMode, Settings
 from qa.embedding import Embedder, make_embedder
 from qa.errors import QAError
 from qa.indexing import IndexSummary, ProgressHandler, SkipHandler, build_index
 from qa.questions import clean_question
-from qa.retrieval import for_answering, retrieve
+from qa.retrieval import Hit, SideSearch, for_answering, retrieve
 from qa.shapes import Shape
 from qa.stores import IndexCorrupt, IndexMismatch, VectorStore, live_generation, open_store
 from qa.types import Answer, StreamEvent
@@ -110,6 +110,24 @@ class QA:
         except generation.GenerationError as exc:
             return str(exc)
         return ""
+
+    def side_search(self, mode: RetrievalMode | None = None) -> SideSearch:
+        """Retrieval for one side of a comparison (`retrieval.side_hits`), as the question's own is done."""
+        settings = self.settings
+
+        def search(text: str) -> list[Hit]:
+            vector = self.embedder.embed([text])[0]
+            return retrieve(
+                self._store,
+                text,
+                vector,
+                tuning.COMPARISON_SIDE_HITS,
+                settings.candidates,
+                settings.rrf_k,
+                mode or settings.retrieval_mode,
+            )
+
+        return search
 
     def write_summaries(self, report: Callable[[int, int, str, str], None]) -> int:
         """Write the summary of every indexed document that has none kept (`qa index --summaries`), so no
@@ -228,7 +246,7 @@ class QA:
         )
         retrieved = time.perf_counter()
         backend = backend or settings.backend
-        found = for_answering(store, question, query, query_vector, hits)
+        found = for_answering(store, question, query, query_vector, hits, self.side_search(mode))
         analysis = answering.analyse(question, query, found, query_vector)
         extractive = answering.answer_from(
             question, query, hits, analysis, settings.abstain, settings.max_answer_sentences

@@ -255,7 +255,7 @@ def by_type(outcomes: Sequence[Outcome]) -> dict[str, Scores]:
 def reanalysis(qa: QA, answer: Answer) -> Analysis:
     """Everything the extractive answerer measured for `answer` (its query and hits), recomputed."""
     vector = qa.embedder.embed([answer.query])[0]
-    retrieved = for_answering(qa.store, answer.question, answer.query, vector, answer.hits)
+    retrieved = for_answering(qa.store, answer.question, answer.query, vector, answer.hits, qa.side_search())
     return analyse(answer.question, answer.query, retrieved, vector)
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "CorpusStats",
     "Hit",
     "Retrieved",
+    "SideSearch",
     "corpus_stats",
     "document_hits",
     "for_answering",
@@ -188,14 +189,47 @@ class Retrieved:
     target: str | None = None  # the document a SUMMARY or DOCUMENT question is about
 
 
+# Retrieval for one side of a comparison: the side's text -> its best hits (the engine's, over the same index).
+SideSearch = Callable[[str], Sequence[Hit]]
+
+
+def side_hits(
+    store: VectorStore,
+    sides: Sequence[str],
+    query_vector: np.ndarray,
+    have: Sequence[Hit],
+    search: SideSearch,
+) -> list[Hit]:
+    """The chunks each side of a comparison retrieves on its own that the question did not. The question
+    reads closest to one side ("How does ASEAN's trade with Hong Kong, China compare with its trade with
+    China in 2024?" retrieves the first side's figures five times over), so the other side's sentence can
+    miss the top k. Ranked after every retrieved hit; compared with the question like the rest."""
+    taken = {h.chunk_id for h in have}
+    out: list[Hit] = []
+    for side in sides:
+        for hit in search(side):
+            if hit.chunk_id in taken:
+                continue
+            taken.add(hit.chunk_id)
+            cosine = float(store.vector(hit.chunk_id) @ query_vector)
+            out.append(Hit(hit.chunk_id, hit.chunk, 0.0, None, None, cosine, 0.0, hit.sentence_vectors))
+    return out
+
+
 def for_answering(
-    store: VectorStore, question: str, query: str, query_vector: np.ndarray, hits: Sequence[Hit]
+    store: VectorStore,
+    question: str,
+    query: str,
+    query_vector: np.ndarray,
+    hits: Sequence[Hit],
+    side_search: SideSearch | None = None,
 ) -> Retrieved:
     """The retrieved hits, with what the question's shape reads beyond them, for the answerer.
 
     A question about a whole document also reads that document's chunks beyond the retrieved ones: its
     card for "Who wrote the poster?", and up to `tuning.SUMMARY_MAX_CHUNKS` of its chunks for a summary. An
-    EVENT question reads the chunks BM25 finds that write its date."""
+    EVENT question reads the chunks BM25 finds that write its date; a COMPARISON, what `side_search` finds
+    for each side."""
     intent = shapes.intent_of(question)
     target = None
     hits = list(hits)
@@ -213,4 +247,6 @@ def for_answering(
 
         depth, limit = tuning.EVENT_DEPTH, tuning.EVENT_EXTRA_HITS
         hits += lexical_hits(store, query, query_vector, hits, dated, depth, limit)
+    if intent.shape is Shape.COMPARISON and side_search is not None:
+        hits += side_hits(store, intent.sides, query_vector, hits, side_search)
     return Retrieved(tuple(hits), corpus_stats(store), intent, target)

@@ -183,7 +183,8 @@ _COMPARISON_Q = re.compile(r"\b(?:compar\w*|versus|vs\.?|differ\w*|contrast\w*)\
 # The two sides, in the ways people ask: the first pattern that matches wins.
 _SIDES = (
     re.compile(r"\bdifferences? between (?P<a>.+?) and (?P<b>.+?)\??$", re.IGNORECASE),
-    re.compile(r"\bcompare (?P<a>.+?) (?:with|to|and|against) (?P<b>.+?)\??$", re.IGNORECASE),
+    # "Compare X with Y", not "How does X compare with Y" (the next pattern's: here X would be "with ...").
+    re.compile(r"\bcompare (?!with\b|to\b)(?P<a>.+?) (?:with|to|and|against) (?P<b>.+?)\??$", re.IGNORECASE),
     re.compile(
         r"^(?:how )?(?:does|did|do|is|are|was|were) (?P<a>.+?) compare(?:d)? (?:with|to) (?P<b>.+?)\??$", re.I
     ),
@@ -232,7 +233,7 @@ def intent_of(question: str) -> Intent:
         for pattern in _SIDES:
             m = pattern.search(text)
             if m:
-                sides = (m.group("a").strip(" ,"), m.group("b").strip(" ,?"))
+                sides = (m.group("a").strip(" ,"), m.group("b").strip(" ,?.!"))
                 if all(sides):
                     return Intent(Shape.COMPARISON, sides=sides, kind_words=kind_words)
     return Intent(Shape.FACT, kind_words=kind_words)

@@ -75,6 +75,7 @@ SUMMARY_MIN_COVERAGE = 0.5  # a summary's subject words, weighted: this share mu
 SUMMARY_MAX_CHUNKS = 30  # chunks of the target document read for a summary, beyond those retrieved
 COMPARISON_SENTENCES = 4
 COMPARISON_WINDOW = 0.35  # a side's sentence may score this far below the best sentence
+COMPARISON_SIDE_HITS = 2  # chunks retrieved for each side of a comparison on its own (retrieval.side_hits)
 REDUNDANT_COSINE = 0.88  # a sentence this close to one already chosen adds nothing (every shape, and FACT)
 EVENT_DEPTH = 30  # BM25 chunks searched for the sentences that write an event question's date
 EVENT_EXTRA_HITS = 3  # ... of which this many join the retrieved ones
