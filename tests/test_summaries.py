@@ -182,3 +182,20 @@ def test_no_summary_is_written_of_a_document_that_lacks_the_subject_asked(
     answer = qa.ask("Summarise the article on the ASEAN-India trade agreement.", backend=Backend.AUTO)
     assert "India" in answer.reason or all("India" in _question_asked(p) for p in generator.prompts)
     assert not (indexed.index_dir / SHELF_FILE).exists()
+
+
+def test_two_processes_keep_each_others_summaries(indexed: Settings, fake_embedder: FakeEmbedder) -> None:
+    """An app running while `qa index --summaries` writes: neither overwrites what the other kept."""
+    app_model = EchoGenerator()
+    app = QA(indexed, embedder=fake_embedder, generator=app_model)
+    app.ask("What is the poster about?", backend=Backend.AUTO)  # the app has read the shelf, and kept one
+    ahead = QA(indexed, embedder=fake_embedder, generator=EchoGenerator())
+    assert ahead.write_summaries(lambda *report: None) == 4  # the poster's was kept by the app
+    entries = json.loads((indexed.index_dir / SHELF_FILE).read_text(encoding="utf-8"))["entries"]
+    assert len(entries) == 5
+    generator = EchoGenerator()
+    later = QA(indexed, embedder=fake_embedder, generator=generator)
+    later.ask("Summarise the news article about Hainan.", backend=Backend.AUTO)
+    app.ask("What is the article on InvestHK about?", backend=Backend.AUTO)  # the app writes after the others
+    assert len(json.loads((indexed.index_dir / SHELF_FILE).read_text(encoding="utf-8"))["entries"]) == 5
+    assert generator.prompts == [] and len(app_model.prompts) == 1

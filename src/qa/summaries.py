@@ -76,6 +76,7 @@ def summary_key(sha256: str, settings: Settings, request: str, system_prompt: st
     the prompt and its budgets."""
     parts = [
         SUMMARY_VERSION,
+        SUMMARY_FOCUS,
         sha256,
         settings.chunker_fingerprint(),
         settings.llm_path or settings.llm_model,
@@ -105,15 +106,23 @@ def document_chunks(store: VectorStore, path: str, embedder: Embedder) -> tuple[
 class SummaryShelf:
     """Summaries kept in one JSON file: key -> the text and, per passage, its chunk's place in the document
     and the sentences it showed. Chunk ids change when the index is rebuilt; places in the document do not.
-    Safe for the threads of one server; a file that cannot be read or written only costs a new summary."""
+    Safe for the threads of one server; the file is read again when another process (`qa index
+    --summaries` beside a running app) has changed it, so neither loses the other's summaries. A file that
+    cannot be read or written only costs a new summary."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._entries: dict[str, Any] | None = None
+        self._entries: dict[str, Any] = {}
+        self._stamp: int | None = None  # the file's mtime when it was last read or written; None: not yet
 
     def _load(self) -> dict[str, Any]:
-        if self._entries is None:
+        try:
+            stamp = self.path.stat().st_mtime_ns
+        except OSError:
+            stamp = 0
+        if stamp != self._stamp:
+            self._stamp = stamp
             try:
                 data = json.loads(self.path.read_text(encoding="utf-8"))
                 self._entries = dict(data["entries"]) if data.get("version") == SUMMARY_VERSION else {}
@@ -155,6 +164,7 @@ class SummaryShelf:
             try:
                 tmp.write_text(json.dumps({"version": SUMMARY_VERSION, "entries": entries}), encoding="utf-8")
                 os.replace(tmp, self.path)
+                self._stamp = self.path.stat().st_mtime_ns
             except OSError as exc:
                 log.warning("qa: could not keep a document summary (%s); it will be written again", exc)
                 tmp.unlink(missing_ok=True)
