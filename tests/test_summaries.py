@@ -19,7 +19,7 @@ from qa.engine import QA, SummariesUnavailable
 from qa.generation import GenerationError
 from qa.indexing import build_index
 from qa.summaries import SHELF_FILE, SummaryShelf, request_for
-from qa.types import NOT_FOUND
+from qa.types import NOT_FOUND, Answer
 from tests.conftest import FakeEmbedder
 
 POSTER = "hk-asean-trade-imbalance-poster.md"
@@ -53,12 +53,16 @@ def _question_asked(prompt: list[dict[str, str]]) -> str:
     return prompt[-1]["content"].rsplit("Question: ", 1)[1]
 
 
+def _ask(settings: Settings, embedder: FakeEmbedder, question: str) -> tuple[Answer, EchoGenerator]:
+    """The auto answer to `question` from a new QA over the index, and the generator that stood in."""
+    generator = EchoGenerator()
+    return QA(settings, embedder=embedder, generator=generator).ask(question, backend=Backend.AUTO), generator
+
+
 def test_a_whole_document_summary_is_written_once_from_that_document_and_kept(
     indexed: Settings, fake_embedder: FakeEmbedder
 ) -> None:
-    generator = EchoGenerator()
-    qa = QA(indexed, embedder=fake_embedder, generator=generator)
-    first = qa.ask("What is the poster about?", backend=Backend.AUTO)
+    first, generator = _ask(indexed, fake_embedder, "What is the poster about?")
     assert not first.abstained and first.backend == "auto"
     assert len(generator.prompts) == 1
     # The model is asked the fixed request, not the user's words, and reads the poster alone.
@@ -177,9 +181,9 @@ def test_summaries_ahead_need_the_local_model(
 def test_no_summary_is_written_of_a_document_that_lacks_the_subject_asked(
     indexed: Settings, fake_embedder: FakeEmbedder
 ) -> None:
-    generator = EchoGenerator()
-    qa = QA(indexed, embedder=fake_embedder, generator=generator)
-    answer = qa.ask("Summarise the article on the ASEAN-India trade agreement.", backend=Backend.AUTO)
+    answer, generator = _ask(
+        indexed, fake_embedder, "Summarise the article on the ASEAN-India trade agreement."
+    )
     assert "India" in answer.reason or all("India" in _question_asked(p) for p in generator.prompts)
     assert not (indexed.index_dir / SHELF_FILE).exists()
 
