@@ -231,11 +231,8 @@ def split_sentences(doc: Document) -> list[Sentence]:
                 spans.append(span)
         texts = [flat[a:b] for a, b in spans]
         reference = _is_reference_block(texts)
-        # A caption's line is context as a whole: the splitter cuts "FIGURE 2. EXPORT DEPENDENCE ON HONG
-        # KONG: ..." after "FIGURE 2.", and the rest would read as a sentence of its own.
-        caption = bool(_CAPTION.match(flat)) and "\n" not in doc.text[block.start : block.end].strip()
         for (a, b), text in zip(spans, texts, strict=True):
-            context = reference or caption or _is_fragment(text) or bool(_CAPTION.match(text))
+            context = reference or _is_fragment(text) or bool(_CAPTION.match(text))
             sentences.append(Sentence(block.start + a, block.start + b, text, context=context))
     return sentences
 

@@ -321,7 +321,6 @@ class Settings:
             "max_chunk_tokens": self.max_chunk_tokens,
             "overlap_sentences": self.overlap_sentences,
             "min_section_tokens": self.min_section_tokens,
-            # 2: bibliography entries and captions are context; 3: document cards; 4: a caption's whole line
-            "chunker_version": 4,
+            "chunker_version": 3,  # 2: bibliography entries and captions are context; 3: document cards
             "reading": self.reading.fingerprint(),
         }
