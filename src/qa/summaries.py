@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from qa.answering import Analysis, query_terms, score_sentences
 from qa.config import Settings
 from qa.embedding import Embedder
@@ -89,18 +91,23 @@ def summary_key(sha256: str, settings: Settings, request: str, system_prompt: st
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def document_chunks(store: VectorStore, path: str, embedder: Embedder) -> tuple[list[Hit], list[Focus]]:
-    """The document's chunks (as hits, in document order) and its central sentences as the reader's focus,
-    chosen against its title: the same for every question."""
-    from qa.generation import Focus
-
+def document_chunks(store: VectorStore, path: str, embedder: Embedder) -> tuple[list[Hit], np.ndarray]:
+    """The document's chunks as hits, in document order, compared with its title; and the title's vector."""
     record = store.manifest.documents[path]
     title_vector = embedder.embed([record.title])[0]
-    hits = document_hits(store, path, title_vector, (), len(record.chunk_ids))
-    terms = query_terms(record.title, record.title, corpus_stats(store))
-    candidates = score_sentences(hits, record.title, title_vector, terms)
-    central = select_summary(candidates, terms, path, SUMMARY_FOCUS)
-    return hits, [Focus(c.hit, c.index) for c in central]
+    return document_hits(store, path, title_vector, (), len(record.chunk_ids)), title_vector
+
+
+def central_focus(store: VectorStore, plan: Plan) -> list[Focus]:
+    """The document's central sentences as the reader's focus, chosen against its title: the same for every
+    question. Only a summary being written needs them; a kept one carries its passages."""
+    from qa.generation import Focus
+
+    title = store.manifest.documents[plan.path].title
+    terms = query_terms(title, title, corpus_stats(store))
+    candidates = score_sentences(plan.hits, title, plan.title_vector, terms)
+    central = select_summary(candidates, terms, plan.path, SUMMARY_FOCUS)
+    return [Focus(c.hit, c.index) for c in central]
 
 
 class SummaryShelf:
@@ -172,12 +179,13 @@ class SummaryShelf:
 
 @dataclass(frozen=True)
 class Plan:
-    """What a document's summary is read from, and the key it is kept under."""
+    """A document's summary: the key it is kept under, what the model is asked, and the chunks it reads."""
 
+    path: str
     key: str
     request: str
     hits: list[Hit]  # the document's chunks, in document order
-    focus: list[Focus]  # its central sentences
+    title_vector: np.ndarray
 
 
 def plan(store: VectorStore, path: str, settings: Settings, embedder: Embedder) -> Plan:
@@ -186,8 +194,8 @@ def plan(store: VectorStore, path: str, settings: Settings, embedder: Embedder) 
     record = store.manifest.documents[path]
     request = request_for(record.title, str(record.origin.get("kind") or ""))
     key = summary_key(record.sha256, settings, request, READER_SYSTEM_PROMPT)
-    hits, focus = document_chunks(store, path, embedder)
-    return Plan(key, request, hits, focus)
+    hits, title_vector = document_chunks(store, path, embedder)
+    return Plan(path, key, request, hits, title_vector)
 
 
 def write_summary(
@@ -203,9 +211,12 @@ def write_summary(
     from qa.generation.reader import reading_of
 
     summary = plan(store, path, settings, embedder)
-    if not summary.focus or shelf.get(summary.key, summary.hits) is not None:
+    if shelf.get(summary.key, summary.hits) is not None:
         return False
-    reading = reading_of(summary.request, summary.focus, generator, summary_settings(settings), embedder)
+    focus = central_focus(store, summary)
+    if not focus:
+        return False
+    reading = reading_of(summary.request, focus, generator, summary_settings(settings), embedder)
     if reading.answers:
         shelf.put(summary.key, reading, summary.hits)
     return reading.answers
@@ -234,7 +245,7 @@ def read_summary(
         question,
         query,
         analysis.hits,
-        summary.focus,
+        [] if kept is not None else central_focus(store, summary),
         summary_settings(settings),
         embedder,
         extractive,

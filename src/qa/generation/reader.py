@@ -245,7 +245,7 @@ def _conclude(
     """The reader's final Answer from what the model wrote: verified (as an answer to `asked`), an
     abstention, or the quote."""
     text, passages = reading.text, reading.passages
-    declined = not split_answer(text) or is_not_found(text)
+    declined = not reading.answers
     quote_stands = literal and not extractive.abstained
     # The greedy answer says "not found" only when that reply is the likeliest opening; a model that gives
     # it a fair chance and answers anyway is guessing often enough (near misses: eval/README.md, "The
