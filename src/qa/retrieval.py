@@ -64,6 +64,14 @@ def _sentence_vectors(store: VectorStore, chunk_id: int) -> np.ndarray:
     return np.array(store.sentence_vectors[chunk_id])  # copied as it is stored: same dtype, same cosines
 
 
+def read_beyond(store: VectorStore, chunk_id: int, query_vector: np.ndarray, bm25_score: float = 0.0) -> Hit:
+    """A chunk read beyond the retrieved ones (a summary's document, an event's date, a comparison's side):
+    ranked after every retrieved hit (fused score 0, no rank of its own), compared with the question."""
+    cosine = float(store.vector(chunk_id) @ query_vector)
+    chunk = store.chunks[chunk_id]
+    return Hit(chunk_id, chunk, 0.0, None, None, cosine, bm25_score, _sentence_vectors(store, chunk_id))
+
+
 def is_near_duplicate(a: Chunk, b: Chunk, threshold: float = 0.6) -> bool:
     """Two chunks of one document sharing most of their characters, or two identical texts anywhere."""
     if a.doc_path == b.doc_path:
@@ -131,11 +139,9 @@ def document_hits(
     for cid in entry.chunk_ids:
         if cid in taken or cid not in store.chunks:
             continue
-        chunk = store.chunks[cid]
-        if only_card and chunk.heading != CARD_HEADING:
+        if only_card and store.chunks[cid].heading != CARD_HEADING:
             continue
-        cosine = float(store.vector(cid) @ query_vector)
-        out.append(Hit(cid, chunk, 0.0, None, None, cosine, 0.0, _sentence_vectors(store, cid)))
+        out.append(read_beyond(store, cid, query_vector))
         if len(out) >= limit:
             break
     return out
@@ -159,8 +165,7 @@ def lexical_hits(
         chunk = store.chunks.get(cid)
         if cid in taken or chunk is None or not keep(chunk):
             continue
-        cosine = float(store.vector(cid) @ query_vector)
-        out.append(Hit(cid, chunk, 0.0, None, None, cosine, score, _sentence_vectors(store, cid)))
+        out.append(read_beyond(store, cid, query_vector, score))
         if len(out) >= limit:
             break
     return out
@@ -211,8 +216,7 @@ def side_hits(
             if hit.chunk_id in taken:
                 continue
             taken.add(hit.chunk_id)
-            cosine = float(store.vector(hit.chunk_id) @ query_vector)
-            out.append(Hit(hit.chunk_id, hit.chunk, 0.0, None, None, cosine, 0.0, hit.sentence_vectors))
+            out.append(read_beyond(store, hit.chunk_id, query_vector))
     return out
 
 
