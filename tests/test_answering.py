@@ -112,6 +112,17 @@ def test_answer_types_and_detectors() -> None:
         assert has_type(when, AnswerType.DATE), when  # "when" is also a weekday, a time or a recurrence
     assert not has_type("The agreement covers trade in goods.", AnswerType.DATE)
     assert has_type("HKD 25 million", AnswerType.AMOUNT) and not has_type("in Vietnam", AnswerType.AMOUNT)
+    # A count counts things: not a share, a sum of money, a year or the day of a date.
+    for count in ("28 project proposals", "2,000 firms", "ten member states", "13 projects, as of 2023"):
+        assert has_type(count, AnswerType.COUNT), count
+    for other in (
+        "about 30 percent of global GDP",
+        "6.3% of FDI",
+        "USD 3.2 million",
+        "in 2025",
+        "October 28",
+    ):
+        assert not has_type(other, AnswerType.COUNT), other
     assert numeric_tokens("the 8th AEM in 2015 cost 1,033.9") == {"8th", "2015", "1033.9"}
     assert "sign" in content_terms("When was the MOU signed?") and "when" not in content_terms("When?")
 

@@ -183,6 +183,25 @@ def test_quotes_that_add_facts_follow_the_written_answer(hits: list[Hit]) -> Non
     same = dataclasses.replace(quote, quote=AGREEMENT[0])
     answer = read(hits, dataclasses.replace(extractive, citations=(same,)), ScriptedGenerator())
     assert answer.answer == f"{AGREEMENT[0]} [1]"  # a quote the answer already says is not repeated
+    # The answer cites the quote's sentence but leaves out its date: the quote is shown, under its number.
+    terse = "The ASEAN-Hong Kong, China Free Trade Agreement entered into force [1]."
+    answer = read(hits, dataclasses.replace(extractive, citations=(same,)), ScriptedGenerator(terse))
+    assert answer.answer == f"{terse[:-5]}. [1] “{AGREEMENT[0]}” [1]"
+    assert len(answer.citations) == 1 and answer.sentences[-1].quoted
+    # A question for a date, number or name is answered by the sentence that gives it: no second telling.
+    when = "When did the agreement enter into force?"
+    events = generation.read(
+        when,
+        when,
+        hits,
+        [Focus(h, i) for h in hits for i in range(len(h.chunk.sentences))],
+        Settings(),
+        FakeEmbedder(),
+        dataclasses.replace(extractive, citations=(same,)),
+        ScriptedGenerator(terse),
+    )
+    final = list(events)[-1].answer
+    assert final is not None and final.answer == f"{terse[:-5]}. [1]"
 
 
 def test_not_found_from_the_model_is_an_abstention(hits: list[Hit], extractive: Answer) -> None:

@@ -57,9 +57,13 @@ _AMOUNT = re.compile(
     r"\d[\d,.]*\s*(?:%|percent|per cent|billion|million|trillion|thousand|bn|m\b)|(?:USD|HKD|HK\$|US\$|\$|RMB|€|£)\s*\d",
     re.IGNORECASE,
 )
-_COUNT = re.compile(
-    r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\b", re.I
-)
+_COUNT_WORD = re.compile(r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\b", re.I)
+# A number beside a month is part of a date ("19 September", "October 28"); a share or a sum of money is an
+# amount, not a count ("30 percent", "USD 14.3").
+_MONTH_AFTER = re.compile(rf"\s*(?:{_MONTHS})\b", re.IGNORECASE)
+_MONTH_BEFORE = re.compile(rf"\b(?:{_MONTHS})\.?\s*$", re.IGNORECASE)
+_SHARE_AFTER = re.compile(r"\s*(?:%|percent\b|per cent\b)", re.IGNORECASE)
+_CURRENCY_BEFORE = re.compile(r"(?:USD|HKD|HK\$|US\$|\$|RMB|€|£)\s*$", re.IGNORECASE)
 _NAME = re.compile(r"\b(?:[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?\s+){1,3}[A-Z][a-z]+(?:-[a-z]+)?\b")
 _PLACE_CUE = re.compile(r"\b(?:in|at|from|to|near|held in)\s+(?:the\s+)?[A-Z][a-z]+", re.UNICODE)
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9&]+s?\b")
@@ -184,7 +188,8 @@ def answer_type(question: str) -> AnswerType:
     if re.search(r"\bhow many\b", q):
         return AnswerType.COUNT
     if re.search(
-        r"\b(how much|what (?:share|percentage|proportion|value|amount|portion)|what per ?cent|how large|how big|worth)\b",
+        r"\b(how much|what (?:(?:is|was|are|were) (?:the )?)?(?:share|percentage|proportion|value|amount|portion)"
+        r"|what per ?cent|how large|how big|worth)\b",
         q,
     ):
         return AnswerType.AMOUNT
@@ -246,7 +251,7 @@ def _has_type(text: str, kind: AnswerType) -> bool:
     if kind is AnswerType.AMOUNT:
         return bool(_AMOUNT.search(text))
     if kind is AnswerType.COUNT:
-        return bool(_COUNT.search(text))
+        return has_count(text)
     if kind is AnswerType.PERSON:
         return bool(_NAME.search(text)) or bool(
             re.search(r"\b(Mr|Ms|Mrs|Dr|President|Minister|Premier)\b", text)
@@ -254,3 +259,17 @@ def _has_type(text: str, kind: AnswerType) -> bool:
     if kind is AnswerType.PLACE:
         return bool(_PLACE_CUE.search(text))
     return True
+
+
+def has_count(text: str) -> bool:
+    """Whether a sentence gives a count of things ("28 project proposals", "ten member states"): a number
+    that is not a share, a sum of money, a year or the day of a date. "How many countries are members?"
+    is not answered by "about 30 percent of global GDP", nor "How many people attended?" by "in 2025"."""
+    return bool(_COUNT_WORD.search(text)) or any(
+        not _YEAR.fullmatch(m.group())
+        and not _MONTH_AFTER.match(text, m.end())
+        and not _SHARE_AFTER.match(text, m.end())
+        and not _MONTH_BEFORE.search(text, 0, m.start())
+        and not _CURRENCY_BEFORE.search(text, 0, m.start())
+        for m in _NUMBER.finditer(text)
+    )

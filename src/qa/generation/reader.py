@@ -278,7 +278,10 @@ def _conclude(
         reason = "no sentence of the local model's answer is supported by the passages"
         yield StreamEvent("", _abstention(question, query, hits, reason, doubt))
         return
-    body, citations, sentences = with_quotes(body, citations, sentences, extractive)
+    # A question that asks for a date, amount, count, name or place is answered by the sentence that gives
+    # it; a why, how or what-happened question by what the cited sentence says, which a paraphrase may drop.
+    open_ended = lexical.answer_type(query) in (lexical.AnswerType.OTHER, lexical.AnswerType.DEFINITION)
+    body, citations, sentences = with_quotes(body, citations, sentences, extractive, open_ended)
     answer = Answer(
         question,
         query,
@@ -310,23 +313,32 @@ def with_quotes(
     citations: tuple[Citation, ...],
     sentences: tuple[AnswerSentence, ...],
     extractive: Answer,
+    open_ended: bool = False,
 ) -> tuple[str, tuple[Citation, ...], tuple[AnswerSentence, ...]]:
     """The written answer, then each sentence the extractive answerer quoted that adds facts to it.
 
     Measured on the evaluation set, the model's answers and the quotes each hold key facts the other lacks
     (README, "Answers"): shown together they hold the most, and every added sentence is an exact quote.
+    `open_ended` (a why, how or what question, not one for a date, number or name): a quote the written
+    answer already cites is shown too when the answer left its facts out (it cites "Considering the Basic
+    Law ..., both agreed to have a separate investment agreement" for "Why did they agree to a separate
+    investment agreement?" and leaves out the Basic Law), under the number it already has.
     """
     if extractive.abstained:
         return body, citations, sentences
     added_text: list[str] = []
     added_citations: list[Citation] = []
     added_sentences: list[AnswerSentence] = []
-    seen = {c.quote for c in citations}
+    cited = {c.quote: c.n for c in citations}
     for quote in extractive.citations:
-        if quote.quote in seen or not adds_facts(quote.quote, body + " " + " ".join(added_text)):
+        n = cited.get(quote.quote)
+        if (n is not None and not open_ended) or not adds_facts(
+            quote.quote, body + " " + " ".join(added_text)
+        ):
             continue
-        n = len(citations) + len(added_citations) + 1
-        added_citations.append(dataclasses.replace(quote, n=n))
+        if n is None:
+            n = len(citations) + len(added_citations) + 1
+            added_citations.append(dataclasses.replace(quote, n=n))
         added_sentences.append(AnswerSentence(quote.quote, (n,), quoted=True))
         added_text.append(f"“{quote.quote}” [{n}]")
     if not added_text:
