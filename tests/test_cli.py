@@ -52,6 +52,18 @@ def test_dry_run_and_watch_do_not_go_together(tmp_path: Path) -> None:
     assert out.returncode == 2 and "--dry-run and --watch" in out.stderr
 
 
+def test_a_replay_needs_its_recording(tmp_path: Path) -> None:
+    both = _qa("eval", "--record", str(tmp_path / "a.json"), "--replay", str(tmp_path / "a.json"))
+    assert both.returncode == 2 and "do not go together" in both.stderr
+    missing = _qa("eval", "--replay", str(tmp_path / "none.json"), "--backend", "auto")
+    assert (
+        missing.returncode == 2
+        and "no recording none.json" in missing.stderr
+        and "--record" in missing.stderr
+    )
+    assert str(tmp_path) not in missing.stderr and "Traceback" not in missing.stderr
+
+
 def test_empty_question_is_a_usage_error() -> None:
     out = _qa("ask", "   ")
     assert out.returncode == 2 and "empty" in out.stderr and "Traceback" not in out.stderr

@@ -7,6 +7,7 @@ well under a second each; the real model's behaviour is measured by `qa eval --b
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -395,3 +396,26 @@ def test_a_quote_that_introduces_a_list_carries_the_list() -> None:
     text, citations, _ = compose([cand])
     assert citations[0].quote == "Completed projects are as follows: - Customs - Logistics"
     assert text.endswith("- Logistics [1]")
+
+
+def test_a_recorded_reading_is_served_again_and_a_new_prompt_goes_to_the_model(
+    tmp_path: Path, hits: list[Hit], extractive: Answer
+) -> None:
+    from qa.generation.recording import recorded
+
+    path = tmp_path / "recording.json"
+    live = read(hits, extractive, recorded(DoubtingGenerator(doubt=0.05), path, replay=False))
+    assert json.loads(path.read_text())  # kept as it was written
+
+    class Mute(DoubtingGenerator):
+        def stream(self, messages: list[dict[str, str]]) -> Iterator[str]:
+            raise AssertionError("a recorded prompt must not reach the model")
+
+    replayed = recorded(Mute(), path, replay=True)
+    again = read(hits, extractive, replayed)
+    assert (again.answer, again.doubt, again.citations) == (live.answer, live.doubt, live.citations)
+    assert (replayed.served, replayed.asked) == (1, 0)
+    # Another prompt (here: other evidence) is answered by the model, and added to the file.
+    other = recorded(DoubtingGenerator(f"{SUPPORTED} {INVENTED}", doubt=0.3), path, replay=True)
+    read(hits, extractive, other, focus=[Focus(hits[0], 0)])
+    assert (other.served, other.asked) == (0, 1) and len(json.loads(path.read_text())) == 2

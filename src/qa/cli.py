@@ -7,6 +7,7 @@ Errors we expect (bad input, missing index, busy lock) become one-line messages 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
 import os
@@ -124,6 +125,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quick", action="store_true", help="extractive hybrid only (what --check needs)")
     p.add_argument("--dataset", help="a public set instead: squad2, nfcorpus or halueval (eval/README.md)")
+    p.add_argument(
+        "--record", type=Path, metavar="FILE", help="keep what the local model writes in FILE (for --replay)"
+    )
+    p.add_argument(
+        "--replay",
+        type=Path,
+        metavar="FILE",
+        help="answer prompts recorded in FILE from it, the rest with the model (a run in a minute, eval/README.md)",
+    )
     p.add_argument("--limit", type=int, help="with --dataset: a fixed random sample of N questions")
     p.add_argument("--seed", type=int, default=0, help="with --dataset: the sample's seed (default 0)")
     p.add_argument(
@@ -258,6 +268,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     extra = parse_backend(args.backend) if args.backend else None
+    if args.record and args.replay:
+        raise UsageError(
+            "--record and --replay do not go together: --replay FILE also adds what it asks anew."
+        )
+    if args.replay and not args.replay.is_file():
+        raise UsageError(f"--replay: there is no recording {args.replay.name}; make one with --record.")
+    if args.record or args.replay:
+        settings = dataclasses.replace(
+            settings, llm_recording=args.record or args.replay, llm_replay=bool(args.replay)
+        )
     if args.limit is not None and not args.dataset:
         raise UsageError("--limit samples a public set: use it with --dataset.")
     if args.dataset:

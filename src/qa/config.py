@@ -230,6 +230,10 @@ class Settings:
     # the halves of eval/questions.jsonl: 0.175 and 0.125; on SQuAD 2.0 both cost answers, 0.2 cost none
     # there or here (bench/reader_doubt.py; eval/README.md, "The reader's doubt").
     reader_doubt: float = 0.2
+    # `qa eval --record FILE` / `--replay FILE` only (no environment variable): the generator's answers are
+    # kept in this file, or served from it where the prompt is the same (qa.generation.recording).
+    llm_recording: Path | None = None
+    llm_replay: bool = False
     # The web app (README, "Security"). Requests whose Host header names none of these are refused, so a
     # web page elsewhere cannot reach the app through DNS rebinding; QA_ALLOWED_HOSTS adds names (comma
     # separated, "*" allows any), and a GRADIO_SERVER_NAME other than 0.0.0.0 is added by itself.

@@ -16,8 +16,19 @@ def llm_threads(settings: Settings) -> int:
 def make_generator(settings: Settings, backend: Backend) -> Generator:
     """The generator for a backend; GenerationError names the setting to set when one is missing.
 
-    `auto` reads with the local llama.cpp model; the generated `llamacpp` mode uses the same model.
+    `auto` reads with the local llama.cpp model; the generated `llamacpp` mode uses the same model. With
+    `settings.llm_recording` (`qa eval --record/--replay`) what it writes is kept in, or served from, that
+    file (qa.generation.recording).
     """
+    generator = _make_generator(settings, backend)
+    if settings.llm_recording is None:
+        return generator
+    from qa.generation.recording import recorded
+
+    return recorded(generator, settings.llm_recording, replay=settings.llm_replay)
+
+
+def _make_generator(settings: Settings, backend: Backend) -> Generator:
     if backend is Backend.OPENAI:
         from qa.generation.openai_compat import OpenAIGenerator
 
