@@ -8,6 +8,7 @@ factory.py               make_generator: settings + backend -> Generator
 prompts.py               prompts as data; which passage text a generator is shown
 verify.py                every generated sentence checked against its passages
 reader.py                the flows: `read` (auto) and `generate` (the generated modes)
+recording.py             a generator's answers kept and served again (`qa eval --record/--replay`)
 """
 
 from qa.generation.base import GenerationBusy, GenerationError, Generator

@@ -280,7 +280,12 @@ def _conclude(
         return
     # A question that asks for a date, amount, count, name or place is answered by the sentence that gives
     # it; a why, how or what-happened question by what the cited sentence says, which a paraphrase may drop.
-    open_ended = lexical.answer_type(query) in (lexical.AnswerType.OTHER, lexical.AnswerType.DEFINITION)
+    # Not a document's summary (asked with a request of its own): it is a digest of many sentences, and
+    # repeating the ones it cites only lengthens it (no summary gained a key fact by it).
+    open_ended = asked == query and lexical.answer_type(query) in (
+        lexical.AnswerType.OTHER,
+        lexical.AnswerType.DEFINITION,
+    )
     body, citations, sentences = with_quotes(body, citations, sentences, extractive, open_ended)
     answer = Answer(
         question,
