@@ -66,7 +66,7 @@ class DoubtingGenerator(ScriptedGenerator):
 def read(
     hits: list[Hit],
     extractive: Answer,
-    generator: ScriptedGenerator | None,
+    generator: generation.Generator | None,
     focus: list[Focus] | None = None,
     settings: Settings | None = None,
 ) -> Answer:
