@@ -399,7 +399,7 @@ def test_a_quote_that_introduces_a_list_carries_the_list() -> None:
 
 
 def test_a_recorded_reading_is_served_again_and_a_new_prompt_goes_to_the_model(
-    tmp_path: Path, hits: list[Hit], extractive: Answer
+    tmp_path: Path, hits: list[Hit], extractive: Answer, caplog: pytest.LogCaptureFixture
 ) -> None:
     from qa.generation.recording import recorded
 
@@ -417,5 +417,7 @@ def test_a_recorded_reading_is_served_again_and_a_new_prompt_goes_to_the_model(
     assert (replayed.served, replayed.asked) == (1, 0)
     # Another prompt (here: other evidence) is answered by the model, and added to the file.
     other = recorded(DoubtingGenerator(f"{SUPPORTED} {INVENTED}", doubt=0.3), path, replay=True)
-    read(hits, extractive, other, focus=[Focus(hits[0], 0)])
+    with caplog.at_level("INFO", logger="qa"):
+        read(hits, extractive, other, focus=[Focus(hits[0], 0)])
     assert (other.served, other.asked) == (0, 1) and len(json.loads(path.read_text())) == 2
+    assert "a prompt not in recording.json was answered by the model (1 so far)" in caplog.text

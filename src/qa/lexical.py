@@ -53,8 +53,9 @@ _WHEN_WEAK = re.compile(
     r"|\b(?:every|each)\s+(?:day|week|month|quarter|year|spring|summer|autumn|fall|winter)\b",
     re.IGNORECASE,
 )
+_CURRENCY = r"(?:USD|HKD|HK\$|US\$|\$|RMB|€|£)"
 _AMOUNT = re.compile(
-    r"\d[\d,.]*\s*(?:%|percent|per cent|billion|million|trillion|thousand|bn|m\b)|(?:USD|HKD|HK\$|US\$|\$|RMB|€|£)\s*\d",
+    rf"\d[\d,.]*\s*(?:%|percent|per cent|billion|million|trillion|thousand|bn|m\b)|{_CURRENCY}\s*\d",
     re.IGNORECASE,
 )
 _COUNT_WORD = re.compile(r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\b", re.I)
@@ -63,7 +64,7 @@ _COUNT_WORD = re.compile(r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten
 _MONTH_AFTER = re.compile(rf"\s*(?:{_MONTHS})\b", re.IGNORECASE)
 _MONTH_BEFORE = re.compile(rf"\b(?:{_MONTHS})\.?\s*$", re.IGNORECASE)
 _SHARE_AFTER = re.compile(r"\s*(?:%|percent\b|per cent\b)", re.IGNORECASE)
-_CURRENCY_BEFORE = re.compile(r"(?:USD|HKD|HK\$|US\$|\$|RMB|€|£)\s*$", re.IGNORECASE)
+_CURRENCY_BEFORE = re.compile(rf"{_CURRENCY}\s*$", re.IGNORECASE)
 _NAME = re.compile(r"\b(?:[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?\s+){1,3}[A-Z][a-z]+(?:-[a-z]+)?\b")
 _PLACE_CUE = re.compile(r"\b(?:in|at|from|to|near|held in)\s+(?:the\s+)?[A-Z][a-z]+", re.UNICODE)
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9&]+s?\b")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import tempfile
 import threading
@@ -24,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from qa.generation.base import Bounded, CountsTokens, GenerationError, Generator, Probed
+
+log = logging.getLogger(__name__)
 
 
 def prompt_key(messages: list[dict[str, str]]) -> str:
@@ -105,6 +108,12 @@ class Recorded:
             self.asked += 1
             self._kept[key] = {"text": "".join(parts), "probe": probe}
             _write_json(self.path, self._kept)
+        if self.replay:  # what a replay did not replay, so its reader knows how much of the run is new
+            log.info(
+                "qa eval --replay: a prompt not in %s was answered by the model (%d so far)",
+                self.path.name,
+                self.asked,
+            )
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
