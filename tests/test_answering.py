@@ -98,7 +98,15 @@ def test_anaphoric_sentence_brings_its_antecedent(indexed: Corpus, fake_embedder
 
 def test_answer_types_and_detectors() -> None:
     assert answer_type("When was it signed?") is AnswerType.DATE
-    assert answer_type("How much did HKC contribute?") is AnswerType.AMOUNT
+    assert answer_type("How much of its trade is with ASEAN?") is AnswerType.AMOUNT
+    assert answer_type("By how much did the price of oil rise?") is AnswerType.AMOUNT
+    # What was paid, spent or invested is answered by a sum of money, not a share or a head count.
+    assert answer_type("How much did HKC contribute?") is AnswerType.MONEY
+    assert answer_type("How much have Japanese companies invested in Hong Kong?") is AnswerType.MONEY
+    for money in ("HKD 25 million", "25 million Hong Kong dollars", "6 million Lira", "$771 billion", "£3bn"):
+        assert has_type(money, AnswerType.MONEY), money
+    for other in ("1,400 Japanese companies, a 2.3 percent increase", "2 million people", "3.5% of trade"):
+        assert not has_type(other, AnswerType.MONEY), other
     assert answer_type("How many projects were completed?") is AnswerType.COUNT
     assert answer_type("Who signed the MOU?") is AnswerType.PERSON
     assert answer_type("Where was it signed?") is AnswerType.PLACE

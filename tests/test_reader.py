@@ -210,6 +210,17 @@ def test_not_found_from_the_model_is_an_abstention(hits: list[Hit], extractive: 
     assert answer.abstained and answer.reason == "the local model found no answer in the passages"
 
 
+def test_a_reply_of_passage_numbers_only_is_not_a_not_found(hits: list[Hit], extractive: Answer) -> None:
+    """The model sometimes writes only "[1] [2]" from passages that hold the answer: no words, no "not
+    found". The quote stands (an abstention only where there is none)."""
+    answer = read(hits, extractive, ScriptedGenerator("[1] [2]"))
+    assert not answer.abstained and answer.answer == extractive.answer
+    assert answer.notice == "The local model wrote no answer; showing the sentences that match."
+    nothing = dataclasses.replace(extractive, answer=NOT_FOUND, abstained=True)
+    answer = read(hits, nothing, ScriptedGenerator("[1] [2]"))
+    assert answer.abstained and answer.reason.startswith("the local model wrote no answer")
+
+
 def test_a_doubting_model_abstains_even_when_it_writes_an_answer(hits: list[Hit], extractive: Answer) -> None:
     """The probability it gave the not-found reply decides too: at or over the setting, no answer."""
     settings = Settings(reader_doubt=0.4)
@@ -381,6 +392,17 @@ def test_bibliography_entries_and_captions_are_never_answers() -> None:
     sentences = split_sentences(Document("p.md", "P", text, "x"))
     answers = [s.text for s in sentences if not s.context]
     assert answers == ["Trade fell by 5% in 2024 as demand weakened."]
+
+
+def test_a_quote_that_answers_the_sentence_before_it_carries_that_sentence() -> None:
+    """ "In response, ..." says what was done; the sentence before says why: a why-question needs both."""
+    texts = ("Exports fell in 2023.", "Tariffs rose in May.", "In response, the city cut fees.", "Done.")
+    (hit,) = make_hits(make_chunk("a.txt", "A", texts))
+    cand = Candidate(1, hit, 2, 0.9, 1.0, True, 1.0, np.zeros(4, dtype=np.float32), frozenset())
+    _, citations, _ = compose([cand])
+    assert citations[0].quote == "Tariffs rose in May. In response, the city cut fees."
+    alone = Candidate(1, hit, 1, 0.9, 1.0, True, 1.0, np.zeros(4, dtype=np.float32), frozenset())
+    assert compose([alone])[1][0].quote == "Tariffs rose in May."  # a sentence that stands alone, alone
 
 
 def test_a_quote_that_introduces_a_list_carries_the_list() -> None:

@@ -82,7 +82,7 @@ def gather_evidence(
     kind = lexical.answer_type(query)
     # Dates, amounts and counts are recognised reliably, so the best sentence itself must have one; names
     # and places less so, so one of the top three sentences having one is enough.
-    strict = kind in (lexical.AnswerType.DATE, lexical.AnswerType.AMOUNT, lexical.AnswerType.COUNT)
+    strict = kind in lexical.STRICT_TYPES
     if kind is lexical.AnswerType.OTHER:
         typed_ok = True
     elif strict:
@@ -136,5 +136,5 @@ def hard_abstention(evidence: Evidence) -> bool:
     or code no passage has, or asks for a date, amount or count that the passages on its topic never give.
     Weaker signals (low similarity, few shared words) do not: "What is the poster about?" scores low on both
     and is answered by the reader from the poster's lead sentences."""
-    strict = evidence.kind in (lexical.AnswerType.DATE, lexical.AnswerType.AMOUNT, lexical.AnswerType.COUNT)
+    strict = evidence.kind in lexical.STRICT_TYPES
     return bool(evidence.explicit) or (strict and not evidence.typed_ok)

@@ -50,8 +50,18 @@ __all__ = [
     "related_passages",
 ]
 
-# A sentence opening with one of these leans on the one before it ("They are comprehensive in scope").
+# A sentence opening with one of these leans on the one before it ("They are comprehensive in scope"; "In
+# response, China tightened export controls": the cause is the sentence before).
 _ANAPHORA = (
+    "in response",
+    "as a result",
+    "consequently",
+    "therefore",
+    "thus,",
+    "hence",
+    "for this reason",
+    "because of this",
+    "in turn,",
     "they ",
     "it ",
     "this ",

@@ -58,6 +58,31 @@ _AMOUNT = re.compile(
     rf"\d[\d,.]*\s*(?:%|percent|per cent|billion|million|trillion|thousand|bn|m\b)|{_CURRENCY}\s*\d",
     re.IGNORECASE,
 )
+# A sum of money: a currency before the number, or a currency word after it ("25 million Hong Kong dollars",
+# "6 million Lira"). A currency missing here makes a money question abstain, so the list is long.
+_CURRENCY_CODE = r"(?:EUR|GBP|JPY|CNY|SGD|MYR|THB|IDR|PHP|VND|INR|KRW|AUD|CAD|CHF|NZD|TWD|¥|₹|₩|₱)"
+_CURRENCY_WORD = (
+    r"(?:dollars?|cents?|yuan|renminbi|euros?|pounds?|pence|shillings?|yen|won|baht|ringgit|rupiah|pesos?|"
+    r"rupees?|francs?|lira|lire|marks?|rubles?|roubles?|kron[aeo]r?|rand|shekels?|dinars?|riyals?|dirhams?|"
+    r"dong|naira|reais|guilders?|crowns?|florins?|escudos?|pesetas?|drachmas?|zloty|forint|lei|ducats?|"
+    r"guineas?|sovereigns?|talents?|denarii|sesterces)"
+)
+_MONEY = re.compile(
+    rf"(?:{_CURRENCY}|{_CURRENCY_CODE})\s*\d"
+    rf"|\d[\d,.]*\s*(?:billion|million|trillion|thousand|bn|m)?\s*(?-i:[A-Z][a-z]+\s+){{0,2}}"
+    rf"(?:{_CURRENCY_WORD}|{_CURRENCY_CODE})\b",
+    re.IGNORECASE,
+)
+# "How much" asks for money when it asks what was paid, spent, invested or given; otherwise any amount will
+# do: "How much of its trade ...?" is answered by a share, and so is "(By) how much did the price rise?".
+_MONEY_Q = re.compile(
+    r"\bhow much\b(?:(?!\bof\b)[^?])*\b(?:invest|cost|spend|spent|pay|paid|fund|contribut|earn|budget|"
+    r"charge|sell|sold|buy|bought|lend|lent|loan|owe|donat|money)\w*",
+    re.IGNORECASE,
+)
+_CHANGE_Q = re.compile(
+    r"\bby how much\b|\b(?:increas|rais|rise|rose|risen|fall|fell|drop|grow|grew|reduc|declin|cut)\w*", re.I
+)
 _COUNT_WORD = re.compile(r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\b", re.I)
 # A number beside a month is part of a date ("19 September", "October 28"); a share or a sum of money is an
 # amount, not a count ("30 percent", "USD 14.3").
@@ -76,11 +101,17 @@ class AnswerType(StrEnum):
 
     DATE = "date"
     AMOUNT = "amount"
+    MONEY = "sum of money"  # an amount that only a currency answers ("How much did they invest?")
     COUNT = "count"
     PERSON = "person"
     PLACE = "place"
     DEFINITION = "definition"
     OTHER = "other"
+
+
+# Dates, amounts, sums of money and counts are recognised reliably in a sentence, so a sentence that answers
+# one must have one (`qa.abstention`).
+STRICT_TYPES = frozenset({AnswerType.DATE, AnswerType.AMOUNT, AnswerType.MONEY, AnswerType.COUNT})
 
 
 @lru_cache(maxsize=1)
@@ -188,6 +219,8 @@ def answer_type(question: str) -> AnswerType:
         return AnswerType.DATE
     if re.search(r"\bhow many\b", q):
         return AnswerType.COUNT
+    if _MONEY_Q.search(q) and not _CHANGE_Q.search(q):
+        return AnswerType.MONEY
     if re.search(
         r"\b(how much|what (?:(?:is|was|are|were) (?:the )?)?(?:share|percentage|proportion|value|amount|portion)"
         r"|what per ?cent|how large|how big|worth)\b",
@@ -251,6 +284,8 @@ def _has_type(text: str, kind: AnswerType) -> bool:
         return False  # decided by the caller, who knows which term is being defined
     if kind is AnswerType.AMOUNT:
         return bool(_AMOUNT.search(text))
+    if kind is AnswerType.MONEY:
+        return bool(_MONEY.search(text))
     if kind is AnswerType.COUNT:
         return has_count(text)
     if kind is AnswerType.PERSON:

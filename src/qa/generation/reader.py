@@ -153,7 +153,12 @@ class Reading:
     @property
     def answers(self) -> bool:
         """Whether the model wrote an answer (not nothing, not its "not found" reply)."""
-        return bool(split_answer(self.text)) and not is_not_found(self.text)
+        return bool(split_answer(self.text)) and not self.declines
+
+    @property
+    def declines(self) -> bool:
+        """Whether the model replied that the passages do not hold the answer."""
+        return is_not_found(self.text)
 
 
 def reading_of(
@@ -245,7 +250,7 @@ def _conclude(
     """The reader's final Answer from what the model wrote: verified (as an answer to `asked`), an
     abstention, or the quote."""
     text, passages = reading.text, reading.passages
-    declined = not reading.answers
+    declined = reading.declines
     quote_stands = literal and not extractive.abstained
     # The greedy answer says "not found" only when that reply is the likeliest opening; a model that gives
     # it a fair chance and answers anyway is guessing often enough (near misses: eval/README.md, "The
@@ -266,16 +271,30 @@ def _conclude(
         )
         yield StreamEvent("", _abstention(question, query, hits, reason, doubt))
         return
-    body, citations, sentences = verify(
-        text, passages, embedder, settings.verify_min_support, drop_unsupported=True, question=asked
-    )
+    # A reply with no words (only passage numbers, "[1] [2]") is neither an answer nor a "not found": the
+    # model failed to write, as it does now and then on a passage that plainly holds the answer (eval/README).
+    # It is treated as an answer that cannot be checked: the quote when there is one.
+    if reading.answers:
+        body, citations, sentences = verify(
+            text, passages, embedder, settings.verify_min_support, drop_unsupported=True, question=asked
+        )
+    else:
+        body, citations, sentences = "", (), ()
     if not citations:
         if not extractive.abstained:
             # What the model wrote is not supported, but the documents hold a quotable answer: show it.
-            notice = "The local model's answer could not be checked against the documents; showing the quote."
+            notice = (
+                "The local model's answer could not be checked against the documents; showing the quote."
+                if reading.answers
+                else "The local model wrote no answer; showing the sentences that match."
+            )
             yield _fallback(dataclasses.replace(extractive, doubt=doubt), notice)
             return
-        reason = "no sentence of the local model's answer is supported by the passages"
+        reason = (
+            "no sentence of the local model's answer is supported by the passages"
+            if reading.answers
+            else "the local model wrote no answer and no sentence matches the question"
+        )
         yield StreamEvent("", _abstention(question, query, hits, reason, doubt))
         return
     # A question that asks for a date, amount, count, name or place is answered by the sentence that gives
