@@ -385,13 +385,19 @@ def test_bibliography_entries_and_captions_are_never_answers() -> None:
     text = (
         "Trade fell by 5% in 2024 as demand weakened.\n\n"
         "FIGURE 1. HONG KONG'S TRADE WITH ASEAN\n\n"
+        "EXPORT DEPENDENCE ON HONG KONG: TOP 6 PARTNERS IN 2024\n\n"
+        "- HONG KONG RELIES MORE ON ASEAN THAN VICE VERSA.\n\n"
         "Hong Kong Census and Statistics Department. (2024). Hong Kong - ASEAN Trade Relationship. "
         "As cited in HKTDC Research, 2024.\n\n"
         "Smith, J. (2021). Trade Flows in Asia. Retrieved from https://example.org/trade"
     )
     sentences = split_sentences(Document("p.md", "P", text, "x"))
     answers = [s.text for s in sentences if not s.context]
-    assert answers == ["Trade fell by 5% in 2024 as demand weakened."]
+    # A line in capitals is a caption unless it ends with a stop, as a poster's key findings do.
+    assert answers == [
+        "Trade fell by 5% in 2024 as demand weakened.",
+        "- HONG KONG RELIES MORE ON ASEAN THAN VICE VERSA.",
+    ]
 
 
 def test_a_quote_that_answers_the_sentence_before_it_carries_that_sentence() -> None:

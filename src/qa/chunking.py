@@ -232,7 +232,7 @@ def split_sentences(doc: Document) -> list[Sentence]:
         texts = [flat[a:b] for a, b in spans]
         reference = _is_reference_block(texts)
         for (a, b), text in zip(spans, texts, strict=True):
-            context = reference or _is_fragment(text) or bool(_CAPTION.match(text))
+            context = reference or _is_fragment(text) or bool(_CAPTION.match(text)) or _is_caps_label(text)
             sentences.append(Sentence(block.start + a, block.start + b, text, context=context))
     return sentences
 
@@ -255,6 +255,16 @@ def _is_title_like(text: str) -> bool:
         return False
     lower = [w for w in words if w[0].islower() and w.lower() not in _TITLE_SMALL_WORDS]
     return len(lower) <= len(words) // 5
+
+
+def _is_caps_label(text: str) -> bool:
+    """A line in capitals with no full stop ("EXPORT DEPENDENCE ON HONG KONG: TOP 6 PARTNERS IN 2024"): a
+    chart's caption or a heading, not a statement. (A capitalised sentence that ends with a stop, as a poster's
+    key findings do, is one.)"""
+    letters = [c for c in text if c.isalpha()]
+    if len(letters) < tuning.CAPS_LABEL_MIN_LETTERS or _TERMINAL.search(text):
+        return False
+    return sum(c.isupper() for c in letters) / len(letters) >= tuning.CAPS_LABEL_SHARE
 
 
 def _is_fragment(text: str) -> bool:

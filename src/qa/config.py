@@ -325,6 +325,6 @@ class Settings:
             "max_chunk_tokens": self.max_chunk_tokens,
             "overlap_sentences": self.overlap_sentences,
             "min_section_tokens": self.min_section_tokens,
-            "chunker_version": 3,  # 2: bibliography entries and captions are context; 3: document cards
+            "chunker_version": 4,  # 2: bibliography entries and captions are context; 3: document cards; 4: capitals
             "reading": self.reading.fingerprint(),
         }

@@ -25,6 +25,10 @@ WRAPPED_MIN_LINES = 6
 WRAPPED_SHORT_LINE = 50
 # A paragraph is a bibliography when this share of its sentences are citation records or title-like.
 REFERENCE_SHARE = 0.6
+# A line with no full stop is a caption or heading when this share of its letters (at least this many) are
+# capitals.
+CAPS_LABEL_SHARE = 0.8
+CAPS_LABEL_MIN_LETTERS = 8
 
 # ---- answering: how a sentence is scored (qa.answering) ----------------------------------------------------
 
