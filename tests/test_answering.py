@@ -12,7 +12,7 @@ from qa.chunking import Chunk, chunk_with_settings
 from qa.condense import Turn, condense, is_follow_up
 from qa.config import AbstainThresholds, Settings
 from qa.corpus import load_sources, read_document
-from qa.lexical import AnswerType, answer_type, content_terms, has_type, numeric_tokens
+from qa.lexical import AnswerType, answer_type, bm25_tokens, content_terms, has_type, numeric_tokens
 from qa.questions import QuestionError, clean_question
 from qa.retrieval import CorpusStats, Retrieved
 from qa.shapes import intent_of
@@ -133,6 +133,12 @@ def test_answer_types_and_detectors() -> None:
         assert not has_type(other, AnswerType.COUNT), other
     assert numeric_tokens("the 8th AEM in 2015 cost 1,033.9") == {"8th", "2015", "1033.9"}
     assert "sign" in content_terms("When was the MOU signed?") and "when" not in content_terms("When?")
+    # Written with and without the hyphen, a bound prefix is one word to every match (BM25 included).
+    assert content_terms("economic co-operation and e-commerce") == content_terms(
+        "economic cooperation, ecommerce"
+    )
+    assert bm25_tokens(["co-operation"]) == bm25_tokens(["cooperation"])
+    assert content_terms("Hong Kong-ASEAN") == ["hong", "kong", "asean"]  # other hyphens still split
 
 
 def test_condense_follow_ups() -> None:

@@ -325,6 +325,8 @@ class Settings:
             "max_chunk_tokens": self.max_chunk_tokens,
             "overlap_sentences": self.overlap_sentences,
             "min_section_tokens": self.min_section_tokens,
-            "chunker_version": 4,  # 2: bibliography entries and captions are context; 3: document cards; 4: capitals
+            # 2: bibliography entries and captions are context; 3: document cards; 4: lines in capitals are
+            # captions, "co-operation" is indexed as "cooperation" (`lexical.words`)
+            "chunker_version": 4,
             "reading": self.reading.fingerprint(),
         }

@@ -126,7 +126,7 @@ def bm25_tokens(texts: Sequence[str]) -> list[list[str]]:
     import bm25s  # on first use, as the stores import it
 
     tokens: list[list[str]] = bm25s.tokenize(
-        list(texts), stopwords=BM25_STOPWORDS, stemmer=stemmer(), return_ids=False, show_progress=False
+        [_BOUND_PREFIX.sub(r"\1", t) for t in texts], stopwords=BM25_STOPWORDS, stemmer=stemmer(), return_ids=False, show_progress=False
     )
     return tokens
 
@@ -135,8 +135,13 @@ def stem_words(words: list[str]) -> list[str]:
     return list(stemmer().stemWords(words))
 
 
+# "co-operation" is "cooperation", "e-commerce" "ecommerce": written both ways, so a prefix that is not a word
+# of its own is joined to the word after it before anything is matched.
+_BOUND_PREFIX = re.compile(r"\b(co|e|re|pre)-(?=[a-z])", re.IGNORECASE)
+
+
 def words(text: str) -> list[str]:
-    return [w.lower().replace("’", "'") for w in _WORD.findall(text)]
+    return [w.lower().replace("’", "'") for w in _WORD.findall(_BOUND_PREFIX.sub(r"\1", text))]
 
 
 def content_terms(text: str) -> list[str]:
