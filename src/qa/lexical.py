@@ -126,7 +126,11 @@ def bm25_tokens(texts: Sequence[str]) -> list[list[str]]:
     import bm25s  # on first use, as the stores import it
 
     tokens: list[list[str]] = bm25s.tokenize(
-        [_BOUND_PREFIX.sub(r"\1", t) for t in texts], stopwords=BM25_STOPWORDS, stemmer=stemmer(), return_ids=False, show_progress=False
+        [_BOUND_PREFIX.sub(r"\1", t) for t in texts],
+        stopwords=BM25_STOPWORDS,
+        stemmer=stemmer(),
+        return_ids=False,
+        show_progress=False,
     )
     return tokens
 
