@@ -108,6 +108,8 @@ def sources(answer: Answer) -> set[str]:
         ("What is the difference between the harbour and the airport?", Shape.COMPARISON),
         ("What happened on 4 March 2024?", Shape.EVENT),
         ("What took place in July 2023?", Shape.EVENT),
+        ("How much cargo did the harbour handle in 2023, and what does the airport plan?", Shape.TWO_PART),
+        ("Where and when did the berth open?", Shape.FACT),  # two asks of one thing: one question
         ("How much cargo did the harbour handle in 2023?", Shape.FACT),
         ("When did the berth open?", Shape.FACT),
     ],
@@ -213,6 +215,18 @@ def test_a_comparison_quotes_both_sides(folder: Settings) -> None:
     answer = ask(folder, "How did the harbour's cargo compare with the airport's cargo in 2023?")
     assert not answer.abstained
     assert sources(answer) == {"harbour-news.txt", "airport-news.txt"}
+
+
+def test_two_questions_asked_as_one_are_each_answered(folder: Settings) -> None:
+    question = "How much cargo did the harbour handle in 2023, and what does the airport plan?"
+    assert shapes.intent_of(question).sides == (
+        "How much cargo did the harbour handle in 2023",
+        "what does the airport plan",
+    )
+    answer = ask(folder, question)
+    assert not answer.abstained
+    quotes = " ".join(c.quote for c in answer.citations)
+    assert "1.8 million tonnes" in quotes and "longer runway" in quotes
 
 
 def test_a_comparison_adds_the_side_the_best_sentences_leave_out() -> None:

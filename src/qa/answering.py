@@ -252,7 +252,7 @@ def chosen(
         reason = evidence.explicit or selecting.document_reason(analysis.candidates, intent, analysis.target)
     elif intent.shape is Shape.EVENT:
         reason = evidence.explicit or selecting.event_reason(analysis.candidates, intent)
-    if not reason and intent.shape is Shape.COMPARISON:
+    if not reason and intent.shape in shapes.SIDED:
         reason = abstain_reason(evidence, thresholds)
         if not reason:
             fact = select_sentences(analysis.candidates, analysis.terms)

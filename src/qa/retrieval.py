@@ -232,8 +232,8 @@ def for_answering(
 
     A question about a whole document also reads that document's chunks beyond the retrieved ones: its
     card for "Who wrote the poster?", and up to `tuning.SUMMARY_MAX_CHUNKS` of its chunks for a summary. An
-    EVENT question reads the chunks BM25 finds that write its date; a COMPARISON, what `side_search` finds
-    for each side."""
+    EVENT question reads the chunks BM25 finds that write its date; a COMPARISON or TWO_PART question, what
+    `side_search` finds for each side."""
     intent = shapes.intent_of(question)
     target = None
     hits = list(hits)
@@ -251,6 +251,6 @@ def for_answering(
 
         depth, limit = tuning.EVENT_DEPTH, tuning.EVENT_EXTRA_HITS
         hits += lexical_hits(store, query, query_vector, hits, dated, depth, limit)
-    if intent.shape is Shape.COMPARISON and side_search is not None:
+    if intent.shape in shapes.SIDED and side_search is not None:
         hits += side_hits(store, intent.sides, query_vector, hits, side_search)
     return Retrieved(tuple(hits), corpus_stats(store), intent, target)

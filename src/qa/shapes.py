@@ -6,10 +6,11 @@ Most questions ask for one fact, and the best one to three sentences answer them
     "Who wrote the poster?", "Which paper published the article?"   DOCUMENT: its catalogue sentence first
     "How does X compare with Y?", "the difference between X and Y"  COMPARISON: a sentence for each side
     "What happened on 19 September 2025?", "What took place in 2010?" EVENT: the sentences with that date
+    "How many X ..., and how much is Y ...?"                         TWO_PART: a sentence for each question
 
 The best-scoring sentences fail all three: a summary question shares no words with any one sentence, a
 question about the document itself matches its text better than its catalogue entry, and the best sentences
-of a comparison are often all about one side, and a date matches no sentence's meaning, only its words. Everything here reads only the question's wording and the
+of a comparison (or of two questions asked as one) are often all about one side, and a date matches no sentence's meaning, only its words. Everything here reads only the question's wording and the
 retrieved chunks' titles and cards, so it works for any folder, and a question that fits no shape is a FACT,
 answered as before.
 """
@@ -32,6 +33,11 @@ class Shape(StrEnum):
     DOCUMENT = "document"
     COMPARISON = "comparison"
     EVENT = "event"
+    TWO_PART = "two-part"
+
+
+# Shapes answered with a sentence for each side: the two things compared, or the two questions asked.
+SIDED = frozenset({Shape.COMPARISON, Shape.TWO_PART})
 
 
 @dataclass(frozen=True)
@@ -39,7 +45,9 @@ class Intent:
     """What a question asks for, from its wording alone."""
 
     shape: Shape
-    sides: tuple[str, ...] = ()  # COMPARISON: the two things compared, as the user wrote them
+    sides: tuple[
+        str, ...
+    ] = ()  # COMPARISON, TWO_PART: the two things compared or asked, as the user wrote them
     kind_words: tuple[str, ...] = ()  # words naming a kind of document ("poster", "article")
     dates: tuple[Date, ...] = ()  # EVENT: the dates asked about
     frame: frozenset[str] = (
@@ -194,6 +202,12 @@ _SIDES = (
     re.compile(r"(?P<a>.+?)\b(?:versus|vs\.?)\s+(?P<b>.+?)\??$", re.IGNORECASE),
     re.compile(r"^(?:how (?:has|have|did|does) )?(?P<a>.+?) compared? (?:with|to) (?P<b>.+?)\??$", re.I),
 )
+_QUESTION_WORD = re.compile(r"\b(?:what|how|who|whom|whose|when|where|which|why)\b", re.IGNORECASE)
+# Two questions asked as one: ", and" (or "and") then a second question word ("How many X ..., and how much
+# is Y ...?", "What is the RCEP, and what is Hong Kong's position on joining it?").
+_TWO_PART = re.compile(
+    r"^(?P<a>.+?),?\s+and\s+(?P<b>(?:what|how|who|whom|whose|when|where|which|why)\b.+?)\??$", re.IGNORECASE
+)
 # Kinds of document people name in questions. Matched against each document's card and title, so a folder
 # of "reports" or "slides" works as well as this one's posters and articles.
 KIND_WORDS = frozenset(
@@ -236,6 +250,12 @@ def intent_of(question: str) -> Intent:
                 sides = (m.group("a").strip(" ,"), m.group("b").strip(" ,?.!"))
                 if all(sides):
                     return Intent(Shape.COMPARISON, sides=sides, kind_words=kind_words)
+    m = _TWO_PART.match(question.strip())
+    if m and _QUESTION_WORD.search(m.group("a")):
+        sides = (m.group("a").strip(" ,"), m.group("b").strip(" ,?.!"))
+        # "Where and when was it held?" is one question about one thing: each part must name its own.
+        if all(lexical.content_terms(side) for side in sides):
+            return Intent(Shape.TWO_PART, sides=sides, kind_words=kind_words)
     return Intent(Shape.FACT, kind_words=kind_words)
 
 
