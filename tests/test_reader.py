@@ -173,6 +173,24 @@ def test_an_unsupported_answer_gives_way_to_the_quote_when_there_is_one(
     assert answer.answer == extractive.answer and "could not be checked" in answer.notice
 
 
+def test_a_value_the_passages_lack_is_an_abstention_for_a_question_asking_for_it(
+    hits: list[Hit], extractive: Answer
+) -> None:
+    """Asked "When ...?", the model wrote a date no passage has: it looked for the value and did not find
+    it, so the quote (some other date) is not shown. A question that asks for no value keeps the quote."""
+    wrong = "The agreement entered into force on 9 May 2031 [1]."
+    when = "When did the agreement enter into force?"
+    focus = [Focus(h, i) for h in hits for i in range(len(h.chunk.sentences))]
+    events = generation.read(
+        when, when, hits, focus, Settings(), FakeEmbedder(), extractive, ScriptedGenerator(wrong)
+    )
+    final = list(events)[-1].answer
+    assert final is not None and final.abstained
+    assert final.reason == "the local model gave a value the passages do not have"
+    answer = read(hits, extractive, ScriptedGenerator(wrong))  # "q?" asks for no value
+    assert not answer.abstained and answer.answer == extractive.answer
+
+
 def test_quotes_that_add_facts_follow_the_written_answer(hits: list[Hit]) -> None:
     quote = Citation(1, "ahkfta.txt", "A", None, AGREEMENT[2], 0, 1.0, 0, 1, " ".join(AGREEMENT))
     extractive = Answer(

@@ -280,18 +280,24 @@ def _conclude(
         )
     else:
         body, citations, sentences = "", (), ()
+    # Asked for a date, number or sum and writing one no passage has, the model shows it looked for the value
+    # and did not find it: the quote's different date or number is then the near miss's trap ("When will the
+    # 3.0 upgrade enter into force?" written as "11 June 2019", the quote "came into force in 2010").
+    invented = not citations and not quote_stands and _invents_the_value(query, sentences, extractive.answer)
+    if not citations and not extractive.abstained and not invented:
+        # What the model wrote is not supported, but the documents hold a quotable answer: show it.
+        notice = (
+            "The local model's answer could not be checked against the documents; showing the quote."
+            if reading.answers
+            else "The local model wrote no answer; showing the sentences that match."
+        )
+        yield _fallback(dataclasses.replace(extractive, doubt=doubt), notice)
+        return
     if not citations:
-        if not extractive.abstained:
-            # What the model wrote is not supported, but the documents hold a quotable answer: show it.
-            notice = (
-                "The local model's answer could not be checked against the documents; showing the quote."
-                if reading.answers
-                else "The local model wrote no answer; showing the sentences that match."
-            )
-            yield _fallback(dataclasses.replace(extractive, doubt=doubt), notice)
-            return
         reason = (
-            "no sentence of the local model's answer is supported by the passages"
+            "the local model gave a value the passages do not have"
+            if invented
+            else "no sentence of the local model's answer is supported by the passages"
             if reading.answers
             else "the local model wrote no answer and no sentence matches the question"
         )
@@ -318,6 +324,22 @@ def _conclude(
         doubt=doubt,
     )
     yield StreamEvent("", answer)
+
+
+def _invents_the_value(query: str, sentences: Sequence[AnswerSentence], quote: str) -> bool:
+    """Whether the question asks for a date, amount, sum or count and a written sentence failed
+    verification for a number or date that its passages do not have, sharing no number (beyond the
+    question's) with the quote. One that does misread the quote's value ("7th August 2023" for "20 August
+    2023"), and the quote stands."""
+    if lexical.answer_type(query) not in lexical.STRICT_TYPES:
+        return False
+    asked, quoted = lexical.numbers(query), lexical.numbers(quote)
+    return any(
+        not s.verified
+        and ("the number" in s.reason or "the date" in s.reason)
+        and not (lexical.numbers(s.text) - asked) & quoted
+        for s in sentences
+    )
 
 
 def adds_facts(quote: str, answer: str) -> bool:
