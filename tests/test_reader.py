@@ -189,6 +189,13 @@ def test_a_value_the_passages_lack_is_an_abstention_for_a_question_asking_for_it
     assert final.reason == "the local model gave a value the passages do not have"
     answer = read(hits, extractive, ScriptedGenerator(wrong))  # "q?" asks for no value
     assert not answer.abstained and answer.answer == extractive.answer
+    # "12 June 2019" against the quote's "11 June 2019" misreads the quote's value: the quote stands.
+    misread = "The agreement entered into force on 12 June 2019 [1]."
+    events = generation.read(
+        when, when, hits, focus, Settings(), FakeEmbedder(), extractive, ScriptedGenerator(misread)
+    )
+    final = list(events)[-1].answer
+    assert final is not None and not final.abstained and final.answer == extractive.answer
 
 
 def test_quotes_that_add_facts_follow_the_written_answer(hits: list[Hit]) -> None:
