@@ -1,6 +1,6 @@
 """Question -> the shape its answer must have, and the document it is about.
 
-Most questions ask for one fact, and the best one to three sentences answer them. Four kinds do not:
+Most questions ask for one fact, and the best one to three sentences answer them. Five kinds do not:
 
     "What is the poster about?", "Summarise the article on X"      SUMMARY: the document's central sentences
     "Who wrote the poster?", "Which paper published the article?"   DOCUMENT: its catalogue sentence first
