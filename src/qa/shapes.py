@@ -8,11 +8,11 @@ Most questions ask for one fact, and the best one to three sentences answer them
     "What happened on 19 September 2025?", "What took place in 2010?" EVENT: the sentences with that date
     "How many X ..., and how much is Y ...?"                         TWO_PART: a sentence for each question
 
-The best-scoring sentences fail all three: a summary question shares no words with any one sentence, a
-question about the document itself matches its text better than its catalogue entry, and the best sentences
-of a comparison (or of two questions asked as one) are often all about one side, and a date matches no sentence's meaning, only its words. Everything here reads only the question's wording and the
-retrieved chunks' titles and cards, so it works for any folder, and a question that fits no shape is a FACT,
-answered as before.
+The best-scoring sentences fail them all: a summary question shares no words with any one sentence, a
+question about the document itself matches its text better than its catalogue entry, the best sentences of a
+comparison (or of two questions asked as one) are often all about one side, and a date matches no sentence's
+meaning, only its words. Everything here reads only the question's wording and the retrieved chunks' titles
+and cards, so it works for any folder, and a question that fits no shape is a FACT, answered as before.
 """
 
 from __future__ import annotations
@@ -45,9 +45,8 @@ class Intent:
     """What a question asks for, from its wording alone."""
 
     shape: Shape
-    sides: tuple[
-        str, ...
-    ] = ()  # COMPARISON, TWO_PART: the two things compared or asked, as the user wrote them
+    # COMPARISON, TWO_PART: the two things compared or asked, as the user wrote them
+    sides: tuple[str, ...] = ()
     kind_words: tuple[str, ...] = ()  # words naming a kind of document ("poster", "article")
     dates: tuple[Date, ...] = ()  # EVENT: the dates asked about
     frame: frozenset[str] = (
@@ -202,12 +201,11 @@ _SIDES = (
     re.compile(r"(?P<a>.+?)\b(?:versus|vs\.?)\s+(?P<b>.+?)\??$", re.IGNORECASE),
     re.compile(r"^(?:how (?:has|have|did|does) )?(?P<a>.+?) compared? (?:with|to) (?P<b>.+?)\??$", re.I),
 )
-_QUESTION_WORD = re.compile(r"\b(?:what|how|who|whom|whose|when|where|which|why)\b", re.IGNORECASE)
+_WH = r"(?:what|how|who|whom|whose|when|where|which|why)\b"
+_QUESTION_WORD = re.compile(rf"\b{_WH}", re.IGNORECASE)
 # Two questions asked as one: ", and" (or "and") then a second question word ("How many X ..., and how much
 # is Y ...?", "What is the RCEP, and what is Hong Kong's position on joining it?").
-_TWO_PART = re.compile(
-    r"^(?P<a>.+?),?\s+and\s+(?P<b>(?:what|how|who|whom|whose|when|where|which|why)\b.+?)\??$", re.IGNORECASE
-)
+_TWO_PART = re.compile(rf"^(?P<a>.+?),?\s+and\s+(?P<b>{_WH}.+?)\??$", re.IGNORECASE)
 # Kinds of document people name in questions. Matched against each document's card and title, so a folder
 # of "reports" or "slides" works as well as this one's posters and articles.
 KIND_WORDS = frozenset(

@@ -35,8 +35,6 @@ def with_quotes(
 ) -> tuple[str, tuple[Citation, ...], tuple[AnswerSentence, ...]]:
     """The written answer, then each sentence the extractive answerer quoted that adds facts to it.
 
-    Measured on the evaluation set, the model's answers and the quotes each hold key facts the other lacks
-    (README, "Answers"): shown together they hold the most, and every added sentence is an exact quote.
     `open_ended` (a why, how or what question, not one for a date, number or name): a quote the written
     answer already cites is shown too when the answer left its facts out (it cites "Considering the Basic
     Law ..., both agreed to have a separate investment agreement" for "Why did they agree to a separate

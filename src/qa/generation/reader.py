@@ -37,7 +37,7 @@ from qa.generation.prompts import (
     fit_passages,
 )
 from qa.generation.quoting import with_quotes
-from qa.generation.verify import is_not_found, split_answer, verify
+from qa.generation.verify import is_not_found, lacks_a_value, split_answer, verify
 from qa.retrieval import Hit
 from qa.types import NOT_FOUND, Answer, AnswerSentence, StreamEvent, related_passages
 
@@ -334,9 +334,7 @@ def _invents_the_value(query: str, sentences: Sequence[AnswerSentence], quote: s
         return False
     asked, quoted = lexical.numbers(query), lexical.numbers(quote)
     return any(
-        not s.verified
-        and ("the number" in s.reason or "the date" in s.reason)
-        and not (lexical.numbers(s.text) - asked) & quoted
+        not s.verified and lacks_a_value(s.reason) and not (lexical.numbers(s.text) - asked) & quoted
         for s in sentences
     )
 

@@ -197,6 +197,12 @@ def lacks(sentence: str, passage: str, context: Context = NO_CONTEXT) -> list[st
     return missing
 
 
+def lacks_a_value(reason: str) -> bool:
+    """Whether an unsupported sentence's reason (`unsupported_reason`) names a number or date its passages
+    do not have, as `lacks` words it."""
+    return "the number " in reason or "the date " in reason
+
+
 def new_words(sentence: str, known: set[str]) -> list[str]:
     """The sentence's content words (as written, stemmed to compare) that are not `known` (stemmed terms).
 
