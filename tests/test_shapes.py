@@ -254,3 +254,71 @@ def test_a_comparison_adds_the_side_the_best_sentences_leave_out() -> None:
         cands, select_sentences(cands, terms), ("the harbour's cargo", "the airport's")
     )
     assert [c.index for c in picked] == [0, 2]
+
+
+def test_a_side_named_inside_the_other_sides_name_is_still_quoted() -> None:
+    """ "Port Royal, Jamaica" against "Jamaica": a sentence about the first mentions the second's name only
+    inside the first's, and does not answer for it."""
+    from qa.answering import Candidate, QueryTerms, select_sentences
+    from qa.selecting import select_comparison
+    from tests.conftest import make_chunk, make_hits
+
+    texts = (
+        "Trade with Port Royal, Jamaica reached 5 billion dollars in 2024.",
+        "Trade with Jamaica as a whole reached 40 billion dollars in 2024.",
+    )
+    (hit,) = make_hits(make_chunk("news.txt", "News", texts))
+    vectors = FakeEmbedder().embed(list(texts))
+    terms = QueryTerms({"trade": 1.0, "port": 3.0, "royal": 3.0, "jamaica": 1.0, "2024": 1.0})
+    cands = [
+        Candidate(1, hit, i, 0.5, 0.5, True, score, vectors[i], frozenset(words))
+        for i, (score, words) in enumerate(
+            (
+                (0.9, {"trade", "port", "royal", "jamaica", "reach", "5", "billion", "dollar", "2024"}),
+                (0.7, {"trade", "jamaica", "whole", "reach", "40", "billion", "dollar", "2024"}),
+            )
+        )
+    ]
+    fact = select_sentences(cands, terms)
+    assert [c.index for c in fact] == [0]
+    sides = ("trade with Port Royal, Jamaica", "its trade with Jamaica in 2024")
+    assert [c.index for c in select_comparison(cands, fact, sides)] == [0, 1]
+
+
+MEETINGS = """# The Harbour Board
+
+The Harbour Board oversees the port and meets once a year.
+
+## Meetings
+
+- 1st Harbour Board meeting, 6 May 2016, held in Lindholm
+- 2nd Harbour Board meeting, 9 June 2017, held in Eastwick
+- 3rd Harbour Board meeting, 3 July 2019, held in Marsden
+- 4th Harbour Board meeting, 28 August 2020, held online
+
+The board's minutes are published a month after each meeting.
+"""
+
+
+@pytest.fixture(scope="module")
+def listed(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    root = tmp_path_factory.mktemp("listed")
+    (root / "corpus").mkdir()
+    (root / "corpus" / "board.md").write_text(MEETINGS, encoding="utf-8")
+    settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index", backend=Backend.EXTRACTIVE)
+    build_index(settings, FakeEmbedder())
+    return settings
+
+
+def test_a_question_that_fits_every_line_of_a_list_gets_the_list(listed: Settings) -> None:
+    answer = ask(listed, "Where have the Harbour Board meetings been held?")
+    assert not answer.abstained
+    quotes = " ".join(c.quote for c in answer.citations)
+    assert all(place in quotes for place in ("Lindholm", "Eastwick", "Marsden", "online"))
+    # The list is one quote of consecutive lines, the exact source text.
+    (listing,) = [c for c in answer.citations if "Lindholm" in c.quote]
+    assert MEETINGS[listing.start : listing.end].replace("\n", " ") == listing.quote
+    # A question that names one line gets that line.
+    one = ask(listed, "Where was the 3rd Harbour Board meeting held?")
+    quotes = " ".join(c.quote for c in one.citations)
+    assert "Marsden" in quotes and "Lindholm" not in quotes and "Eastwick" not in quotes

@@ -161,12 +161,33 @@ def select_sentences(
     return chosen
 
 
+def _runs(selected: Sequence[Candidate]) -> list[list[Candidate]]:
+    """The selected sentences, a list's lines that follow one another in the source as one quote."""
+    runs: list[list[Candidate]] = []
+    for cand in selected:
+        prev = runs[-1][-1] if runs else None
+        if (
+            prev is not None
+            and prev.hit.chunk_id == cand.hit.chunk_id
+            and cand.index == prev.index + 1
+            and cand.hit.chunk.sentences[cand.index].start == prev.hit.chunk.sentences[prev.index].end + 1
+            and selecting.item_kind(cand.hit.chunk.sentences[cand.index].text) is not None
+            and selecting.item_kind(cand.hit.chunk.sentences[cand.index].text)
+            == selecting.item_kind(prev.hit.chunk.sentences[prev.index].text)
+        ):
+            runs[-1].append(cand)
+        else:
+            runs.append([cand])
+    return runs
+
+
 def compose(selected: Sequence[Candidate]) -> tuple[str, tuple[Citation, ...], tuple[AnswerSentence, ...]]:
     """Answer text with [n] markers and one citation per quoted sentence (its neighbour added when needed)."""
     citations: list[Citation] = []
     parts: list[str] = []
     sentences: list[AnswerSentence] = []
-    for n, cand in enumerate(selected, start=1):
+    for n, run in enumerate(_runs(selected), start=1):
+        cand = run[0]
         chunk = cand.hit.chunk
         first = cand.index
         if cand.index > 0 and chunk.sentences[cand.index].text.lower().startswith(_ANAPHORA):
@@ -175,7 +196,7 @@ def compose(selected: Sequence[Candidate]) -> tuple[str, tuple[Citation, ...], t
             # them (not across a blank line, which also ends the thought).
             if not prev.context and prev.end + 1 == chunk.sentences[cand.index].start:
                 first = cand.index - 1
-        last = cand.index
+        last = run[-1].index
         # "... are as follows:" is answered by the list after it: its items (short context lines, never
         # ranked on their own) join the quote while they follow line by line.
         if chunk.sentences[last].text.rstrip().endswith(":"):
@@ -196,7 +217,7 @@ def compose(selected: Sequence[Candidate]) -> tuple[str, tuple[Citation, ...], t
                 page=chunk.page,
                 quote=quote,
                 chunk_id=cand.hit.chunk_id,
-                score=round(cand.score, 4),
+                score=round(max(c.score for c in run), 4),
                 start=quoted[0].start,
                 end=quoted[-1].end,
                 passage=chunk.text,
@@ -265,7 +286,11 @@ def chosen(
         if intent.shape is Shape.DOCUMENT:  # its catalogue did not answer: nor may it as a FACT
             candidates = tuple(c for c in candidates if not is_catalogue(c.hit.chunk, c.index))
         if not reason:
-            picked = select_sentences(candidates, analysis.terms, max_sentences)
+            picked = selecting.with_list_items(
+                select_sentences(candidates, analysis.terms, max_sentences),
+                analysis.candidates,
+                analysis.terms,
+            )
     return reason, picked
 
 

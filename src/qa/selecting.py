@@ -4,6 +4,7 @@ Holds the records both stages speak (`Candidate`, a scored sentence; `QueryTerms
 terms), so answering imports selection and not the other way round.
 
     FACT        the best sentence, then sentences that cover query terms it misses   (answering.select_sentences)
+                and a list item with the items beside it that match as well          (with_list_items)
     SUMMARY     the target document's most central sentences, nudged by the question, in document order
     DOCUMENT    the target document's catalogue sentence, then its best sentence if it matches the question
     COMPARISON  the best sentences, then the best one for each side they do not cover
@@ -17,6 +18,7 @@ index already holds.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -85,6 +87,78 @@ class QueryTerms:
 
 def redundant(cand: Candidate, chosen: Sequence[Candidate]) -> bool:
     return any(float(cand.vector @ c.vector) >= tuning.REDUNDANT_COSINE for c in chosen)
+
+
+# A line of a bulleted or numbered list: "- 3rd AEM-Hong Kong, China Consultations, ...", "2) Bangkok".
+_ITEM = re.compile(r"^(?:(?P<bullet>[-*•·])|\d{1,3}[.)])\s+")
+
+
+def item_kind(text: str) -> str | None:
+    """ "-", "*", ... for a bulleted line, "1." for a numbered one, None for prose."""
+    m = _ITEM.match(text)
+    return None if m is None else m.group("bullet") or "1."
+
+
+def with_list_items(
+    picked: Sequence[Candidate], candidates: Sequence[Candidate], terms: QueryTerms
+) -> list[Candidate]:
+    """`picked`, each list item in it followed by the items of its list beside it (same marker, line after
+    line) that match at least LIST_SIBLING_SHARE of the query weight it matches, up to MAX_LIST_ITEMS.
+
+    A question whose words fit one line of a list as well as they fit the next cannot tell them apart, so
+    the list answers it: "Where have the consultations been held?" against a line per meeting. A question
+    that names what one line alone has ("the 3rd consultations") asks for that line, and gets it alone.
+    """
+    by_position = {(c.hit.chunk_id, c.index): c for c in candidates}
+    out: list[Candidate] = []
+    taken: set[tuple[int, int]] = set()
+    for cand in picked:
+        if (cand.hit.chunk_id, cand.index) in taken:
+            continue
+        matched = set(terms.weights) & cand.terms
+        sides = _list_lines(cand)
+        others = {
+            t for i in (*sides[0], *sides[1]) for t in lexical.content_terms(cand.hit.chunk.sentences[i].text)
+        }
+        run = [cand]
+        if matched and any(sides) and matched <= others:
+            floor = tuning.LIST_SIBLING_SHARE * terms.coverage(matched)
+            for indices in sides:
+                for i in indices:
+                    near = by_position.get((cand.hit.chunk_id, i))
+                    if (
+                        near is None
+                        or len(run) >= tuning.MAX_LIST_ITEMS
+                        or terms.coverage(matched & near.terms) < floor
+                    ):
+                        break
+                    run.append(near)
+        run.sort(key=lambda c: c.index)
+        out += [c for c in run if (c.hit.chunk_id, c.index) not in taken]
+        taken |= {(c.hit.chunk_id, c.index) for c in run}
+    return out
+
+
+def _list_lines(item: Candidate) -> tuple[list[int], list[int]]:
+    """The positions of the lines of `item`'s list before it and after it, nearest first: same marker, one
+    line break apart (no blank line, no deeper indent). Empty when `item` is not a list line."""
+    sentences = item.hit.chunk.sentences
+    kind = item_kind(sentences[item.index].text)
+    if kind is None:
+        return [], []
+    out: tuple[list[int], list[int]] = ([], [])
+    for step, lines in ((-1, out[0]), (1, out[1])):
+        i = item.index
+        while 0 <= i + step < len(sentences):
+            j = i + step
+            if (
+                item_kind(sentences[j].text) != kind
+                or sentences[max(i, j)].start != sentences[min(i, j)].end + 1
+            ):
+                break
+            lines.append(j)
+            i = j
+    return out
 
 
 def _in_order(chosen: Sequence[Candidate]) -> list[Candidate]:
@@ -200,22 +274,59 @@ def select_comparison(
     if not chosen:
         return []
     floor = max(c.score for c in chosen) - tuning.COMPARISON_WINDOW
-    side_terms = [set(lexical.content_terms(s)) for s in sides]
-    for i, own in enumerate(side_terms):
-        distinct = own - set().union(*(t for j, t in enumerate(side_terms) if j != i))
+    for distinct, masks in side_marks(sides):
         if (
             not distinct
-            or any(c.terms & distinct for c in chosen)
+            or any(_names_side(c, distinct, masks) for c in chosen)
             or len(chosen) >= tuning.COMPARISON_SENTENCES
         ):
             continue
         for cand in candidates:
             if cand.score < floor:
                 break
-            if cand.terms & distinct and not redundant(cand, chosen):
+            if _names_side(cand, distinct, masks) and not redundant(cand, chosen):
                 chosen.append(cand)
                 break
     return chosen
+
+
+# A name of several capitalised words, commas allowed: "Hong Kong, China", "South Korea".
+_NAME_RUN = re.compile(r"\b[A-Z][\w'’-]*(?:,?\s+[A-Z][\w'’-]*)+")
+
+
+def side_marks(sides: Sequence[str]) -> list[tuple[frozenset[str], tuple[re.Pattern[str], ...]]]:
+    """For each side of a comparison: the terms that name it and no other side, and the other sides' longer
+    names, which a sentence must not be read through.
+
+    A side's name inside another side's longer name is still its own: in "ASEAN's trade with Hong Kong,
+    China" against "its trade with China", "China" names the second side, and "ASEAN-Hong Kong, China trade"
+    does not mention it. A number ("in 2024") dates the whole comparison, not one side."""
+    own = [{t for t in lexical.content_terms(side) if not any(ch.isdigit() for ch in t)} for side in sides]
+    out: list[tuple[frozenset[str], tuple[re.Pattern[str], ...]]] = []
+    for i, terms in enumerate(own):
+        others: set[str] = set()
+        masks: list[re.Pattern[str]] = []
+        for j, side in enumerate(sides):
+            if j == i:
+                continue
+            for run in _NAME_RUN.findall(side):
+                if set(lexical.content_terms(run)) - terms:  # a name of its own, not this side's
+                    side = side.replace(run, " ")
+                    words = re.findall(r"[\w'’-]+", run)
+                    masks.append(re.compile(r"\b" + r"[\s,]+".join(map(re.escape, words)) + r"\b", re.I))
+            others |= set(lexical.content_terms(side))
+        out.append((frozenset(terms - others), tuple(masks)))
+    return out
+
+
+def _names_side(cand: Candidate, distinct: frozenset[str], masks: Sequence[re.Pattern[str]]) -> bool:
+    """Whether a sentence names a side: one of its distinct terms, outside the other sides' longer names."""
+    if not cand.terms & distinct:
+        return False
+    text = cand.hit.chunk.sentences[cand.index].text
+    for mask in masks:
+        text = mask.sub(" ", text)
+    return bool(set(lexical.content_terms(text)) & distinct)
 
 
 def _dated(cand: Candidate, intent: Intent) -> bool:
