@@ -133,7 +133,8 @@ OPTIONS: tuple[Option, ...] = (
         ("QA_BACKEND",),
         _choice(parse_backend),
         "--backend",
-        help="extractive (default), openai, transformers or llamacpp (or QA_BACKEND)",
+        help="auto (default: the local model reads, the extractive quote stands without it), extractive, "
+        "openai, transformers or llamacpp (or QA_BACKEND)",
     ),
     Option(
         "embed_backend",
