@@ -450,6 +450,23 @@ def test_a_date_the_passage_does_not_write_is_not_supported(fake_embedder: FakeE
     assert missing("They entered into force on 11 June 2019.") == ()  # one day of "11 and 17 June"
 
 
+def test_what_happened_on_a_day_is_not_answered_by_another_day() -> None:
+    from qa.generation.verify import Context, lacks
+
+    passage = "The 4th Consultations met on 28 August 2020. The upgrade was signed. October 28, 2025"
+    asked = Context.of("What happened on October 28, 2025?")
+    assert "a date other than the one asked" in lacks(
+        "The 4th Consultations met on 28 August 2020.", passage, asked
+    )
+    assert lacks("On October 28 the upgrade was signed.", passage, asked) == []
+    assert lacks("The upgrade was signed.", passage, asked) == []  # no date: what happened, not when
+    # Any other question may be answered with any date its passage writes.
+    assert (
+        lacks("The 4th Consultations met on 28 August 2020.", passage, Context.of("When did the 4th meet?"))
+        == []
+    )
+
+
 # ---- the question as context --------------------------------------------------------------------------
 
 

@@ -297,6 +297,9 @@ The Harbour Board oversees the port and meets once a year.
 - 4th Harbour Board meeting, 28 August 2020, held online
 
 The board's minutes are published a month after each meeting.
+
+Our new deep-water berth opened to container ships this morning. It doubles what the port can handle.
+— Harbour Board (@harbourboard) 14 March 2025
 """
 
 
@@ -322,3 +325,11 @@ def test_a_question_that_fits_every_line_of_a_list_gets_the_list(listed: Setting
     one = ask(listed, "Where was the 3rd Harbour Board meeting held?")
     quotes = " ".join(c.quote for c in one.citations)
     assert "Marsden" in quotes and "Lindholm" not in quotes and "Eastwick" not in quotes
+
+
+def test_an_attribution_line_dates_the_post_above_it(listed: Settings) -> None:
+    """An embedded post's date is on the line under it ("— Name (@handle) 14 March 2025"), not in its
+    sentences: it dates them for "What happened on ...?"."""
+    answer = ask(listed, "What happened on 14 March 2025?")
+    assert not answer.abstained
+    assert "deep-water berth" in " ".join(c.quote for c in answer.citations)

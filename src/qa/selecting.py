@@ -329,8 +329,24 @@ def _names_side(cand: Candidate, distinct: frozenset[str], masks: Sequence[re.Pa
     return bool(set(lexical.content_terms(text)) & distinct)
 
 
+# A line that attributes what comes before it: "— ASEAN (@ASEAN) October 28, 2025" under an embedded post,
+# "— Jane Doe, 3 May 2024" under a quotation. Its date is the date of the lines it attributes.
+_ATTRIBUTION = re.compile(r"^\s*(?:—|–|--)\s*\S")
+
+
+def dated_text(cand: Candidate) -> str:
+    """A sentence, and the attribution line that follows it within ATTRIBUTED_SENTENCES (the date of a
+    quoted post or statement is written there, not in its sentences)."""
+    sentences = cand.hit.chunk.sentences
+    text = sentences[cand.index].text
+    for later in sentences[cand.index + 1 : cand.index + 1 + tuning.ATTRIBUTED_SENTENCES]:
+        if later.context:
+            return f"{text} {later.text}" if _ATTRIBUTION.match(later.text) else text
+    return text
+
+
 def _dated(cand: Candidate, intent: Intent) -> bool:
-    text = cand.hit.chunk.sentences[cand.index].text
+    text = dated_text(cand)
     return any(shapes.mentions(text, d) for d in intent.dates)
 
 

@@ -87,4 +87,7 @@ REDUNDANT_COSINE = 0.88  # a sentence this close to one already chosen adds noth
 EVENT_DEPTH = 30  # BM25 chunks searched for the sentences that write an event question's date
 EVENT_EXTRA_HITS = 3  # ... of which this many join the retrieved ones
 EVENT_SENTENCES = 3
+# An attribution line ("— ASEAN (@ASEAN) October 28, 2025") dates this many sentences before it: a quoted post
+# or statement is short, and a chunk does not keep where its paragraph began.
+ATTRIBUTED_SENTENCES = 2
 DOCUMENT_EXTRA_COVERAGE = 0.5  # a body sentence joins a catalogue answer when it has this share of terms

@@ -89,15 +89,18 @@ class Context:
     numbers: frozenset[str] = frozenset()
     terms: frozenset[str] = frozenset()
     negates: bool = False
+    event_dates: tuple[shapes.Date, ...] = ()  # what happened on these dates is what the question asks
 
     @classmethod
     def of(cls, question: str) -> Context:
+        intent = shapes.intent_of(question)
         return cls(
             question,
             question.lower(),
             frozenset(lexical.numbers(question)),
             frozenset(lexical.content_terms(question)),
             lexical.negates(question),
+            intent.dates if intent.shape is shapes.Shape.EVENT else (),
         )
 
 
@@ -183,6 +186,11 @@ def lacks(sentence: str, passage: str, context: Context = NO_CONTEXT) -> list[st
         and not shapes.mentions(passage, date)
         and not shapes.mentions(context.question, date)
     ]
+    # "What happened on 28 October 2025?" is not answered by what happened on 28 August 2020, however well
+    # a passage supports it: a dated sentence must be dated the day asked.
+    asked, written = context.event_dates, shapes.dates_in(sentence)
+    if asked and written and not any(shapes.agree(w, a) for w in written for a in asked):
+        missing.append("a date other than the one asked")
     # A sentence that says "not" is not supported by a passage that never does: similarity cannot see it.
     if lexical.negates(sentence) and not lexical.negates(passage) and not context.negates:
         missing.append("a negation")
