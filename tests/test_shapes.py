@@ -333,3 +333,59 @@ def test_an_attribution_line_dates_the_post_above_it(listed: Settings) -> None:
     answer = ask(listed, "What happened on 14 March 2025?")
     assert not answer.abstained
     assert "deep-water berth" in " ".join(c.quote for c in answer.citations)
+
+
+@pytest.mark.parametrize(
+    ("question", "sides"),
+    [
+        (
+            "How many Japanese and South Korean companies were operating in Hong Kong in 2024?",
+            (
+                "How many Japanese companies were operating in Hong Kong in 2024",
+                "How many South Korean companies were operating in Hong Kong in 2024",
+            ),
+        ),
+        (
+            "How is the cargo of 2023 reported in the annual report and in the news article?",
+            (
+                "How is the cargo of 2023 reported in the annual report",
+                "How is the cargo of 2023 reported in the news article",
+            ),
+        ),
+        ("The French and Indian War was the aspect of what conflict?", None),  # two names, then a verb
+        ("What did Hong Kong and ASEAN sign in 2017?", None),  # one thing both did
+        ("Where and when was it held?", None),
+    ],
+)
+def test_two_groups_or_two_places_asked_as_one(question: str, sides: tuple[str, str] | None) -> None:
+    intent = shapes.intent_of(question)
+    assert (intent.sides if intent.shape is Shape.TWO_PART else None) == sides
+
+
+def test_each_side_gets_its_best_sentence_even_beside_the_other_sides() -> None:
+    """Two sentences of one chunk, one per group, have sentence vectors pooled in the same context that read
+    as near duplicates: the second group's sentence is still added, and a sentence of the fact selection that
+    merely names a side does not stand in for that side's best one."""
+    from qa.answering import Candidate
+    from qa.selecting import select_comparison
+    from tests.conftest import make_chunk, make_hits
+
+    texts = (
+        "More than 1,400 Japanese companies were operating in the city in 2024.",
+        "The number of South Korean companies reached 160 in 2024.",
+        "Japan and South Korea were top trading partners.",
+    )
+    (hit,) = make_hits(make_chunk("news.txt", "News", texts))
+    same = FakeEmbedder().embed([texts[0]])[0]
+    words = (
+        {"japanes", "compani", "oper", "citi", "2024"},
+        {"south", "korean", "compani", "reach", "2024"},
+        {"japan", "south", "korea", "top", "trade", "partner"},
+    )
+    cands = [
+        Candidate(1, hit, i, 0.5, 0.5, True, score, same, frozenset(w))
+        for i, (score, w) in enumerate(zip((0.9, 0.8, 0.6), words, strict=True))
+    ]
+    sides = shapes.intent_of("How many Japanese and South Korean companies operated in the city?").sides
+    fact = [cands[0], cands[2]]  # the FACT selection took the third for the word "south"
+    assert [c.index for c in select_comparison(cands, fact, sides)] == [0, 2, 1]

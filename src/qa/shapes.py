@@ -7,6 +7,7 @@ Most questions ask for one fact, and the best one to three sentences answer them
     "How does X compare with Y?", "the difference between X and Y"  COMPARISON: a sentence for each side
     "What happened on 19 September 2025?", "What took place in 2010?" EVENT: the sentences with that date
     "How many X ..., and how much is Y ...?"                         TWO_PART: a sentence for each question
+    "How many Japanese and Korean firms ...?", "... in X and in Y?"  TWO_PART too: one question per group/place
 
 The best-scoring sentences fail them all: a summary question shares no words with any one sentence, a
 question about the document itself matches its text better than its catalogue entry, the best sentences of a
@@ -212,6 +213,18 @@ _QUESTION_WORD = re.compile(rf"\b{_WH}", re.IGNORECASE)
 # Two questions asked as one: ", and" (or "and") then a second question word ("How many X ..., and how much
 # is Y ...?", "What is the RCEP, and what is Hong Kong's position on joining it?").
 _TWO_PART = re.compile(rf"^(?P<a>.+?),?\s+and\s+(?P<b>{_WH}.+?)\??$", re.IGNORECASE)
+# Two groups asked about as one: "How many Japanese and South Korean companies ...?" (two names before one
+# plural noun); two places asked about as one: "... reported in the overview and in the poster?" (the
+# preposition said twice). Each is one question per group or place.
+_CAP = r"[A-Z][\w'’-]*"
+_TWO_GROUPS = re.compile(
+    rf"(?<=\s)(?P<x>(?:{_CAP}\s+)*{_CAP})\s+and\s+(?P<y>(?:{_CAP}\s+)*{_CAP})\s+(?P<noun>[a-z][\w-]*s)\b"
+)
+# The greedy head makes the preposition the one nearest "and": "... in 2024 reported in X and in Y".
+_TWO_PLACES = re.compile(
+    r"^(?P<head>.*)\b(?P<prep>in|from|by|for|on|at|with)\s+(?P<x>[^,?]+?),?\s+and\s+(?P=prep)\s+(?P<y>[^,?]+)$",
+    re.IGNORECASE,
+)
 # Kinds of document people name in questions. Matched against each document's card and title, so a folder
 # of "reports" or "slides" works as well as this one's posters and articles.
 KIND_WORDS = frozenset(
@@ -254,13 +267,32 @@ def intent_of(question: str) -> Intent:
                 sides = (m.group("a").strip(" ,"), m.group("b").strip(" ,?.!"))
                 if all(sides):
                     return Intent(Shape.COMPARISON, sides=sides, kind_words=kind_words)
-    m = _TWO_PART.match(question.strip())
-    if m and _QUESTION_WORD.search(m.group("a")):
-        sides = (m.group("a").strip(" ,"), m.group("b").strip(" ,?.!"))
-        # "Where and when was it held?" is one question about one thing: each part must name its own.
-        if all(lexical.content_terms(side) for side in sides):
-            return Intent(Shape.TWO_PART, sides=sides, kind_words=kind_words)
+    sides = two_parts(question.strip())
+    # "Where and when was it held?" is one question about one thing: each part must name its own.
+    if sides and all(lexical.content_terms(side) for side in sides):
+        return Intent(Shape.TWO_PART, sides=sides, kind_words=kind_words)
     return Intent(Shape.FACT, kind_words=kind_words)
+
+
+def two_parts(question: str) -> tuple[str, str] | None:
+    """The two questions a question asks as one, each as a question of its own, or None."""
+    m = _TWO_PART.match(question)
+    if m and _QUESTION_WORD.search(m.group("a")):
+        return m.group("a").strip(" ,"), m.group("b").strip(" ,?.!")
+    text = question.rstrip(" ?.!")
+    m = _TWO_GROUPS.search(text)
+    # The noun must be one ("Harvard and Radcliffe admissions"), not a verb after two names ("P and NP is").
+    if m and len(m.group("noun")) > 3 and lexical.content_terms(m.group("noun")):
+        head, tail = text[: m.start()], text[m.end() :]
+        return (
+            f"{head}{m.group('x')} {m.group('noun')}{tail}",
+            f"{head}{m.group('y')} {m.group('noun')}{tail}",
+        )
+    m = _TWO_PLACES.match(text)
+    if m:
+        head, prep = m.group("head"), m.group("prep")
+        return f"{head}{prep} {m.group('x')}", f"{head}{prep} {m.group('y')}"
+    return None
 
 
 def describes(entry: DocumentRecord | None, path: str) -> set[str]:
