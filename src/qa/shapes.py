@@ -267,10 +267,10 @@ def intent_of(question: str) -> Intent:
                 sides = (m.group("a").strip(" ,"), m.group("b").strip(" ,?.!"))
                 if all(sides):
                     return Intent(Shape.COMPARISON, sides=sides, kind_words=kind_words)
-    sides = two_parts(question.strip())
+    parts = two_parts(question.strip())
     # "Where and when was it held?" is one question about one thing: each part must name its own.
-    if sides and all(lexical.content_terms(side) for side in sides):
-        return Intent(Shape.TWO_PART, sides=sides, kind_words=kind_words)
+    if parts and all(lexical.content_terms(part) for part in parts):
+        return Intent(Shape.TWO_PART, sides=parts, kind_words=kind_words)
     return Intent(Shape.FACT, kind_words=kind_words)
 
 
