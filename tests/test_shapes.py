@@ -298,6 +298,9 @@ The Harbour Board oversees the port and meets once a year.
 
 The board's minutes are published a month after each meeting.
 
+The board will hold a public hearing on the harbour plan in June. During the hearing, residents will present
+their objections to the new quay. The board will then vote on the plan before the summer recess.
+
 Our new deep-water berth opened to container ships this morning. It doubles what the port can handle.
 — Harbour Board (@harbourboard) 14 March 2025
 """
@@ -389,3 +392,12 @@ def test_each_side_gets_its_best_sentence_even_beside_the_other_sides() -> None:
     sides = shapes.intent_of("How many Japanese and South Korean companies operated in the city?").sides
     fact = [cands[0], cands[2]]  # the FACT selection took the third for the word "south"
     assert [c.index for c in select_comparison(cands, fact, sides)] == [0, 2, 1]
+
+
+def test_what_will_happen_is_told_by_the_sentences_after_the_one_that_announces_it(listed: Settings) -> None:
+    assert shapes.intent_of("What will happen during the public hearing?").shape is Shape.NARRATIVE
+    assert shapes.intent_of("What happened on 14 March 2025?").shape is Shape.EVENT
+    answer = ask(listed, "What will happen during the public hearing?")
+    assert not answer.abstained
+    quotes = " ".join(c.quote for c in answer.citations)
+    assert "public hearing" in quotes and "residents will present" in quotes

@@ -261,7 +261,8 @@ def chosen(
     A SUMMARY or DOCUMENT question is about a document, not a sentence: low similarity to every sentence is
     expected ("What is the poster about?" shares no word with the poster), so only the explicit checks and
     the document's own coverage of the subject decide. An EVENT question is answered by the sentences that
-    write its date, or not at all. A shape that finds nothing falls back to a FACT."""
+    write its date, or not at all; a NARRATIVE one ("What happened at X?") is decided as a FACT and told
+    in the sentences that follow the best one. A shape that finds nothing falls back to a FACT."""
     evidence, intent = analysis.evidence, analysis.intent
     reason = ""
     picked: list[Candidate] = []
@@ -273,6 +274,8 @@ def chosen(
         reason = evidence.explicit or selecting.document_reason(analysis.candidates, intent, analysis.target)
     elif intent.shape is Shape.EVENT:
         reason = evidence.explicit or selecting.event_reason(analysis.candidates, intent)
+    elif intent.shape is Shape.NARRATIVE:  # a FACT question's evidence, told in more sentences
+        reason = abstain_reason(evidence, thresholds)
     if not reason and intent.shape in shapes.SIDED:
         reason = abstain_reason(evidence, thresholds)
         if not reason:

@@ -9,6 +9,7 @@ terms), so answering imports selection and not the other way round.
     DOCUMENT    the target document's catalogue sentence, then its best sentence if it matches the question
     COMPARISON  the best sentences, then the best one for each side they do not cover
     EVENT       the best sentences that write the date asked about
+    NARRATIVE   the best sentence and the ones after it that go on telling what happened
 
 Summaries use centrality: the cosine of a sentence with the mean of its document's sentence vectors (the
 centroid form of LexRank). A sentence that restates what the document is mostly about is near the centroid;
@@ -389,15 +390,34 @@ def select_event(candidates: Sequence[Candidate], intent: Intent) -> list[Candid
     return chosen
 
 
+def select_narrative(candidates: Sequence[Candidate]) -> list[Candidate]:
+    """The best sentence, then the sentences after it in its chunk while they stay close to the question:
+    "What will happen during the visit?" is best matched by the sentence that announces the visit, and
+    answered by the ones that follow it ("During the trip, Lau will meet ...")."""
+    if not candidates:
+        return []
+    best = candidates[0]
+    by_index = {c.index: c for c in candidates if c.hit.chunk_id == best.hit.chunk_id}
+    chosen = [best]
+    while len(chosen) < tuning.NARRATIVE_SENTENCES:
+        after = by_index.get(chosen[-1].index + 1)
+        if after is None or after.score < best.score - tuning.NARRATIVE_WINDOW:
+            break
+        chosen.append(after)
+    return chosen
+
+
 def shaped(
     intent: Intent, candidates: Sequence[Candidate], terms: QueryTerms, target: str | None
 ) -> list[Candidate]:
-    """The sentences a SUMMARY, DOCUMENT or EVENT question quotes; [] means: answer it as a FACT. (A
-    COMPARISON starts from the FACT selection: `select_comparison`.)"""
+    """The sentences a SUMMARY, DOCUMENT, EVENT or NARRATIVE question quotes; [] means: answer it as a FACT.
+    (A COMPARISON starts from the FACT selection: `select_comparison`.)"""
     if intent.shape is Shape.SUMMARY and target is not None:
         return select_summary(candidates, terms, target)
     if intent.shape is Shape.DOCUMENT:
         return select_document(candidates, intent, target)
     if intent.shape is Shape.EVENT:
         return select_event(candidates, intent)
+    if intent.shape is Shape.NARRATIVE:
+        return select_narrative(candidates)
     return []

@@ -8,6 +8,7 @@ Most questions ask for one fact, and the best one to three sentences answer them
     "What happened on 19 September 2025?", "What took place in 2010?" EVENT: the sentences with that date
     "How many X ..., and how much is Y ...?"                         TWO_PART: a sentence for each question
     "How many Japanese and Korean firms ...?", "... in X and in Y?"  TWO_PART too: one question per group/place
+    "What will happen during the visit?", "What happened at X?"      NARRATIVE: the sentences that tell it
 
 The best-scoring sentences fail them all: a summary question shares no words with any one sentence, a
 question about the document itself matches its text better than its catalogue entry, the best sentences of a
@@ -35,6 +36,7 @@ class Shape(StrEnum):
     COMPARISON = "comparison"
     EVENT = "event"
     TWO_PART = "two-part"
+    NARRATIVE = "narrative"
 
 
 # Shapes answered with a sentence for each side: the two things compared, or the two questions asked.
@@ -271,6 +273,8 @@ def intent_of(question: str) -> Intent:
     # "Where and when was it held?" is one question about one thing: each part must name its own.
     if parts and all(lexical.content_terms(part) for part in parts):
         return Intent(Shape.TWO_PART, sides=parts, kind_words=kind_words)
+    if _EVENT_Q.search(question):
+        return Intent(Shape.NARRATIVE, kind_words=kind_words)
     return Intent(Shape.FACT, kind_words=kind_words)
 
 

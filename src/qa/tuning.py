@@ -87,6 +87,10 @@ REDUNDANT_COSINE = 0.88  # a sentence this close to one already chosen adds noth
 EVENT_DEPTH = 30  # BM25 chunks searched for the sentences that write an event question's date
 EVENT_EXTRA_HITS = 3  # ... of which this many join the retrieved ones
 EVENT_SENTENCES = 3
+# "What happened at X?" without a date: the best sentence and up to this many in all after it, each scoring
+# within NARRATIVE_WINDOW of it (the same allowance a comparison's side has, COMPARISON_WINDOW).
+NARRATIVE_SENTENCES = 3
+NARRATIVE_WINDOW = 0.35
 # An attribution line ("— ASEAN (@ASEAN) October 28, 2025") dates this many sentences before it: a quoted post
 # or statement is short, and a chunk does not keep where its paragraph began.
 ATTRIBUTED_SENTENCES = 2
