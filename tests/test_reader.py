@@ -114,6 +114,23 @@ def test_a_sentence_that_introduces_a_list_brings_its_items() -> None:
     assert [s.text for s in passages[0].sentences] == [intro, *items]
 
 
+def test_a_list_of_full_sentences_comes_before_the_neighbours() -> None:
+    """Items that are sentences of their own (not short context lines) are the list too, and the list takes
+    the budget before the neighbours of the other best sentences do."""
+    intro = "Several themes are found reappearing consistently:"
+    items = (
+        "- ASEAN is portrayed as a field yet to be explored by firms.",
+        "- The city is portrayed as delivering benefits to its partners.",
+    )
+    texts = ("The method was content analysis.", "It used 19 documents.", intro, *items)
+    (hit,) = make_hits(make_chunk("a.txt", "A", texts))
+    count = FakeEmbedder().count_tokens
+    title = count(["A"])[0] + generation.prompts.PASSAGE_TOKENS
+    budget = title + sum(count([t])[0] for t in (texts[0], intro, *items))
+    passages = generation.evidence_passages([Focus(hit, 0), Focus(hit, 2)], count, budget, 3, 1)
+    assert [s.text for s in passages[0].sentences] == [texts[0], intro, *items]
+
+
 # --- the reader flow ---------------------------------------------------------------------------------------
 
 

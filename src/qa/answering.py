@@ -26,6 +26,7 @@ import numpy as np
 from qa import lexical, selecting, shapes, tuning
 from qa.abstention import Evidence, abstain_reason, gather_evidence, hard_abstention
 from qa.cards import CATALOGUE_LOCATOR, is_catalogue
+from qa.chunking import item_kind
 from qa.config import AbstainThresholds
 from qa.retrieval import CorpusStats, Hit, Retrieved
 from qa.selecting import Candidate, QueryTerms
@@ -171,9 +172,9 @@ def _runs(selected: Sequence[Candidate]) -> list[list[Candidate]]:
             and prev.hit.chunk_id == cand.hit.chunk_id
             and cand.index == prev.index + 1
             and cand.hit.chunk.sentences[cand.index].start == prev.hit.chunk.sentences[prev.index].end + 1
-            and selecting.item_kind(cand.hit.chunk.sentences[cand.index].text) is not None
-            and selecting.item_kind(cand.hit.chunk.sentences[cand.index].text)
-            == selecting.item_kind(prev.hit.chunk.sentences[prev.index].text)
+            and item_kind(cand.hit.chunk.sentences[cand.index].text) is not None
+            and item_kind(cand.hit.chunk.sentences[cand.index].text)
+            == item_kind(prev.hit.chunk.sentences[prev.index].text)
         ):
             runs[-1].append(cand)
         else:

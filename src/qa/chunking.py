@@ -257,6 +257,16 @@ def _is_title_like(text: str) -> bool:
     return len(lower) <= len(words) // 5
 
 
+# A line of a bulleted or numbered list: "- 3rd AEM-Hong Kong, China Consultations, ...", "2) Bangkok".
+_ITEM = re.compile(r"^(?:(?P<bullet>[-*•·])|\d{1,3}[.)])\s+")
+
+
+def item_kind(text: str) -> str | None:
+    """ "-", "*", ... for a bulleted line, "1." for a numbered one, None for prose."""
+    m = _ITEM.match(text)
+    return None if m is None else m.group("bullet") or "1."
+
+
 def _is_caps_label(text: str) -> bool:
     """A line in capitals with no full stop ("EXPORT DEPENDENCE ON HONG KONG: TOP 6 PARTNERS IN 2024"): a
     chart's caption or a heading, not a statement. (A capitalised sentence that ends with a stop, as a poster's

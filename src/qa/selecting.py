@@ -28,6 +28,7 @@ import numpy as np
 
 from qa import lexical, shapes, tuning
 from qa.cards import is_catalogue, names_maker
+from qa.chunking import item_kind
 from qa.retrieval import Hit
 from qa.shapes import Intent, Shape
 
@@ -89,16 +90,6 @@ class QueryTerms:
 
 def redundant(cand: Candidate, chosen: Sequence[Candidate]) -> bool:
     return any(float(cand.vector @ c.vector) >= tuning.REDUNDANT_COSINE for c in chosen)
-
-
-# A line of a bulleted or numbered list: "- 3rd AEM-Hong Kong, China Consultations, ...", "2) Bangkok".
-_ITEM = re.compile(r"^(?:(?P<bullet>[-*•·])|\d{1,3}[.)])\s+")
-
-
-def item_kind(text: str) -> str | None:
-    """ "-", "*", ... for a bulleted line, "1." for a numbered one, None for prose."""
-    m = _ITEM.match(text)
-    return None if m is None else m.group("bullet") or "1."
 
 
 def with_list_items(

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from qa.chunking import Sentence, TokenCounter
+from qa.chunking import Sentence, TokenCounter, item_kind
 from qa.retrieval import Hit
 from qa.types import NOT_FOUND
 
@@ -125,7 +125,8 @@ def evidence_passages(
     max_focus: int,
     neighbours: int,
 ) -> list[PromptPassage]:
-    """The best sentences, then their neighbours, while `budget` tokens last; one passage per chunk.
+    """The best sentences, then the lists any of them introduces (ending ":"), then their neighbours, while
+    `budget` tokens last; one passage per chunk.
 
     Worked example (budget for five sentences, max_focus 3, neighbours 1): focus chunk A #4, chunk B #0,
     chunk A #9 -> pass 1 takes A4, B0, A9; pass 2 adds A3, A5 (A4's neighbours), then B1, then stops:
@@ -156,6 +157,19 @@ def evidence_passages(
     top = list(focus[:max_focus])
     for i, f in enumerate(top):
         add(f.hit, f.index, force=i == 0)
+    # A sentence that introduces a list ("... several themes are found:") is answered by the list, so its
+    # lines (headings, items and sub-items) follow it while the budget lasts, before any neighbour.
+    for f in top:
+        sentences = f.hit.chunk.sentences
+        if f.hit.chunk_id not in chosen or not sentences[f.index].text.rstrip().endswith(":"):
+            continue
+        index = f.index + 1
+        while (
+            index < len(sentences)
+            and (sentences[index].context or item_kind(sentences[index].text))
+            and add(f.hit, index)
+        ):
+            index += 1
     for distance in range(1, neighbours + 1):
         for f in top:
             if f.hit.chunk_id not in chosen:
@@ -163,15 +177,6 @@ def evidence_passages(
             for index in (f.index - distance, f.index + distance):
                 if 0 <= index < len(f.hit.chunk.sentences):
                     add(f.hit, index)
-    # A sentence that introduces a list ("... in the following areas:") is answered by the list: its items
-    # are short context lines the extractive answerer never ranks, so they follow it while the budget lasts.
-    for f in top:
-        sentences = f.hit.chunk.sentences
-        if f.hit.chunk_id not in chosen or not sentences[f.index].text.rstrip().endswith(":"):
-            continue
-        index = f.index + 1
-        while index < len(sentences) and sentences[index].context and add(f.hit, index):
-            index += 1
     return [
         PromptPassage(n, hits[cid], tuple(hits[cid].chunk.sentences[i] for i in sorted(indices)))
         for n, (cid, indices) in enumerate(chosen.items(), start=1)
