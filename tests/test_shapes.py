@@ -401,3 +401,35 @@ def test_what_will_happen_is_told_by_the_sentences_after_the_one_that_announces_
     assert not answer.abstained
     quotes = " ".join(c.quote for c in answer.citations)
     assert "public hearing" in quotes and "residents will present" in quotes
+
+
+SECTIONED = """# Port Authority annual review
+
+The port handled more cargo than ever in 2024, and the authority expects growth to continue next year.
+Most of the growth came from container traffic through the new eastern berth.
+
+## Safety at the port
+
+The authority recorded 14 safety incidents in 2024, down from 22 the year before.
+New lighting on the quays and a training course for crane drivers were introduced in March.
+
+## Finances
+
+Revenue rose to 80 million dollars, mainly from container fees.
+"""
+
+
+def test_a_summary_of_what_a_document_says_on_a_topic_quotes_the_section_that_names_it(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "review.md").write_text(SECTIONED, encoding="utf-8")
+    settings = Settings(
+        corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index", backend=Backend.EXTRACTIVE
+    )
+    build_index(settings, FakeEmbedder())
+    answer = ask(settings, "What does the report say about safety at the port?")
+    assert not answer.abstained
+    quotes = " ".join(c.quote for c in answer.citations)
+    assert "14 safety incidents" in quotes and "crane drivers" in quotes
+    assert "container fees" not in quotes and "container traffic" not in quotes

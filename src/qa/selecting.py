@@ -189,11 +189,17 @@ def section_of(cand: Candidate) -> str:
 
 
 def select_summary(
-    candidates: Sequence[Candidate], terms: QueryTerms, target: str, count: int = tuning.SUMMARY_SENTENCES
+    candidates: Sequence[Candidate],
+    terms: QueryTerms,
+    target: str,
+    count: int = tuning.SUMMARY_SENTENCES,
+    frame: frozenset[str] = frozenset(),
 ) -> list[Candidate]:
     """The target document's `count` most central sentences, in document order. Edmundson's (1969) cues
     count too: a sentence under a heading the question names or that announces a summary ("Key findings",
-    "Conclusion"), words of the title, and the lead (a news story's first sentences are its summary)."""
+    "Conclusion"), words of the title, and the lead (a news story's first sentences are its summary). When
+    a heading names the question's subject (`frame`: the words that ask for the summary, left out), only
+    that section's sentences are chosen from."""
     pool = [
         c
         for c in candidates
@@ -208,6 +214,21 @@ def select_summary(
     asked = set(terms.weights)
     title = set(lexical.content_terms(pool[0].hit.chunk.title))
     lead = {id(c) for c in sorted(pool, key=lambda c: (c.hit.chunk.start, c.index))[: tuning.SUMMARY_LEAD]}
+
+    # A heading that names the question's subject is the section the question asks about: "What does the
+    # overview say about economic cooperation under the ASEAN-Hong Kong FTA?" is answered from the section
+    # "Economic Cooperation under ASEAN-Hong Kong FTA", not from the document's most central sentences.
+    topic = {t: w for t, w in terms.weights.items() if t not in frame}
+    total = sum(topic.values())
+
+    def names_topic(c: Candidate) -> bool:
+        named = set(lexical.content_terms(section_of(c)))
+        return (
+            total > 0
+            and sum(w for t, w in topic.items() if t in named) / total >= tuning.SUMMARY_SECTION_SHARE
+        )
+
+    pool = [c for c in pool if names_topic(c)] or pool
 
     def value(c: Candidate) -> float:
         heading = section_of(c).lower()
@@ -404,7 +425,7 @@ def shaped(
     """The sentences a SUMMARY, DOCUMENT, EVENT or NARRATIVE question quotes; [] means: answer it as a FACT.
     (A COMPARISON starts from the FACT selection: `select_comparison`.)"""
     if intent.shape is Shape.SUMMARY and target is not None:
-        return select_summary(candidates, terms, target)
+        return select_summary(candidates, terms, target, frame=intent.frame)
     if intent.shape is Shape.DOCUMENT:
         return select_document(candidates, intent, target)
     if intent.shape is Shape.EVENT:

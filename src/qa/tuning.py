@@ -74,6 +74,9 @@ SHOWN_MISSING_TERMS = 3
 SUMMARY_SENTENCES = 4  # a summary quotes this many sentences at most
 SUMMARY_CENTRALITY = 0.6  # weight of centrality against the sentence's own score for the question
 SUMMARY_HEADING_BONUS = 0.15  # a sentence under a heading the question names ("the discussion section")
+# A heading that names this share of the question's subject (its weighted terms, the words asking for a
+# summary left out) is the section asked about: the summary quotes that section.
+SUMMARY_SECTION_SHARE = 0.8
 SUMMARY_CUE_BONUS = 0.15  # a sentence under a heading that announces a summary ("Key findings", "Abstract")
 SUMMARY_TITLE_WEIGHT = 0.15  # times the share of the title's words a sentence has
 SUMMARY_LEAD = 2  # the document's first sentences ...
