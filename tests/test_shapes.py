@@ -231,7 +231,7 @@ def test_two_questions_asked_as_one_are_each_answered(folder: Settings) -> None:
 
 def test_a_comparison_adds_the_side_the_best_sentences_leave_out() -> None:
     from qa.answering import Candidate, QueryTerms, select_sentences
-    from qa.selecting import select_comparison
+    from qa.sides import select_comparison
     from tests.conftest import make_chunk, make_hits
 
     texts = (
@@ -260,7 +260,7 @@ def test_a_side_named_inside_the_other_sides_name_is_still_quoted() -> None:
     """ "Port Royal, Jamaica" against "Jamaica": a sentence about the first mentions the second's name only
     inside the first's, and does not answer for it."""
     from qa.answering import Candidate, QueryTerms, select_sentences
-    from qa.selecting import select_comparison
+    from qa.sides import select_comparison
     from tests.conftest import make_chunk, make_hits
 
     texts = (
@@ -370,7 +370,7 @@ def test_each_side_gets_its_best_sentence_even_beside_the_other_sides() -> None:
     as near duplicates: the second group's sentence is still added, and a sentence of the fact selection that
     merely names a side does not stand in for that side's best one."""
     from qa.answering import Candidate
-    from qa.selecting import select_comparison
+    from qa.sides import select_comparison
     from tests.conftest import make_chunk, make_hits
 
     texts = (

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa import lexical, selecting, shapes, tuning
+from qa import lexical, selecting, shapes, sides, tuning
 from qa.abstention import Evidence, abstain_reason, gather_evidence, hard_abstention
 from qa.cards import CATALOGUE_LOCATOR, is_catalogue
 from qa.chunking import item_kind
@@ -281,7 +281,7 @@ def chosen(
         reason = abstain_reason(evidence, thresholds)
         if not reason:
             fact = select_sentences(analysis.candidates, analysis.terms)
-            picked = selecting.select_comparison(analysis.candidates, fact, intent.sides)
+            picked = sides.select_comparison(analysis.candidates, fact, intent.sides)
     elif not reason and intent.shape is not Shape.FACT:
         picked = selecting.shaped(intent, analysis.candidates, analysis.terms, analysis.target)
     if not reason and not picked:

@@ -7,7 +7,7 @@ terms), so answering imports selection and not the other way round.
                 and a list item with the items beside it that match as well          (with_list_items)
     SUMMARY     the target document's most central sentences, nudged by the question, in document order
     DOCUMENT    the target document's catalogue sentence, then its best sentence if it matches the question
-    COMPARISON  the best sentences, then the best one for each side they do not cover
+    COMPARISON  the best sentences, then each side's best one                       (qa.sides, also TWO_PART)
     EVENT       the best sentences that write the date asked about
     NARRATIVE   the best sentence and the ones after it that go on telling what happened
 
@@ -22,7 +22,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import PurePath
 
 import numpy as np
 
@@ -279,90 +278,6 @@ def select_document(candidates: Sequence[Candidate], intent: Intent, target: str
     return chosen
 
 
-def select_comparison(
-    candidates: Sequence[Candidate], fact: Sequence[Candidate], sides: Sequence[str]
-) -> list[Candidate]:
-    """The FACT selection `fact`, then for each side of the comparison, that side's best sentence if it is
-    not already there. (A chosen sentence that names a side is not enough: the FACT selection adds
-    sentences for the words they cover, and "in the poster" is named by any sentence of the poster.)"""
-    chosen = list(fact)
-    if not chosen:
-        return []
-    floor = max(c.score for c in chosen) - tuning.COMPARISON_WINDOW
-    for distinct, masks in side_marks(sides):
-        if not distinct or len(chosen) >= tuning.COMPARISON_SENTENCES:
-            continue
-        for cand in candidates:
-            if cand.score < floor:
-                break
-            # Not checked for redundancy: sentence vectors are pooled in their chunk's context, so two
-            # sentences of one chunk about two sides read as near duplicates ("1,400 Japanese companies"
-            # and "160 South Korean companies").
-            if _names_side(cand, distinct, masks):
-                if cand not in chosen:
-                    chosen.append(cand)
-                break
-    return chosen
-
-
-# A name of several capitalised words, commas allowed: "Hong Kong, China", "South Korea".
-_NAME_RUN = re.compile(r"\b[A-Z][\w'’-]*(?:,?\s+[A-Z][\w'’-]*)+")
-
-
-def side_marks(sides: Sequence[str]) -> list[tuple[frozenset[str], tuple[re.Pattern[str], ...]]]:
-    """For each side of a comparison: the terms that name it and no other side, and the other sides' longer
-    names, which a sentence must not be read through.
-
-    A side's name inside another side's longer name is still its own: in "ASEAN's trade with Hong Kong,
-    China" against "its trade with China", "China" names the second side, and "ASEAN-Hong Kong, China trade"
-    does not mention it. A number ("in 2024") dates the whole comparison, not one side."""
-    own = [_side_terms(side) for side in sides]
-    out: list[tuple[frozenset[str], tuple[re.Pattern[str], ...]]] = []
-    for i, terms in enumerate(own):
-        others: set[str] = set()
-        masks: list[re.Pattern[str]] = []
-        for j, side in enumerate(sides):
-            if j == i:
-                continue
-            for run in _NAME_RUN.findall(side):
-                if set(lexical.content_terms(run)) - terms:  # a name of its own, not this side's
-                    side = side.replace(run, " ")
-                    words = re.findall(r"[\w'’-]+", run)
-                    masks.append(re.compile(r"\b" + r"[\s,]+".join(map(re.escape, words)) + r"\b", re.I))
-            others |= _side_terms(side)
-        out.append((frozenset(terms - others), tuple(masks)))
-    return out
-
-
-_KIND_TERMS = frozenset(lexical.stem_words(sorted(shapes.KIND_WORDS)))
-
-
-def _side_terms(text: str) -> set[str]:
-    """A side's content terms without numbers, and the kinds of document it names ("poster" is a stopword
-    to retrieval, but "in the poster" and "in the overview" are two sides)."""
-    terms = {t for t in lexical.content_terms(text) if not any(ch.isdigit() for ch in t)}
-    return terms | (set(lexical.stem_words(lexical.words(text))) & _KIND_TERMS)
-
-
-def _names_side(cand: Candidate, distinct: frozenset[str], masks: Sequence[re.Pattern[str]]) -> bool:
-    """Whether a sentence names a side: one of its distinct terms, outside the other sides' longer names;
-    or, for a side that is only a document ("in the student poster": a kind of document and at most one
-    word more), by being in a document whose title or file name says so. A side that asks more ("According
-    to the poster, what rank ...") must be named by its own words."""
-    chunk = cand.hit.chunk
-    kinds = distinct & _KIND_TERMS
-    if kinds and len(distinct - kinds) <= 1:
-        described = f"{chunk.title} {PurePath(chunk.doc_path).stem.replace('-', ' ').replace('_', ' ')}"
-        if kinds & set(lexical.stem_words(lexical.words(described))):
-            return True
-    if not cand.terms & distinct:
-        return False
-    text = chunk.sentences[cand.index].text
-    for mask in masks:
-        text = mask.sub(" ", text)
-    return bool(set(lexical.content_terms(text)) & distinct)
-
-
 # A line that attributes what comes before it: "— ASEAN (@ASEAN) October 28, 2025" under an embedded post,
 # "— Jane Doe, 3 May 2024" under a quotation. Its date is the date of the lines it attributes.
 _ATTRIBUTION = re.compile(r"^\s*(?:—|–|--)\s*\S")
@@ -423,7 +338,7 @@ def shaped(
     intent: Intent, candidates: Sequence[Candidate], terms: QueryTerms, target: str | None
 ) -> list[Candidate]:
     """The sentences a SUMMARY, DOCUMENT, EVENT or NARRATIVE question quotes; [] means: answer it as a FACT.
-    (A COMPARISON starts from the FACT selection: `select_comparison`.)"""
+    (A COMPARISON starts from the FACT selection: `sides.select_comparison`.)"""
     if intent.shape is Shape.SUMMARY and target is not None:
         return select_summary(candidates, terms, target, frame=intent.frame)
     if intent.shape is Shape.DOCUMENT:

@@ -1,0 +1,100 @@
+"""Comparisons and two-part questions -> the sentence that answers each side.
+
+A COMPARISON ("How does X compare with Y?") or TWO_PART question ("How many Japanese and South Korean
+companies ...?") starts from the FACT selection, whose best sentences are often all about one side; each
+side then gets its own best sentence (`select_comparison`). What names a side is worked out from the sides'
+wording alone (`side_marks`), so it holds for any folder.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import PurePath
+
+from qa import lexical, shapes, tuning
+from qa.selecting import Candidate
+
+
+def select_comparison(
+    candidates: Sequence[Candidate], fact: Sequence[Candidate], sides: Sequence[str]
+) -> list[Candidate]:
+    """The FACT selection `fact`, then for each side of the comparison, that side's best sentence if it is
+    not already there. (A chosen sentence that names a side is not enough: the FACT selection adds
+    sentences for the words they cover, and "in the poster" is named by any sentence of the poster.)"""
+    chosen = list(fact)
+    if not chosen:
+        return []
+    floor = max(c.score for c in chosen) - tuning.COMPARISON_WINDOW
+    for distinct, masks in side_marks(sides):
+        if not distinct or len(chosen) >= tuning.COMPARISON_SENTENCES:
+            continue
+        for cand in candidates:
+            if cand.score < floor:
+                break
+            # Not checked for redundancy: sentence vectors are pooled in their chunk's context, so two
+            # sentences of one chunk about two sides read as near duplicates ("1,400 Japanese companies"
+            # and "160 South Korean companies").
+            if _names_side(cand, distinct, masks):
+                if cand not in chosen:
+                    chosen.append(cand)
+                break
+    return chosen
+
+
+# A name of several capitalised words, commas allowed: "Hong Kong, China", "South Korea".
+_NAME_RUN = re.compile(r"\b[A-Z][\w'’-]*(?:,?\s+[A-Z][\w'’-]*)+")
+
+
+def side_marks(sides: Sequence[str]) -> list[tuple[frozenset[str], tuple[re.Pattern[str], ...]]]:
+    """For each side of a comparison: the terms that name it and no other side, and the other sides' longer
+    names, which a sentence must not be read through.
+
+    A side's name inside another side's longer name is still its own: in "ASEAN's trade with Hong Kong,
+    China" against "its trade with China", "China" names the second side, and "ASEAN-Hong Kong, China trade"
+    does not mention it. A number ("in 2024") dates the whole comparison, not one side."""
+    own = [_side_terms(side) for side in sides]
+    out: list[tuple[frozenset[str], tuple[re.Pattern[str], ...]]] = []
+    for i, terms in enumerate(own):
+        others: set[str] = set()
+        masks: list[re.Pattern[str]] = []
+        for j, side in enumerate(sides):
+            if j == i:
+                continue
+            for run in _NAME_RUN.findall(side):
+                if set(lexical.content_terms(run)) - terms:  # a name of its own, not this side's
+                    side = side.replace(run, " ")
+                    words = re.findall(r"[\w'’-]+", run)
+                    masks.append(re.compile(r"\b" + r"[\s,]+".join(map(re.escape, words)) + r"\b", re.I))
+            others |= _side_terms(side)
+        out.append((frozenset(terms - others), tuple(masks)))
+    return out
+
+
+_KIND_TERMS = frozenset(lexical.stem_words(sorted(shapes.KIND_WORDS)))
+
+
+def _side_terms(text: str) -> set[str]:
+    """A side's content terms without numbers, and the kinds of document it names ("poster" is a stopword
+    to retrieval, but "in the poster" and "in the overview" are two sides)."""
+    terms = {t for t in lexical.content_terms(text) if not any(ch.isdigit() for ch in t)}
+    return terms | (set(lexical.stem_words(lexical.words(text))) & _KIND_TERMS)
+
+
+def _names_side(cand: Candidate, distinct: frozenset[str], masks: Sequence[re.Pattern[str]]) -> bool:
+    """Whether a sentence names a side: one of its distinct terms, outside the other sides' longer names;
+    or, for a side that is only a document ("in the student poster": a kind of document and at most one
+    word more), by being in a document whose title or file name says so. A side that asks more ("According
+    to the poster, what rank ...") must be named by its own words."""
+    chunk = cand.hit.chunk
+    kinds = distinct & _KIND_TERMS
+    if kinds and len(distinct - kinds) <= 1:
+        described = f"{chunk.title} {PurePath(chunk.doc_path).stem.replace('-', ' ').replace('_', ' ')}"
+        if kinds & set(lexical.stem_words(lexical.words(described))):
+            return True
+    if not cand.terms & distinct:
+        return False
+    text = chunk.sentences[cand.index].text
+    for mask in masks:
+        text = mask.sub(" ", text)
+    return bool(set(lexical.content_terms(text)) & distinct)
