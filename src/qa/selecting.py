@@ -108,14 +108,13 @@ def with_list_items(
         if (cand.hit.chunk_id, cand.index) in taken:
             continue
         matched = set(terms.weights) & cand.terms
-        sides = _list_lines(cand)
-        others = {
-            t for i in (*sides[0], *sides[1]) for t in lexical.content_terms(cand.hit.chunk.sentences[i].text)
-        }
+        before, after = _list_lines(cand)
+        sentences = cand.hit.chunk.sentences
+        others = {t for i in (*before, *after) for t in lexical.content_terms(sentences[i].text)}
         run = [cand]
-        if matched and any(sides) and matched <= others:
+        if matched and (before or after) and matched <= others:
             floor = tuning.LIST_SIBLING_SHARE * terms.coverage(matched)
-            for indices in sides:
+            for indices in (before, after):
                 for i in indices:
                     near = by_position.get((cand.hit.chunk_id, i))
                     if (
