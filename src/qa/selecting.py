@@ -195,9 +195,9 @@ def select_summary(
 ) -> list[Candidate]:
     """The target document's `count` most central sentences, in document order. Edmundson's (1969) cues
     count too: a sentence under a heading the question names or that announces a summary ("Key findings",
-    "Conclusion"), words of the title, and the lead (a news story's first sentences are its summary). When
-    a heading names the question's subject (`frame`: the words that ask for the summary, left out), only
-    that section's sentences are chosen from."""
+    "Conclusion"), words of the title, and the lead (a news story's first sentences are its summary). For a
+    question (`frame`: its words that ask for the summary), when a heading names the rest of it, only that
+    section's sentences are chosen from."""
     pool = [
         c
         for c in candidates
@@ -226,7 +226,8 @@ def select_summary(
             and sum(w for t, w in topic.items() if t in named) / total >= tuning.SUMMARY_SECTION_SHARE
         )
 
-    pool = [c for c in pool if names_topic(c)] or pool
+    if frame:  # asked by a question (a document's own summary is chosen against its title: qa.summaries)
+        pool = [c for c in pool if names_topic(c)] or pool
 
     def value(c: Candidate) -> float:
         heading = section_of(c).lower()
