@@ -321,9 +321,10 @@ def test_a_question_that_fits_every_line_of_a_list_gets_the_list(listed: Setting
     assert not answer.abstained
     quotes = " ".join(c.quote for c in answer.citations)
     assert all(place in quotes for place in ("Lindholm", "Eastwick", "Marsden", "online"))
-    # The list is one quote of consecutive lines, the exact source text.
+    # The list is one quote of consecutive lines, the exact source text, shown one line per item.
     (listing,) = [c for c in answer.citations if "Lindholm" in c.quote]
     assert MEETINGS[listing.start : listing.end].replace("\n", " ") == listing.quote
+    assert "\n- 2nd Harbour Board meeting, 9 June 2017, held in Eastwick\n" in answer.answer
     # A question that names one line gets that line.
     one = ask(listed, "Where was the 3rd Harbour Board meeting held?")
     quotes = " ".join(c.quote for c in one.citations)

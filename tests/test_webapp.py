@@ -253,6 +253,17 @@ def test_auto_shows_the_quote_marked_as_such_until_the_reader_writes(fake_qa: Fa
     assert shown[1].strip() == "Written" and DRAFT_NOTE not in shown[-1]  # replaced as soon as text streams
 
 
+def test_a_quoted_list_stays_inside_the_draft_quote() -> None:
+    from dataclasses import replace
+
+    from qa.render import draft_markdown
+
+    listed = replace(make_answer(), answer="Held in:\n- Bangkok, 2019\n- Vientiane, 2016 [1]")
+    shown = draft_markdown(listed)
+    assert shown.startswith(DRAFT_NOTE)
+    assert shown.splitlines()[-3:] == ["> Held in:", "> - Bangkok, 2019", "> - Vientiane, 2016 [1]"]
+
+
 def test_chat_turn_answers_and_passes_history_for_follow_ups(fake_qa: FakeQA) -> None:
     outputs = run_turn(fake_qa, "When did the AHKFTA enter into force?", ChatState(), top_k=3)
     textbox, messages, state, sources, inspector = outputs[-1]

@@ -18,6 +18,7 @@ vectors, the index's term statistics, the question's shape), never the index its
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -228,9 +229,12 @@ def compose(selected: Sequence[Candidate]) -> tuple[str, tuple[Citation, ...], t
                 ocr=chunk.ocr(quoted[0].start, quoted[-1].end),
             )
         )
-        parts.append(f"{quote} [{n}]")
+        if len(run) > 1:  # a list's lines: shown one per line, as in the source (the quote keeps its spaces)
+            parts.append("\n" + "\n".join(s.text for s in quoted) + f" [{n}]\n")
+        else:
+            parts.append(f"{quote} [{n}]")
         sentences.append(AnswerSentence(quote, (n,)))
-    return " ".join(parts), tuple(citations), tuple(sentences)
+    return re.sub(r" *\n *", "\n", " ".join(parts)).strip(), tuple(citations), tuple(sentences)
 
 
 @dataclass(frozen=True)

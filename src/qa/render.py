@@ -97,7 +97,8 @@ def draft_markdown(draft: Answer) -> str:
     """The chat message shown while the reader works: the extractive answer, marked as a quote."""
     if draft.abstained:
         return "_Searching the documents; the local model is reading the closest passages…_"
-    return f"{DRAFT_NOTE}\n\n> {chat_text(draft.answer)}"
+    quoted = "\n".join(f"> {line}" for line in chat_text(draft.answer).splitlines())  # a list: every line
+    return f"{DRAFT_NOTE}\n\n{quoted}"
 
 
 def _card(
