@@ -27,7 +27,7 @@ import numpy as np
 from qa import lexical, selecting, shapes, sides, tuning
 from qa.abstention import Evidence, abstain_reason, gather_evidence, hard_abstention
 from qa.cards import CATALOGUE_LOCATOR, is_catalogue
-from qa.chunking import item_kind
+from qa.chunking import continues_list
 from qa.config import AbstainThresholds
 from qa.retrieval import CorpusStats, Hit, Retrieved
 from qa.selecting import Candidate, QueryTerms
@@ -168,14 +168,12 @@ def _runs(selected: Sequence[Candidate]) -> list[list[Candidate]]:
     runs: list[list[Candidate]] = []
     for cand in selected:
         prev = runs[-1][-1] if runs else None
+        sentences = cand.hit.chunk.sentences
         if (
             prev is not None
             and prev.hit.chunk_id == cand.hit.chunk_id
             and cand.index == prev.index + 1
-            and cand.hit.chunk.sentences[cand.index].start == prev.hit.chunk.sentences[prev.index].end + 1
-            and item_kind(cand.hit.chunk.sentences[cand.index].text) is not None
-            and item_kind(cand.hit.chunk.sentences[cand.index].text)
-            == item_kind(prev.hit.chunk.sentences[prev.index].text)
+            and continues_list(sentences[prev.index], sentences[cand.index])
         ):
             runs[-1].append(cand)
         else:

@@ -267,6 +267,13 @@ def item_kind(text: str) -> str | None:
     return None if m is None else m.group("bullet") or "1."
 
 
+def continues_list(line: Sentence, after: Sentence) -> bool:
+    """Whether `after` is the next line of `line`'s list: both list lines with the same marker, one line
+    break apart (no blank line, no deeper indent)."""
+    kind = item_kind(line.text)
+    return kind is not None and item_kind(after.text) == kind and after.start == line.end + 1
+
+
 def _is_caps_label(text: str) -> bool:
     """A line in capitals with no full stop ("EXPORT DEPENDENCE ON HONG KONG: TOP 6 PARTNERS IN 2024"): a
     chart's caption or a heading, not a statement. (A capitalised sentence that ends with a stop, as a poster's

@@ -27,7 +27,7 @@ import numpy as np
 
 from qa import lexical, shapes, tuning
 from qa.cards import is_catalogue, names_maker
-from qa.chunking import item_kind
+from qa.chunking import continues_list
 from qa.retrieval import Hit
 from qa.shapes import Intent, Shape
 
@@ -134,18 +134,12 @@ def _list_lines(item: Candidate) -> tuple[list[int], list[int]]:
     """The positions of the lines of `item`'s list before it and after it, nearest first: same marker, one
     line break apart (no blank line, no deeper indent). Empty when `item` is not a list line."""
     sentences = item.hit.chunk.sentences
-    kind = item_kind(sentences[item.index].text)
-    if kind is None:
-        return [], []
     out: tuple[list[int], list[int]] = ([], [])
     for step, lines in ((-1, out[0]), (1, out[1])):
         i = item.index
         while 0 <= i + step < len(sentences):
             j = i + step
-            if (
-                item_kind(sentences[j].text) != kind
-                or sentences[max(i, j)].start != sentences[min(i, j)].end + 1
-            ):
+            if not continues_list(sentences[min(i, j)], sentences[max(i, j)]):
                 break
             lines.append(j)
             i = j
