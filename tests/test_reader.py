@@ -491,3 +491,46 @@ def test_a_recorded_reading_is_served_again_and_a_new_prompt_goes_to_the_model(
         read(hits, extractive, other, focus=[Focus(hits[0], 0)])
     assert (other.served, other.asked) == (0, 1) and len(json.loads(path.read_text())) == 2
     assert "a prompt not in recording.json was answered by the model (1 so far)" in caplog.text
+
+
+STUDY = """# Water Use in Northfield, 2023
+
+This report reviews how the town of Northfield used water during 2023. The town has grown quickly, and
+its reservoirs are old. Summer droughts have become more common in the region. The council asked the
+utility to find out where the water goes. The utility's answer follows, section by section.
+
+## Methods
+
+Meter readings from 4,200 households were collected every month by the utility.
+Each reading was checked against the billing records before analysis.
+
+## Key findings
+
+- Household water use fell by 12 percent compared with 2022.
+- Leaks in the old eastern mains caused most of the losses.
+"""
+
+INTERNSHIP = """Internship notes
+
+I conducted market research for the events team and carried out interviews with guests.
+The research on partners was carried out in teams of three.
+"""
+
+
+def test_a_question_about_how_a_study_was_done_shows_the_model_its_methods_alone(tmp_path: Path) -> None:
+    """The best-scoring sentences elsewhere are the ones its words meet by chance ("carried out research" in
+    an internship note); the model reads the methods section and nothing else."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "water-study.md").write_text(STUDY, encoding="utf-8")
+    (corpus / "internship.txt").write_text(INTERNSHIP, encoding="utf-8")
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", backend=Backend.AUTO)
+    build_index(settings, FakeEmbedder())
+    generator = ScriptedGenerator("Meter readings from 4,200 households were collected every month [1].")
+    QA(settings, embedder=FakeEmbedder(), generator=generator).ask(
+        "How was the water study carried out?", backend=Backend.AUTO
+    )
+    (messages,) = generator.prompts
+    shown = messages[-1]["content"]
+    assert "Meter readings from 4,200 households" in shown and "billing records" in shown
+    assert "market research" not in shown and "12 percent" not in shown

@@ -434,3 +434,104 @@ def test_a_summary_of_what_a_document_says_on_a_topic_quotes_the_section_that_na
     quotes = " ".join(c.quote for c in answer.citations)
     assert "14 safety incidents" in quotes and "crane drivers" in quotes
     assert "container fees" not in quotes and "container traffic" not in quotes
+
+
+@pytest.mark.parametrize(
+    ("question", "sides", "measured"),
+    [
+        (
+            "In 2023, did the harbour handle more cargo than the airport?",
+            ("the harbour handle", "the airport"),
+            False,
+        ),
+        (
+            "Was the harbour's cargo larger than the airport's?",
+            ("the harbour's cargo", "the airport's"),
+            True,
+        ),
+        (
+            "Which is bigger, the harbour's cargo or the airport's?",
+            ("the harbour's cargo", "the airport's"),
+            True,
+        ),
+        ("Is the harbour more important than the airport?", ("the harbour", "the airport"), False),
+        # A thing asked for, not two compared (SQuAD's wh-questions with "than").
+        ("What marine engines were less efficient than steam turbines?", None, False),
+        ("In which case was it held that provisions are clear, unconditional, or national?", None, False),
+    ],
+)
+def test_a_comparative_asked_yes_or_no_or_as_a_choice_compares(
+    question: str, sides: tuple[str, str] | None, measured: bool
+) -> None:
+    intent = shapes.intent_of(question)
+    assert (intent.sides if intent.shape is Shape.COMPARISON else None) == sides
+    assert intent.measured is measured
+
+
+def test_a_comparison_of_amounts_quotes_a_figure_for_each_side() -> None:
+    """A sentence that names a side without a figure ("Japan is a major partner") does not answer "Was X
+    larger than Y?"; the side's sentence with an amount does, even when it scores lower."""
+    from qa.answering import Candidate
+    from qa.sides import select_comparison
+    from tests.conftest import make_chunk, make_hits
+
+    texts = (
+        "Japan and Korea are major partners of the harbour in 2024.",
+        "The harbour handled 1.8 million tonnes of cargo in 2024.",
+        "Cargo through the airport reached 12,000 tonnes in 2024.",
+        "The airport is a regional field.",
+    )
+    (hit,) = make_hits(make_chunk("news.txt", "News", texts))
+    vectors = FakeEmbedder().embed(list(texts))
+    words = (
+        {"japan", "korea", "major", "partner", "harbour", "2024"},
+        {"harbour", "handl", "million", "tonn", "cargo", "2024"},
+        {"cargo", "airport", "reach", "tonn", "2024"},
+        {"airport", "region", "field"},
+    )
+    cands = sorted(
+        (
+            Candidate(1, hit, i, 0.5, 0.5, True, score, vectors[i], frozenset(w))
+            for i, (score, w) in enumerate(zip((0.9, 0.8, 0.6, 0.7), words, strict=True))
+        ),
+        key=lambda c: -c.score,
+    )
+    intent = shapes.intent_of("In 2024, was the harbour's cargo larger than the airport's?")
+    assert intent.measured
+    picked = select_comparison(cands, [cands[0]], intent.sides, intent.measured)
+    assert [c.index for c in picked] == [1, 2]
+    # Not by amount: the first sentence naming each side, as before.
+    assert [c.index for c in select_comparison(cands, [cands[0]], intent.sides)] == [0, 3]
+
+
+@pytest.mark.parametrize(
+    ("question", "section"),
+    [
+        ("How was the water study carried out?", "method"),
+        ("What methods did the authors of the report use?", "method"),
+        ("How did they conduct the research?", "method"),
+        ("What is the aim of the study?", "aim"),
+        ("Why did the students do this research?", "aim"),
+        # Not a document's part: how a thing works, or a method the text is about.
+        ("How do steam turbines work?", None),
+        ("What method is used to assess the amount of resources a problem needs?", None),
+        ("How does the poster's account compare with the overview's?", None),
+        ("How many households did the survey cover?", None),
+    ],
+)
+def test_a_question_about_how_or_why_a_study_was_done_asks_for_its_section(
+    question: str, section: str | None
+) -> None:
+    intent = shapes.intent_of(question)
+    assert (sorted(intent.section)[-1][:4] if intent.section else None) == (
+        {"method": "proc", "aim": "rati"}[section] if section else None
+    )
+    assert (intent.shape is Shape.SUMMARY) is (section is not None)
+
+
+def test_how_a_study_was_done_is_answered_from_its_methods_section(folder: Settings) -> None:
+    answer = ask(folder, "How was the water study carried out?")
+    assert not answer.abstained
+    quotes = " ".join(c.quote for c in answer.citations)
+    assert "Meter readings from 4,200 households" in quotes and "billing records" in quotes
+    assert "12 percent" not in quotes and "Leaks" not in quotes

@@ -26,7 +26,7 @@ import numpy as np
 
 from qa import lexical, selecting, shapes, sides, tuning
 from qa.abstention import Evidence, abstain_reason, gather_evidence, hard_abstention
-from qa.cards import CATALOGUE_LOCATOR, is_catalogue
+from qa.cards import CARD_HEADING, CATALOGUE_LOCATOR, is_catalogue
 from qa.chunking import continues_list
 from qa.config import AbstainThresholds
 from qa.retrieval import CorpusStats, Hit, Retrieved
@@ -92,9 +92,19 @@ def query_terms(question: str, query: str, stats: CorpusStats) -> QueryTerms:
 
 
 def score_sentences(
-    hits: Sequence[Hit], query: str, query_vector: np.ndarray, terms: QueryTerms
+    hits: Sequence[Hit],
+    query: str,
+    query_vector: np.ndarray,
+    terms: QueryTerms,
+    originals_first: bool = False,
 ) -> list[Candidate]:
-    """Every answer-worthy sentence of the hits with its score, best first (headings and fragments left out)."""
+    """Every answer-worthy sentence of the hits with its score, best first (headings and fragments left out).
+
+    A sentence in two hits is scored once, in the first. `originals_first`: a document card's lead sentences
+    (copies of its document's first ones, and the card is ranked high) give way to the originals, which
+    stand under their own heading and beside their own neighbours; a question about a section asks for that.
+    (Not for every question: the card's rank is part of what its copies score, and on our questions moving
+    them to the originals' lost a follow-up's answer and changed four summaries.)"""
     kind = lexical.answer_type(query)
     defined = lexical.defined_terms(query)
     if defined:
@@ -102,7 +112,10 @@ def score_sentences(
     out: list[Candidate] = []
     seen_text: set[str] = set()
     about_document = lexical.asks_about_document(query)
-    for rank, hit in enumerate(hits, start=1):
+    ranked = list(enumerate(hits, start=1))
+    if originals_first:
+        ranked.sort(key=lambda rh: rh[1].chunk.heading == CARD_HEADING)
+    for rank, hit in ranked:
         vectors = hit.sentence_vectors
         cosines = vectors @ query_vector
         for i, sentence in enumerate(hit.chunk.sentences):
@@ -251,7 +264,8 @@ def analyse(question: str, query: str, retrieved: Retrieved, query_vector: np.nd
     """Weigh the query's terms, score every sentence of the hits, and gather the abstention evidence."""
     hits = retrieved.hits
     terms = query_terms(question, query, retrieved.stats)
-    candidates = score_sentences(hits, query, query_vector, terms)
+    originals_first = bool(retrieved.intent.section)
+    candidates = score_sentences(hits, query, query_vector, terms, originals_first)
     evidence = gather_evidence(query, hits, candidates, terms, retrieved.stats)
     return Analysis(terms, tuple(candidates), evidence, retrieved.intent, retrieved.target, hits)
 
@@ -283,7 +297,7 @@ def chosen(
         reason = abstain_reason(evidence, thresholds)
         if not reason:
             fact = select_sentences(analysis.candidates, analysis.terms)
-            picked = sides.select_comparison(analysis.candidates, fact, intent.sides)
+            picked = sides.select_comparison(analysis.candidates, fact, intent.sides, intent.measured)
     elif not reason and intent.shape is not Shape.FACT:
         picked = selecting.shaped(intent, analysis.candidates, analysis.terms, analysis.target)
     if not reason and not picked:

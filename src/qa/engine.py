@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from qa import answering, summaries, tuning
+from qa import answering, selecting, summaries, tuning
 from qa.condense import Turn, condense
 from qa.config import Backend, RetrievalMode, Settings
 from qa.embedding import Embedder, make_embedder
@@ -320,7 +320,14 @@ class QA:
         generator, problem = self.generator(Backend.AUTO)
         _, quoted = answering.chosen(analysis, self.settings.abstain, self.settings.max_answer_sentences)
         first = {(c.hit.chunk_id, c.index) for c in quoted}
-        ranked = [*quoted, *(c for c in analysis.candidates if (c.hit.chunk_id, c.index) not in first)]
+        rest = [c for c in analysis.candidates if (c.hit.chunk_id, c.index) not in first]
+        section = analysis.intent.section
+        if section and quoted:
+            # A question about a document's part (its method, its aim) is answered from that part alone:
+            # the best-scoring sentences elsewhere are the ones its words meet by chance ("conducted market
+            # research" in an internship report, for "How did they carry out their research?").
+            rest = [c for c in rest if selecting.in_section(c, section)]
+        ranked = [*quoted, *rest]
         focus = [generation.Focus(c.hit, c.index) for c in ranked]
         return generation.read(
             question,

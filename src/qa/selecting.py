@@ -180,18 +180,25 @@ def section_of(cand: Candidate) -> str:
     return chunk.heading
 
 
+def in_section(cand: Candidate, section: frozenset[str]) -> bool:
+    """Whether a sentence stands under a heading with one of the `section` stems ("Methods")."""
+    return bool(section & set(lexical.content_terms(section_of(cand))))
+
+
 def select_summary(
     candidates: Sequence[Candidate],
     terms: QueryTerms,
     target: str,
     count: int = tuning.SUMMARY_SENTENCES,
     frame: frozenset[str] = frozenset(),
+    section: frozenset[str] = frozenset(),
 ) -> list[Candidate]:
     """The target document's `count` most central sentences, in document order. Edmundson's (1969) cues
     count too: a sentence under a heading the question names or that announces a summary ("Key findings",
     "Conclusion"), words of the title, and the lead (a news story's first sentences are its summary). For a
     question (`frame`: its words that ask for the summary), when a heading names the rest of it, only that
-    section's sentences are chosen from."""
+    section's sentences are chosen from. `section`: the stems a heading of the part asked about has ("How
+    did they carry out the research?": "method", "approach"); [] when the document has no such heading."""
     pool = [
         c
         for c in candidates
@@ -220,7 +227,11 @@ def select_summary(
             and sum(w for t, w in topic.items() if t in named) / total >= tuning.SUMMARY_SECTION_SHARE
         )
 
-    if frame:  # asked by a question (a document's own summary is chosen against its title: qa.summaries)
+    if section:
+        pool = [c for c in pool if in_section(c, section)]
+        if not pool:
+            return []
+    elif frame:  # asked by a question (a document's own summary is chosen against its title: qa.summaries)
         pool = [c for c in pool if names_topic(c)] or pool
 
     def value(c: Candidate) -> float:
@@ -334,7 +345,7 @@ def shaped(
     """The sentences a SUMMARY, DOCUMENT, EVENT or NARRATIVE question quotes; [] means: answer it as a FACT.
     (A COMPARISON starts from the FACT selection: `sides.select_comparison`.)"""
     if intent.shape is Shape.SUMMARY and target is not None:
-        return select_summary(candidates, terms, target, frame=intent.frame)
+        return select_summary(candidates, terms, target, frame=intent.frame, section=intent.section)
     if intent.shape is Shape.DOCUMENT:
         return select_document(candidates, intent, target)
     if intent.shape is Shape.EVENT:

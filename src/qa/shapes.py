@@ -57,6 +57,8 @@ class Intent:
     )  # stemmed words that ask for the shape ("main points"), not its subject
     asks_maker: bool = False  # DOCUMENT: who wrote or published it
     whole: bool = False  # SUMMARY: of a whole named document, not of a part of it or of one topic in it
+    measured: bool = False  # COMPARISON: by amount ("larger than"), so each side's sentence must give one
+    section: frozenset[str] = frozenset()  # SUMMARY: stems a heading of the section asked about has
 
 
 # (year, month, day), any of them None: "in 2010" is (2010, None, None), "on January 20" (None, 1, 20).
@@ -188,6 +190,48 @@ _ON_TOPIC = re.compile(
     r"\b(?:does|did|do)\b[^?]*?\b(?:say|report|write|state|tell)\s+(?:us\s+)?(?:about|on|regarding)\b",
     re.IGNORECASE,
 )
+# A question about a part that research documents have by convention: how the study was done (its methods),
+# why it was done (its aim). Each is answered from the section under such a heading, as a summary of it:
+# "How did the poster's authors carry out their research?" shares no word with "A qualitative content
+# analysis approach is adopted, using 19 official documents". (pattern, stems of the headings it names)
+_RESEARCH = r"\b(?:research|stud(?:y|ies)|analys[ie]s|survey|investigation|experiment|project|poster|paper)\b"
+_DOING = r"(?:carr(?:y|ied|ies)|conduct\w*|do|done|perform\w*|design\w*|undert(?:ake|ook|aken)|write|written)"
+_BY = r"\b(?:authors?|researchers?|students?|they|their)\b"
+SECTION_ASKS: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = (
+    (  # "How did they carry out the research?", "What methods did the authors use?"
+        re.compile(
+            rf"^(?=.*\bhow (?:did|do|does|was|were|is|are|has|have|had)\s.*\b{_DOING}\b)(?=.*{_RESEARCH})"
+            rf"|^(?=.*\b(?:what|which) (?:research )?(?:methods?|methodology|approach|research design)\b)"
+            rf"(?=.*(?:{_RESEARCH}|{_BY}))",
+            re.IGNORECASE,
+        ),
+        frozenset(lexical.stem_words("method methodology approach design procedure materials".split())),
+    ),
+    (  # "Why did the students do this research?", "What is the aim of the study?"
+        re.compile(
+            rf"^(?=.*\bwhy (?:did|do|does|was|were)\s.*\b{_DOING}\b)(?=.*{_RESEARCH})"
+            rf"|\b(?:aims?|purposes?|objectives?|goals?|motivation|rationale) of (?:the |this |their |that )?"
+            rf"[\w\s'’-]{{0,30}}{_RESEARCH}",
+            re.IGNORECASE,
+        ),
+        frozenset(
+            lexical.stem_words("introduction motivation background aim objective purpose rationale".split())
+        ),
+    ),
+)
+# The words of such a question that ask for the section, not for a subject in it.
+_SECTION_FRAME = frozenset(
+    lexical.stem_words(
+        (
+            "how why what which carry carried carries out conduct conducted do did done perform performed design "
+            "designed undertake undertook undertaken write written make made research study studies analysis "
+            "analyses survey investigation experiment project poster paper author authors they their researcher "
+            "researchers student students "
+            "method methods methodology approach aim aims purpose purposes objective objectives goal goals "
+            "motivation rationale"
+        ).split()
+    )
+)
 # Words that point at a document without naming its kind.
 _DOCUMENT_REFERENCE = frozenset({"document", "documents", "file", "files", "source", "sources", "it", "this"})
 _MAKER_Q = re.compile(
@@ -195,7 +239,20 @@ _MAKER_Q = re.compile(
     r"which (?:[\w-]+ )?(?:newspaper|paper|outlet|magazine|journal|site|agency|broadcaster))\b",
     re.IGNORECASE,
 )
-_COMPARISON_Q = re.compile(r"\b(?:compar\w*|versus|vs\.?|differ\w*|contrast\w*)\b", re.IGNORECASE)
+# A comparative asked yes or no ("Was X larger than Y?", "Is X more important than Y?") or as a choice ("Which
+# is larger, X or Y?") compares too. Only these forms: "What marine engines were less efficient than steam
+# turbines?" asks for a thing, not a comparison of two (SQuAD has 18 wh-questions with "than", no yes-or-no).
+_AUXILIARY = r"(?:is|are|was|were|did|does|do|has|have|had)"
+_COMPARATIVE = r"(?:\w+er|more|less|fewer)(?:\s+\w+)?\s+than"
+# A comparative of amount: "Was X larger than Y?" is answered by two figures, "more important than" is not.
+_MEASURED = re.compile(
+    r"\b(?:larger|bigger|higher|greater|smaller|lower|more|less|fewer)(?:\s+than\b|,)", re.IGNORECASE
+)
+_COMPARISON_Q = re.compile(
+    rf"\b(?:compar\w*|versus|vs\.?|differ\w*|contrast\w*)\b|^(?:[^,]{{0,40}},\s*)?{_AUXILIARY}\b.+\b{_COMPARATIVE}\b"
+    rf"|^which (?:one )?{_AUXILIARY}\b[^,]*,",
+    re.IGNORECASE,
+)
 # The two sides, in the ways people ask: the first pattern that matches wins.
 _SIDES = (
     re.compile(r"\bdifferences? between (?P<a>.+?) and (?P<b>.+?)\??$", re.IGNORECASE),
@@ -209,6 +266,9 @@ _SIDES = (
     ),
     re.compile(r"(?P<a>.+?)\b(?:versus|vs\.?)\s+(?P<b>.+?)\??$", re.IGNORECASE),
     re.compile(r"^(?:how (?:has|have|did|does) )?(?P<a>.+?) compared? (?:with|to) (?P<b>.+?)\??$", re.I),
+    # "In 2024, was X larger than Y?": a leading phrase dates or places both sides.
+    re.compile(rf"^(?:[^,]{{0,40}},\s*)?{_AUXILIARY}\s+(?P<a>.+?)\s+{_COMPARATIVE}\s+(?P<b>.+?)\??$", re.I),
+    re.compile(rf"^which (?:one )?{_AUXILIARY}\b[^,]*,\s*(?P<a>.+?),?\s+or\s+(?P<b>.+?)\??$", re.I),
 )
 _WH = r"(?:what|how|who|whom|whose|when|where|which|why)\b"
 _QUESTION_WORD = re.compile(rf"\b{_WH}", re.IGNORECASE)
@@ -244,6 +304,11 @@ def intent_of(question: str) -> Intent:
     """The shape of the answer a question asks for."""
     kind_words = tuple(w for w in lexical.words(question) if w in KIND_WORDS)
     names_document = bool(kind_words) or bool(_DOCUMENT_REFERENCE & set(lexical.words(question)))
+    # Before a question about the document itself: "What methods did the authors use?" names its authors.
+    for pattern, headings in SECTION_ASKS:
+        if pattern.search(question) and two_parts(question.strip()) is None:
+            frame = _SECTION_FRAME | set(lexical.stem_words(list(kind_words)))
+            return Intent(Shape.SUMMARY, kind_words=kind_words, frame=frozenset(frame), section=headings)
     # "Who made Ralph earl?" is not about a document: the document must be named or pointed at.
     if names_document and lexical.asks_about_document(question):
         return Intent(Shape.DOCUMENT, kind_words=kind_words, asks_maker=bool(_MAKER_Q.search(question)))
@@ -268,7 +333,8 @@ def intent_of(question: str) -> Intent:
             if m:
                 sides = (m.group("a").strip(" ,"), m.group("b").strip(" ,?.!"))
                 if all(sides):
-                    return Intent(Shape.COMPARISON, sides=sides, kind_words=kind_words)
+                    measured = bool(_MEASURED.search(text[: m.start("b")]))
+                    return Intent(Shape.COMPARISON, sides=sides, kind_words=kind_words, measured=measured)
     parts = two_parts(question.strip())
     # "Where and when was it held?" is one question about one thing: each part must name its own.
     if parts and all(lexical.content_terms(part) for part in parts):

@@ -17,15 +17,19 @@ from qa.selecting import Candidate
 
 
 def select_comparison(
-    candidates: Sequence[Candidate], fact: Sequence[Candidate], sides: Sequence[str]
+    candidates: Sequence[Candidate], fact: Sequence[Candidate], sides: Sequence[str], measured: bool = False
 ) -> list[Candidate]:
     """The FACT selection `fact`, then for each side of the comparison, that side's best sentence if it is
     not already there. (A chosen sentence that names a side is not enough: the FACT selection adds
-    sentences for the words they cover, and "in the poster" is named by any sentence of the poster.)"""
-    chosen = list(fact)
-    if not chosen:
+    sentences for the words they cover, and "in the poster" is named by any sentence of the poster.)
+
+    `measured`: the question compares amounts ("Was X larger than Y?"), so a side's sentence must give one,
+    a number other than a year (a sentence naming Japan without a figure answers nothing)."""
+    if not fact:
         return []
-    floor = max(c.score for c in chosen) - tuning.COMPARISON_WINDOW
+    floor = max(c.score for c in fact) - tuning.COMPARISON_WINDOW
+    # Measured, the FACT selection's sentences without a figure do not answer it either.
+    chosen = [c for c in fact if _gives_amount(c)] if measured else list(fact)
     for distinct, masks in side_marks(sides):
         if not distinct or len(chosen) >= tuning.COMPARISON_SENTENCES:
             continue
@@ -35,11 +39,21 @@ def select_comparison(
             # Not checked for redundancy: sentence vectors are pooled in their chunk's context, so two
             # sentences of one chunk about two sides read as near duplicates ("1,400 Japanese companies"
             # and "160 South Korean companies").
+            if measured and not _gives_amount(cand):
+                continue
             if _names_side(cand, distinct, masks):
                 if cand not in chosen:
                     chosen.append(cand)
                 break
-    return chosen
+    return chosen or list(fact)
+
+
+_YEAR = re.compile(r"(?:19|20)\d\d")
+
+
+def _gives_amount(cand: Candidate) -> bool:
+    numbers = lexical.numbers(cand.hit.chunk.sentences[cand.index].text)
+    return any(not _YEAR.fullmatch(n) for n in numbers)
 
 
 # A name of several capitalised words, commas allowed: "Hong Kong, China", "South Korea".
