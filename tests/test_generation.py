@@ -544,3 +544,29 @@ def test_a_terse_answer_is_checked_as_the_claim_it_makes(real_embedder: Any) -> 
     # The question makes no number of the answer's true: 15.3 is still not in the passage.
     _, _, (wrong,) = verify("USD 15.3 billion [1]", passages, real_embedder, 0.45, question=question)
     assert not wrong.verified and wrong.reason == "the number 15.3 is not in its passages"
+
+
+def test_a_citation_never_quotes_a_heading_or_an_attribution_line() -> None:
+    """ "Kao Kim Hourn is the Secretary-General of ASEAN" reads closest to the post's attribution line
+    ("— ASEAN (@ASEAN) October 28, 2025") with the real model; the claim is held to, and its citation
+    quotes, the statement that says it."""
+    import dataclasses
+
+    from qa.generation.prompts import PromptPassage
+    from qa.generation.verify import verify
+
+    chunk = make_chunk(
+        "post.txt",
+        "Post",
+        (
+            "Prior to the summit, Secretary-General of ASEAN, Dr. Kao Kim Hourn, attended the signing.",
+            "Secretary-General of ASEAN Kao Kim Hourn",  # the same words, as a heading line
+        ),
+    )
+    heading = dataclasses.replace(chunk.sentences[1], context=True)
+    chunk = dataclasses.replace(chunk, sentences=(chunk.sentences[0], heading))
+    passages = [PromptPassage(1, hit, hit.chunk.sentences) for hit in make_hits(chunk)]
+    text = "Kao Kim Hourn is the Secretary-General of ASEAN [1]."
+    _, citations, (checked,) = verify(text, passages, FakeEmbedder(), 0.3)
+    assert checked.verified
+    assert citations[0].quote == chunk.sentences[0].text

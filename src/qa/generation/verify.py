@@ -156,6 +156,11 @@ def support(
     wrong answers to near misses back into the quote and lost 3 right ones (eval/README.md).
     """
     cosines = (sentence_vectors @ np.atleast_2d(vectors).T).max(axis=1)
+    # A heading, caption or attribution line ("— ASEAN (@ASEAN) October 28, 2025") is context, not a
+    # statement: it is never the sentence a claim is held to, nor the one its citation quotes.
+    worthy = np.array([not s.context for s in hit.chunk.sentences])
+    if worthy.any():
+        cosines = np.where(worthy, cosines, -1.0)
     best = int(np.argmax(cosines))
     return Support(float(cosines[best]), best, tuple(lacks(sentence, hit.chunk.embed_text(), context)))
 
