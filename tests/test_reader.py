@@ -453,6 +453,14 @@ def test_a_quote_that_answers_the_sentence_before_it_carries_that_sentence() -> 
     assert compose([alone])[1][0].quote == "Tariffs rose in May."  # a sentence that stands alone, alone
 
 
+def test_a_quote_that_adds_a_point_carries_the_point_before_it() -> None:
+    """ "Additionally, ..." is the argument's second point; the sentence before it is the first."""
+    texts = ("Tech is no edge.", "Singapore is a hub.", "Additionally, Grab serves the region.", "Done.")
+    (hit,) = make_hits(make_chunk("a.txt", "A", texts))
+    cand = Candidate(1, hit, 2, 0.9, 1.0, True, 1.0, np.zeros(4, dtype=np.float32), frozenset())
+    assert compose([cand])[1][0].quote == "Singapore is a hub. Additionally, Grab serves the region."
+
+
 def test_a_quote_that_introduces_a_list_carries_the_list() -> None:
     texts = ("It started in 2020.", "Completed projects are as follows:", "- Customs", "- Logistics", "Done.")
     chunk = make_chunk("a.txt", "A", texts)

@@ -53,8 +53,13 @@ __all__ = [
 ]
 
 # A sentence opening with one of these leans on the one before it ("They are comprehensive in scope"; "In
-# response, China tightened export controls": the cause is the sentence before).
+# response, China tightened export controls": the cause is the sentence before; "Additionally, with
+# platforms like Grab, ASEAN does not rely on HK's technology": the argument's first point is before).
 _ANAPHORA = (
+    "additionally",
+    "furthermore",
+    "moreover",
+    "in addition",
     "in response",
     "as a result",
     "consequently",
