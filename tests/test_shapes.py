@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from qa import shapes
+from qa import dates, shapes
 from qa.answering import Answer
 from qa.config import Backend, Settings
 from qa.indexing import build_index
@@ -151,13 +151,13 @@ def test_comparison_sides_and_event_dates() -> None:
     )
     assert shapes.intent_of("Compare the harbour with the airport.").sides == ("the harbour", "the airport")
     assert shapes.intent_of("What happened on March 4, 2024?").dates == ((2024, 3, 4),)
-    assert shapes.dates_in("on 7-10 March 2013 and in May 2025, then 2010") == {
+    assert dates.dates_in("on 7-10 March 2013 and in May 2025, then 2010") == {
         *((2013, 3, day) for day in (7, 8, 9, 10)),  # each day of the range
         (2025, 5, None),
         (2010, None, None),
     }
-    assert shapes.mentions("It came into force on 1 January 2010.", (2010, None, None))
-    assert not shapes.mentions("It came into force on 1 January 2010.", (2010, 2, None))
+    assert dates.mentions("It came into force on 1 January 2010.", (2010, None, None))
+    assert not dates.mentions("It came into force on 1 January 2010.", (2010, 2, None))
 
 
 def test_the_target_document_is_the_best_ranked_of_the_kind_named() -> None:

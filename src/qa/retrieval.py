@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qa import shapes, tuning
+from qa import dates, shapes, tuning
 from qa.cards import CARD_HEADING
 from qa.chunking import Chunk
 from qa.config import RetrievalMode
@@ -247,7 +247,7 @@ def for_answering(
     if intent.shape is Shape.EVENT:
 
         def dated(chunk: Chunk) -> bool:
-            return any(shapes.mentions(chunk.text, d) for d in intent.dates)
+            return any(dates.mentions(chunk.text, d) for d in intent.dates)
 
         depth, limit = tuning.EVENT_DEPTH, tuning.EVENT_EXTRA_HITS
         hits += lexical_hits(store, query, query_vector, hits, dated, depth, limit)

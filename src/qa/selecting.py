@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qa import lexical, shapes, tuning
+from qa import dates, lexical, tuning
 from qa.cards import is_catalogue, names_maker
 from qa.chunking import continues_list
 from qa.retrieval import Hit
@@ -301,7 +301,7 @@ def dated_text(cand: Candidate) -> str:
 
 def _dated(cand: Candidate, intent: Intent) -> bool:
     text = dated_text(cand)
-    return any(shapes.mentions(text, d) for d in intent.dates)
+    return any(dates.mentions(text, d) for d in intent.dates)
 
 
 def event_reason(candidates: Sequence[Candidate], intent: Intent) -> str:

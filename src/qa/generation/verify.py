@@ -27,7 +27,7 @@ from itertools import pairwise
 import numpy as np
 from sentencex import segment
 
-from qa import lexical, shapes
+from qa import dates, lexical, shapes
 from qa.embedding import Embedder
 from qa.generation.prompts import PromptPassage, passage_title
 from qa.questions import claim
@@ -89,7 +89,7 @@ class Context:
     numbers: frozenset[str] = frozenset()
     terms: frozenset[str] = frozenset()
     negates: bool = False
-    event_dates: tuple[shapes.Date, ...] = ()  # what happened on these dates is what the question asks
+    event_dates: tuple[dates.Date, ...] = ()  # what happened on these dates is what the question asks
 
     @classmethod
     def of(cls, question: str) -> Context:
@@ -185,16 +185,16 @@ def lacks(sentence: str, passage: str, context: Context = NO_CONTEXT) -> list[st
     # 2023 and the word August, and is still a different date.
     missing += [
         f"the date {'-'.join(str(p) for p in date if p is not None)}"
-        for date in sorted(shapes.dates_in(sentence), key=str)
+        for date in sorted(dates.dates_in(sentence), key=str)
         if (date[1] is not None or date[2] is not None)
         and (date[0] is None or str(date[0]) in passage_numbers)  # else the number is reported
-        and not shapes.mentions(passage, date)
-        and not shapes.mentions(context.question, date)
+        and not dates.mentions(passage, date)
+        and not dates.mentions(context.question, date)
     ]
     # "What happened on 28 October 2025?" is not answered by what happened on 28 August 2020, however well
     # a passage supports it: a dated sentence must be dated the day asked.
-    asked, written = context.event_dates, shapes.dates_in(sentence)
-    if asked and written and not any(shapes.agree(w, a) for w in written for a in asked):
+    asked, written = context.event_dates, dates.dates_in(sentence)
+    if asked and written and not any(dates.agree(w, a) for w in written for a in asked):
         missing.append("a date other than the one asked")
     # A sentence that says "not" is not supported by a passage that never does: similarity cannot see it.
     if lexical.negates(sentence) and not lexical.negates(passage) and not context.negates:
