@@ -535,3 +535,23 @@ def test_how_a_study_was_done_is_answered_from_its_methods_section(folder: Setti
     quotes = " ".join(c.quote for c in answer.citations)
     assert "Meter readings from 4,200 households" in quotes and "billing records" in quotes
     assert "12 percent" not in quotes and "Leaks" not in quotes
+
+
+def test_what_happened_on_a_named_day_reads_the_chunks_that_write_it(tmp_path: Path) -> None:
+    """ "Over the weekend" is this question's date: the chunk that writes it is read beyond the top k."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "summit.txt").write_text(
+        "Leaders signed the port agreement in Lindholm on Tuesday.\n\n"
+        "The signing in Lindholm was the third this year, officials in Lindholm said.\n",
+        encoding="utf-8",
+    )
+    (corpus / "talks.txt").write_text(
+        "Over the weekend, negotiators met in Lindholm and agreed to extend a truce.\n", encoding="utf-8"
+    )
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", backend=Backend.EXTRACTIVE)
+    build_index(settings, FakeEmbedder())
+    question = "What happened in Lindholm over the weekend before the signing?"
+    assert shapes.intent_of(question).times == ("weekend",)
+    answer = ask_extractive(settings, question, top_k=1)
+    assert any("truce" in hit.chunk.text for hit in answer.hits)

@@ -10,6 +10,7 @@ index's term statistics), so the flow is one way: question -> query -> [Hit] -> 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -251,6 +252,12 @@ def for_answering(
 
         depth, limit = tuning.EVENT_DEPTH, tuning.EVENT_EXTRA_HITS
         hits += lexical_hits(store, query, query_vector, hits, dated, depth, limit)
+    if intent.shape is Shape.NARRATIVE and intent.times:
+        day = re.compile(r"\b(?:" + "|".join(intent.times) + r")\b", re.IGNORECASE)
+        depth, limit = tuning.EVENT_DEPTH, tuning.EVENT_EXTRA_HITS
+        hits += lexical_hits(
+            store, query, query_vector, hits, lambda c: bool(day.search(c.text)), depth, limit
+        )
     if intent.shape in shapes.SIDED and side_search is not None:
         hits += side_hits(store, intent.sides, query_vector, hits, side_search)
     return Retrieved(tuple(hits), corpus_stats(store), intent, target)

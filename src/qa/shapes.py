@@ -59,8 +59,14 @@ class Intent:
     whole: bool = False  # SUMMARY: of a whole named document, not of a part of it or of one topic in it
     measured: bool = False  # COMPARISON: by amount ("larger than"), so each side's sentence must give one
     section: frozenset[str] = frozenset()  # SUMMARY: stems a heading of the section asked about has
+    times: tuple[str, ...] = ()  # NARRATIVE: the day it asks about, as news writes it ("weekend", "monday")
 
 
+# A day named without a date ("What happened over the weekend?", "on Monday"): news writes it that way too,
+# so the chunks that write it are read beyond the top k, as an event's date is.
+_DAY_WORD = re.compile(
+    r"\b(weekend|monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday)\b", re.IGNORECASE
+)
 _EVENT_Q = re.compile(
     r"\b(?:happen\w*|took place|take[sn]? place|taking place|occur\w*|went on|was going on)\b", re.IGNORECASE
 )
@@ -254,7 +260,8 @@ def intent_of(question: str) -> Intent:
     if parts and all(lexical.content_terms(part) for part in parts):
         return Intent(Shape.TWO_PART, sides=parts, kind_words=kind_words)
     if _EVENT_Q.search(question):
-        return Intent(Shape.NARRATIVE, kind_words=kind_words)
+        times = tuple(dict.fromkeys(m.lower() for m in _DAY_WORD.findall(question)))
+        return Intent(Shape.NARRATIVE, kind_words=kind_words, times=times)
     return Intent(Shape.FACT, kind_words=kind_words)
 
 
