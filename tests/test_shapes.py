@@ -107,6 +107,9 @@ def sources(answer: Answer) -> set[str]:
         ("How does the harbour's cargo compare with the airport's?", Shape.COMPARISON),
         ("What is the difference between the harbour and the airport?", Shape.COMPARISON),
         ("What happened on 4 March 2024?", Shape.EVENT),
+        ("What happened in May 2024?", Shape.EVENT),
+        # A year that ends a name names the event: what happened at it, not in that year.
+        ("What took place at the Northfield Harbour Festival 2023?", Shape.NARRATIVE),
         ("What took place in July 2023?", Shape.EVENT),
         ("How much cargo did the harbour handle in 2023, and what does the airport plan?", Shape.TWO_PART),
         ("Where and when did the berth open?", Shape.FACT),  # two asks of one thing: one question

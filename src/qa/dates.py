@@ -95,3 +95,8 @@ def agree(a: Date, b: Date) -> bool:
     """Whether two dates can be the same day: no part that both write differs ("October 28" and "28 October
     2025" can; "28 August 2020" and "October 28, 2025" cannot)."""
     return all(x is None or y is None or x == y for x, y in zip(a, b, strict=True))
+
+
+def is_month(word: str) -> bool:
+    """Whether a word names a month ("May", "Sept")."""
+    return word.lower().rstrip(".") in _MONTH_NUMBERS

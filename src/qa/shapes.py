@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from qa import lexical
-from qa.dates import Date, dates_in
+from qa.dates import Date, dates_in, is_month
 from qa.stores import DocumentRecord
 
 
@@ -67,6 +67,7 @@ class Intent:
 _DAY_WORD = re.compile(
     r"\b(weekend|monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday)\b", re.IGNORECASE
 )
+_NAMED_YEAR = re.compile(r"\b(?P<name>[A-Z][\w'’-]*) (?:1[89]|20)\d\d\b")
 _EVENT_Q = re.compile(
     r"\b(?:happen\w*|took place|take[sn]? place|taking place|occur\w*|went on|was going on)\b", re.IGNORECASE
 )
@@ -243,7 +244,10 @@ def intent_of(question: str) -> Intent:
         )
         return Intent(Shape.SUMMARY, kind_words=kind_words, frame=frame, whole=whole)
     if _EVENT_Q.search(question):
-        dates = tuple(sorted(dates_in(question), key=str))
+        # A year that ends a name ("the Boao Forum for Asia Annual Conference 2025") names the event; it
+        # does not ask what happened that year.
+        unnamed = _NAMED_YEAR.sub(lambda m: m.group() if is_month(m["name"]) else m["name"], question)
+        dates = tuple(sorted(dates_in(unnamed), key=str))
         if dates:
             return Intent(Shape.EVENT, kind_words=kind_words, dates=dates)
     if _COMPARISON_Q.search(question):
