@@ -221,6 +221,17 @@ def side_hits(
     return out
 
 
+def _writes_the_day(intent: Intent) -> Callable[[Chunk], bool] | None:
+    """Whether a chunk writes the day an EVENT question's date or a NARRATIVE question's named day ("over
+    the weekend") is; None for a question that names no day."""
+    if intent.shape is Shape.EVENT:
+        return lambda chunk: any(dates.mentions(chunk.text, d) for d in intent.dates)
+    if intent.shape is Shape.NARRATIVE and intent.times:
+        day = re.compile(r"\b(?:" + "|".join(intent.times) + r")\b", re.IGNORECASE)
+        return lambda chunk: bool(day.search(chunk.text))
+    return None
+
+
 def for_answering(
     store: VectorStore,
     question: str,
@@ -245,19 +256,10 @@ def for_answering(
             summary = intent.shape is Shape.SUMMARY
             limit = tuning.SUMMARY_MAX_CHUNKS if summary else 1
             hits += document_hits(store, target, query_vector, hits, limit, only_card=not summary)
-    if intent.shape is Shape.EVENT:
-
-        def dated(chunk: Chunk) -> bool:
-            return any(dates.mentions(chunk.text, d) for d in intent.dates)
-
+    writes = _writes_the_day(intent)
+    if writes is not None:
         depth, limit = tuning.EVENT_DEPTH, tuning.EVENT_EXTRA_HITS
-        hits += lexical_hits(store, query, query_vector, hits, dated, depth, limit)
-    if intent.shape is Shape.NARRATIVE and intent.times:
-        day = re.compile(r"\b(?:" + "|".join(intent.times) + r")\b", re.IGNORECASE)
-        depth, limit = tuning.EVENT_DEPTH, tuning.EVENT_EXTRA_HITS
-        hits += lexical_hits(
-            store, query, query_vector, hits, lambda c: bool(day.search(c.text)), depth, limit
-        )
+        hits += lexical_hits(store, query, query_vector, hits, writes, depth, limit)
     if intent.shape in shapes.SIDED and side_search is not None:
         hits += side_hits(store, intent.sides, query_vector, hits, side_search)
     return Retrieved(tuple(hits), corpus_stats(store), intent, target)

@@ -169,12 +169,8 @@ _COMPARATIVE = r"(?:\w+er|more|less|fewer)(?:\s+\w+)?\s+than"
 _MEASURED = re.compile(
     r"\b(?:larger|bigger|higher|greater|smaller|lower|more|less|fewer)(?:\s+than\b|,)", re.IGNORECASE
 )
-_COMPARISON_Q = re.compile(
-    rf"\b(?:compar\w*|versus|vs\.?|differ\w*|contrast\w*)\b|^(?:[^,]{{0,40}},\s*)?{_AUXILIARY}\b.+\b{_COMPARATIVE}\b"
-    rf"|^which (?:one )?{_AUXILIARY}\b[^,]*,",
-    re.IGNORECASE,
-)
-# The two sides, in the ways people ask: the first pattern that matches wins.
+# The two sides, in the ways people ask: the first pattern that matches wins. Each names what makes the
+# question a comparison ("compare", "differ", "versus", a comparative), so no separate test comes first.
 _SIDES = (
     re.compile(r"\bdifferences? between (?P<a>.+?) and (?P<b>.+?)\??$", re.IGNORECASE),
     # "Compare X with Y", not "How does X compare with Y" (the next pattern's: here X would be "with ...").
@@ -250,15 +246,14 @@ def intent_of(question: str) -> Intent:
         dates = tuple(sorted(dates_in(unnamed), key=str))
         if dates:
             return Intent(Shape.EVENT, kind_words=kind_words, dates=dates)
-    if _COMPARISON_Q.search(question):
-        text = question.strip()
-        for pattern in _SIDES:
-            m = pattern.search(text)
-            if m:
-                sides = (m.group("a").strip(" ,"), m.group("b").strip(" ,?.!"))
-                if all(sides):
-                    measured = bool(_MEASURED.search(text[: m.start("b")]))
-                    return Intent(Shape.COMPARISON, sides=sides, kind_words=kind_words, measured=measured)
+    text = question.strip()
+    for pattern in _SIDES:
+        m = pattern.search(text)
+        if m:
+            sides = (m.group("a").strip(" ,"), m.group("b").strip(" ,?.!"))
+            if all(sides):
+                measured = bool(_MEASURED.search(text[: m.start("b")]))
+                return Intent(Shape.COMPARISON, sides=sides, kind_words=kind_words, measured=measured)
     parts = two_parts(question.strip())
     # "Where and when was it held?" is one question about one thing: each part must name its own.
     if parts and all(lexical.content_terms(part) for part in parts):

@@ -48,12 +48,9 @@ def select_comparison(
     return chosen or list(fact)
 
 
-_YEAR = re.compile(r"(?:19|20)\d\d")
-
-
 def _gives_amount(cand: Candidate) -> bool:
-    numbers = lexical.numbers(cand.hit.chunk.sentences[cand.index].text)
-    return any(not _YEAR.fullmatch(n) for n in numbers)
+    text = cand.hit.chunk.sentences[cand.index].text
+    return bool(lexical.numbers(text) - lexical.years(text))
 
 
 # A name of several capitalised words, commas allowed: "Hong Kong, China", "South Korea".
