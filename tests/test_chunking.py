@@ -52,6 +52,15 @@ def test_headings_are_context_not_answers() -> None:
     assert any(s.text == "## Key Findings" and s.context for s in sentences)
 
 
+def test_a_photo_caption_or_credit_is_context() -> None:
+    doc = _doc(
+        "The two governments sign the memorandum on March 26, 2025. Photo: Official account of the chief "
+        "executive of the city\nImage: Reuters\nThe photographer said the image was taken at noon."
+    )
+    sentences = split_sentences(doc)
+    assert [s.context for s in sentences] == [False, True, True, False]
+
+
 def test_offsets_point_at_the_exact_source_text() -> None:
     corpus = Path(__file__).resolve().parents[1] / "corpus"
     sources = load_sources(corpus)

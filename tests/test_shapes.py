@@ -558,3 +558,64 @@ def test_what_happened_on_a_named_day_reads_the_chunks_that_write_it(tmp_path: P
     assert shapes.intent_of(question).times == ("weekend",)
     answer = ask_extractive(settings, question, top_k=1)
     assert any("truce" in hit.chunk.text for hit in answer.hits)
+
+
+SURVEY = """# Harbour Survey 2024
+
+The survey asked 300 residents what they think of the harbour plan.
+
+## Findings
+
+The survey's authors identify recurring themes in what residents wrote about the harbour, such as noise.
+
+Across the 300 answers to the survey, several themes are found again and again:
+
+- Noise from the new quay at night
+  - Residents near the quay report trucks after midnight.
+- Jobs for young people
+  - Many hope the port will hire locally.
+- Traffic on the coast road
+- Cleaner water in the bay
+
+The board will publish its response in May.
+"""
+
+
+@pytest.fixture(scope="module")
+def surveyed(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    root = tmp_path_factory.mktemp("surveyed")
+    (root / "corpus").mkdir()
+    (root / "corpus" / "survey.md").write_text(SURVEY, encoding="utf-8")
+    settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index", backend=Backend.EXTRACTIVE)
+    build_index(settings, FakeEmbedder())
+    return settings
+
+
+@pytest.mark.parametrize(
+    ("question", "items"),
+    [
+        ("What recurring themes did the survey find?", "theme"),
+        ("Which areas does the agreement cover?", "area"),
+        ("What are the main sectors of the economy?", "sector"),
+        ("Which countries were involved in the war?", "countri"),
+        ("What was the value of trade in 2024?", ""),
+        ("What is the status of the deal?", ""),  # singular, though it ends in s
+        ("What does the article say?", ""),
+    ],
+)
+def test_the_plural_noun_a_question_asks_for(question: str, items: str) -> None:
+    assert shapes.asked_items(question) == items
+
+
+def test_a_question_for_named_items_gets_the_list_that_introduces_them(surveyed: Settings) -> None:
+    """The sentence that best matches the question only talks about the themes; the list a sentence
+    introduces as "several themes" holds them, past a blank line and sub-items."""
+    answer = ask(surveyed, "What recurring themes did the survey find in what residents wrote?")
+    assert not answer.abstained
+    quotes = " ".join(c.quote for c in answer.citations)
+    assert all(theme in quotes for theme in ("Noise", "Jobs", "Traffic", "Cleaner water"))
+    assert "identify recurring themes" not in quotes
+    (listing,) = answer.citations
+    assert SURVEY[listing.start : listing.end].replace("\n", " ") == listing.quote
+    assert "\n- Jobs for young people\n" in answer.answer
+    assert "publish its response" not in answer.answer  # the paragraph after the list ends it

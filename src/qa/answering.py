@@ -21,13 +21,13 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
-from qa import lexical, selecting, shapes, sides, tuning
+from qa import lexical, lists, selecting, shapes, sides, tuning
 from qa.abstention import Evidence, abstain_reason, gather_evidence, hard_abstention
 from qa.cards import CARD_HEADING, CATALOGUE_LOCATOR, is_catalogue
-from qa.chunking import continues_list
 from qa.config import AbstainThresholds
 from qa.retrieval import CorpusStats, Hit, Retrieved
 from qa.selecting import Candidate, QueryTerms
@@ -191,7 +191,7 @@ def _runs(selected: Sequence[Candidate]) -> list[list[Candidate]]:
             prev is not None
             and prev.hit.chunk_id == cand.hit.chunk_id
             and cand.index == prev.index + 1
-            and continues_list(sentences[prev.index], sentences[cand.index])
+            and lists.continues_list(sentences[prev.index], sentences[cand.index])
         ):
             runs[-1].append(cand)
         else:
@@ -214,19 +214,11 @@ def compose(selected: Sequence[Candidate]) -> tuple[str, tuple[Citation, ...], t
             # them (not across a blank line, which also ends the thought).
             if not prev.context and prev.end + 1 == chunk.sentences[cand.index].start:
                 first = cand.index - 1
-        last = run[-1].index
-        # "... are as follows:" is answered by the list after it: its items (short context lines, never
-        # ranked on their own) join the quote while they follow line by line.
-        if chunk.sentences[last].text.rstrip().endswith(":"):
-            while (
-                last + 1 < len(chunk.sentences)
-                and last - cand.index < tuning.MAX_LIST_ITEMS
-                and chunk.sentences[last + 1].context
-                and chunk.sentences[last + 1].start == chunk.sentences[last].end + 1
-            ):
-                last += 1
+        # "... are as follows:" is answered by the list after it: its lines join the quote.
+        last = lists.list_end(chunk.sentences, run[-1].index)
         quoted = chunk.sentences[first : last + 1]
-        quote = " ".join(s.text for s in quoted)
+        # The exact source text, line breaks as spaces: a list's blank line or indent keeps its width.
+        quote = "".join(s.text + " " * (n.start - s.end) for s, n in pairwise(quoted)) + quoted[-1].text
         citations.append(
             Citation(
                 n=n,
@@ -245,7 +237,7 @@ def compose(selected: Sequence[Candidate]) -> tuple[str, tuple[Citation, ...], t
                 ocr=chunk.ocr(quoted[0].start, quoted[-1].end),
             )
         )
-        if len(run) > 1:  # a list's lines: shown one per line, as in the source (the quote keeps its spaces)
+        if len(run) > 1 or last > run[-1].index:  # a list's lines: one per line, as in the source
             parts.append("\n" + "\n".join(s.text for s in quoted) + f" [{n}]\n")
         else:
             parts.append(f"{quote} [{n}]")
@@ -311,10 +303,16 @@ def chosen(
         if intent.shape is Shape.DOCUMENT:  # its catalogue did not answer: nor may it as a FACT
             candidates = tuple(c for c in candidates if not is_catalogue(c.hit.chunk, c.index))
         if not reason:
-            picked = selecting.with_list_items(
-                select_sentences(candidates, analysis.terms, max_sentences),
-                analysis.candidates,
-                analysis.terms,
+            # "What themes did it find?": the list that "several themes are found:" introduces, if any.
+            intro = lists.introduced(candidates, analysis.terms, intent.items, analysis.hits)
+            picked = (
+                [intro]
+                if intro
+                else lists.with_list_items(
+                    select_sentences(candidates, analysis.terms, max_sentences),
+                    analysis.candidates,
+                    analysis.terms,
+                )
             )
     return reason, picked
 

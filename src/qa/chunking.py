@@ -43,7 +43,10 @@ _SPECIAL_TOKENS = 2  # [CLS] and [SEP]
 _REFERENCE_MARK = re.compile(
     r"\(\d{4}(?:[-–]\d{2,4})?[a-z]?\)|\bRetrieved\b|\bAs cited in\b|https?://|\bwww\.|\bdoi:", re.I
 )
-_CAPTION = re.compile(r"^\s*(?:fig(?:ure)?|table|chart|exhibit|source)\.?\s*\d*[.:]", re.I)
+# A figure's or photo's caption, or its credit ("Photo: Official Weibo account of ...", "Image: Reuters").
+_CAPTION = re.compile(
+    r"^\s*(?:fig(?:ure)?|table|chart|exhibit|source|(?:file )?photo|image)\.?\s*\d*[.:]", re.I
+)
 _TITLE_SMALL_WORDS = frozenset("a an and as at by for from in of on or the to vs via with".split())
 # sentencex takes time quadratic in the length of its input when that holds full-width stops (Chinese,
 # Japanese: 1 MB took minutes), so it is given one such sentence at a time.
@@ -258,22 +261,6 @@ def _is_title_like(text: str) -> bool:
 
 
 # A line of a bulleted or numbered list: "- 3rd AEM-Hong Kong, China Consultations, ...", "2) Bangkok".
-_ITEM = re.compile(r"^(?:(?P<bullet>[-*•·])|\d{1,3}[.)])\s+")
-
-
-def item_kind(text: str) -> str | None:
-    """ "-", "*", ... for a bulleted line, "1." for a numbered one, None for prose."""
-    m = _ITEM.match(text)
-    return None if m is None else m.group("bullet") or "1."
-
-
-def continues_list(line: Sentence, after: Sentence) -> bool:
-    """Whether `after` is the next line of `line`'s list: both list lines with the same marker, one line
-    break apart (no blank line, no deeper indent)."""
-    kind = item_kind(line.text)
-    return kind is not None and item_kind(after.text) == kind and after.start == line.end + 1
-
-
 def _is_caps_label(text: str) -> bool:
     """A line in capitals with no full stop ("EXPORT DEPENDENCE ON HONG KONG: TOP 6 PARTNERS IN 2024"): a
     chart's caption or a heading, not a statement. (A capitalised sentence that ends with a stop, as a poster's

@@ -329,7 +329,8 @@ class Settings:
             "overlap_sentences": self.overlap_sentences,
             "min_section_tokens": self.min_section_tokens,
             # 2: bibliography entries and captions are context; 3: document cards; 4: lines in capitals are
-            # captions, "co-operation" is indexed as "cooperation" (`lexical.words`)
-            "chunker_version": 4,
+            # captions, "co-operation" is indexed as "cooperation" (`lexical.words`); 5: photo captions
+            # and credits ("Photo: ...") are context
+            "chunker_version": 5,
             "reading": self.reading.fingerprint(),
         }

@@ -4,7 +4,8 @@ Holds the records both stages speak (`Candidate`, a scored sentence; `QueryTerms
 terms), so answering imports selection and not the other way round.
 
     FACT        the best sentence, then sentences that cover query terms it misses   (answering.select_sentences)
-                and a list item with the items beside it that match as well          (with_list_items)
+                and a list item with the items beside it that match as well          (qa.lists)
+                or the list a sentence introduces, when it names what is asked for    (qa.lists)
     SUMMARY     the target document's most central sentences, nudged by the question, in document order
     DOCUMENT    the target document's catalogue sentence, then its best sentence if it matches the question
     COMPARISON  the best sentences, then each side's best one                       (qa.sides, also TWO_PART)
@@ -27,7 +28,6 @@ import numpy as np
 
 from qa import dates, lexical, tuning
 from qa.cards import is_catalogue, names_maker
-from qa.chunking import continues_list
 from qa.retrieval import Hit
 from qa.shapes import Intent, Shape
 
@@ -89,61 +89,6 @@ class QueryTerms:
 
 def redundant(cand: Candidate, chosen: Sequence[Candidate]) -> bool:
     return any(float(cand.vector @ c.vector) >= tuning.REDUNDANT_COSINE for c in chosen)
-
-
-def with_list_items(
-    picked: Sequence[Candidate], candidates: Sequence[Candidate], terms: QueryTerms
-) -> list[Candidate]:
-    """`picked`, each list item in it followed by the items of its list beside it (same marker, line after
-    line) that match at least LIST_SIBLING_SHARE of the query weight it matches, up to MAX_LIST_ITEMS.
-
-    A question whose words fit one line of a list as well as they fit the next cannot tell them apart, so
-    the list answers it: "Where have the consultations been held?" against a line per meeting. A question
-    that names what one line alone has ("the 3rd consultations") asks for that line, and gets it alone.
-    """
-    by_position = {(c.hit.chunk_id, c.index): c for c in candidates}
-    out: list[Candidate] = []
-    taken: set[tuple[int, int]] = set()
-    for cand in picked:
-        if (cand.hit.chunk_id, cand.index) in taken:
-            continue
-        matched = set(terms.weights) & cand.terms
-        before, after = _list_lines(cand)
-        sentences = cand.hit.chunk.sentences
-        others = {t for i in (*before, *after) for t in lexical.content_terms(sentences[i].text)}
-        run = [cand]
-        if matched and (before or after) and matched <= others:
-            floor = tuning.LIST_SIBLING_SHARE * terms.coverage(matched)
-            for indices in (before, after):
-                for i in indices:
-                    near = by_position.get((cand.hit.chunk_id, i))
-                    if (
-                        near is None
-                        or len(run) >= tuning.MAX_LIST_ITEMS
-                        or terms.coverage(matched & near.terms) < floor
-                    ):
-                        break
-                    run.append(near)
-        run.sort(key=lambda c: c.index)
-        out += [c for c in run if (c.hit.chunk_id, c.index) not in taken]
-        taken |= {(c.hit.chunk_id, c.index) for c in run}
-    return out
-
-
-def _list_lines(item: Candidate) -> tuple[list[int], list[int]]:
-    """The positions of the lines of `item`'s list before it and after it, nearest first: same marker, one
-    line break apart (no blank line, no deeper indent). Empty when `item` is not a list line."""
-    sentences = item.hit.chunk.sentences
-    out: tuple[list[int], list[int]] = ([], [])
-    for step, lines in ((-1, out[0]), (1, out[1])):
-        i = item.index
-        while 0 <= i + step < len(sentences):
-            j = i + step
-            if not continues_list(sentences[min(i, j)], sentences[max(i, j)]):
-                break
-            lines.append(j)
-            i = j
-    return out
 
 
 def _in_order(chosen: Sequence[Candidate]) -> list[Candidate]:

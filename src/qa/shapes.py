@@ -60,6 +60,7 @@ class Intent:
     measured: bool = False  # COMPARISON: by amount ("larger than"), so each side's sentence must give one
     section: frozenset[str] = frozenset()  # SUMMARY: stems a heading of the section asked about has
     times: tuple[str, ...] = ()  # NARRATIVE: the day it asks about, as news writes it ("weekend", "monday")
+    items: str = ""  # FACT: the stem of the plural noun it asks for ("What themes did ...?"), a list's answer
 
 
 # A day named without a date ("What happened over the weekend?", "on Monday"): news writes it that way too,
@@ -74,6 +75,16 @@ _EVENT_Q = re.compile(
 
 
 FACT = Intent(Shape.FACT)
+
+# "What recurring themes did the poster find?", "Which areas does it cover?", "What are the key findings of
+# X?": the plural noun asked for. A list introduced by a sentence that names it is the answer
+# (`qa.lists`). The noun is the last word before the verb or preposition that ends the question's phrase.
+_ITEMS_Q = re.compile(
+    r"^\s*(?:what|which)\s+(?:(?:are|were)\s+(?:the\s+)?)?(?:[\w'’-]+\s+){0,3}?(?P<noun>[a-z]{3,}s)"
+    r"\s+(?:do|does|did|are|were|is|was|have|has|had|can|could|will|would|of|in|on|for|that|from)\b",
+    re.IGNORECASE,
+)
+_NOT_PLURAL = ("ss", "us", "is")
 
 _SUMMARY_Q = re.compile(
     r"\b(?:summar(?:y|ies|ise|ize|ised|ized)|sum up|gist|tl;?dr|in (?:a )?(?:nutshell|brief)"
@@ -261,7 +272,16 @@ def intent_of(question: str) -> Intent:
     if _EVENT_Q.search(question):
         times = tuple(dict.fromkeys(m.lower() for m in _DAY_WORD.findall(question)))
         return Intent(Shape.NARRATIVE, kind_words=kind_words, times=times)
-    return Intent(Shape.FACT, kind_words=kind_words)
+    return Intent(Shape.FACT, kind_words=kind_words, items=asked_items(text))
+
+
+def asked_items(question: str) -> str:
+    """The stem of the plural noun a "what/which <noun> ...?" question asks for, or ""."""
+    m = _ITEMS_Q.match(question)
+    if m is None or m["noun"].lower().endswith(_NOT_PLURAL):
+        return ""
+    stems = lexical.content_terms(m["noun"])
+    return stems[0] if stems else ""
 
 
 def two_parts(question: str) -> tuple[str, str] | None:

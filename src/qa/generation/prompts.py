@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from qa.chunking import Sentence, TokenCounter, item_kind
+from qa.chunking import Sentence, TokenCounter
+from qa.lists import item_kind
 from qa.retrieval import Hit
 from qa.types import NOT_FOUND
 
