@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,3 +176,25 @@ def test_a_question_about_what_is_not_so_needs_a_negation(
     # "Whether or not" asks nothing negative.
     either = "Did the AHKFTA and AHKIA enter into force in June 2019 or not?"
     assert "not so" not in _ask(indexed, fake_embedder, either).reason
+
+
+def test_a_name_written_as_its_initials_counts_as_the_name(fake_embedder: FakeEmbedder) -> None:
+    """ "PR was only the League's 9th partner" answers a question about Port Royal as well as a sentence
+    that spells the name out; initials the question's names do not have count for nothing."""
+    from qa.answering import QueryTerms, score_sentences
+    from qa.lexical import initialisms, spelled_out
+    from tests.conftest import make_chunk, make_hits
+
+    assert initialisms("Is Port Royal, Jamaica larger?") == {
+        "PR": frozenset({"port", "royal"}),
+        "PRJ": frozenset({"port", "royal", "jamaica"}),
+    }
+    assert spelled_out("PR's trade and the EU's", initialisms("Port Royal")) == {"port", "royal"}
+    texts = ("PR was only the League's 9th trading partner.", "The League grew by 4% in 2024.")
+    (hit,) = make_hits(make_chunk("news.txt", "News", texts))
+    hits = [dataclasses.replace(hit, sentence_vectors=fake_embedder.embed(list(texts)))]
+    question = "How important is Port Royal to the League?"
+    terms = QueryTerms({"port": 1.0, "royal": 1.0, "leagu": 1.0, "import": 1.0})
+    candidates = score_sentences(hits, question, fake_embedder.embed([question])[0], terms)
+    lexical_share = {c.hit.chunk.sentences[c.index].text: c.lexical for c in candidates}
+    assert lexical_share[texts[0]] == 0.75 and lexical_share[texts[1]] == 0.25

@@ -252,6 +252,21 @@ def test_not_found_from_the_model_is_an_abstention(hits: list[Hit], extractive: 
     assert answer.abstained and answer.reason == "the local model found no answer in the passages"
 
 
+def test_a_reply_that_gives_the_value_as_unknown_is_an_abstention(
+    hits: list[Hit], extractive: Answer
+) -> None:
+    """ "The article was published by unknown news outlet. [1]" is the model's "not found" in other words;
+    a sentence that gives a fact beside such a one is an answer, and verified as one."""
+    answer = read(
+        hits, extractive, ScriptedGenerator("The article was published by unknown news outlet. [1]")
+    )
+    assert answer.abstained and answer.reason == "the local model found no answer in the passages"
+    unclear = "The date is not specified in the passages. Who signed it remains unclear. [1]"
+    assert read(hits, extractive, ScriptedGenerator(unclear)).abstained
+    mixed = f"{AGREEMENT[0]} [1] The exact venue is not specified. [1]"
+    assert not read(hits, extractive, ScriptedGenerator(mixed)).abstained
+
+
 def test_a_reply_of_passage_numbers_only_is_not_a_not_found(hits: list[Hit], extractive: Answer) -> None:
     """The model sometimes writes only "[1] [2]" from passages that hold the answer: no words, no "not
     found". The quote stands (an abstention only where there is none)."""

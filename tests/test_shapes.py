@@ -288,6 +288,36 @@ def test_a_side_named_inside_the_other_sides_name_is_still_quoted() -> None:
     assert [c.index for c in select_comparison(cands, fact, sides)] == [0, 1]
 
 
+def test_a_relation_compared_both_ways_quotes_each_partys_view() -> None:
+    """ "Port Royal's importance to the League" against "the League's importance to Port Royal": the sides
+    share every word, so the sentence told from each second party's side answers it ("the League's 9th
+    partner"), initials included ("PR's largest")."""
+    from qa.answering import Candidate
+    from qa.sides import mirrored_views, select_comparison
+    from tests.conftest import make_chunk, make_hits
+
+    texts = (
+        "Port Royal and the League signed a trade agreement in 2019.",
+        "Trade between Port Royal and the League grew by 4% in 2024.",
+        "The League has been PR's largest trading partner since 2010.",
+        "Port Royal was only the League's 9th trading partner in 2024.",
+    )
+    (hit,) = make_hits(make_chunk("news.txt", "News", texts))
+    vectors = FakeEmbedder().embed(list(texts))
+    cands = [
+        Candidate(1, hit, i, 0.5, 0.5, True, score, vectors[i], frozenset({"northfield", "leagu"}))
+        for i, score in enumerate((0.9, 0.8, 0.7, 0.6))
+    ]
+    intent = shapes.intent_of(
+        "How does Port Royal's importance to the League compare with the League's importance to Port Royal?"
+    )
+    assert intent.shape is Shape.COMPARISON and len(mirrored_views(intent.sides)) == 2
+    assert [c.index for c in select_comparison(cands, cands[:1], intent.sides)] == [0, 3, 2]
+    # Two different relations, or two different parties, are not one relation both ways.
+    assert not mirrored_views(("Port Royal's trade with the League", "the League's trade with Eastwick"))
+    assert not mirrored_views(("Port Royal's exports", "the League's exports"))
+
+
 MEETINGS = """# The Harbour Board
 
 The Harbour Board oversees the port and meets once a year.

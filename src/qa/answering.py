@@ -117,6 +117,7 @@ def score_sentences(
     out: list[Candidate] = []
     seen_text: set[str] = set()
     about_document = lexical.asks_about_document(query)
+    initials = lexical.initialisms(query)  # "HK" in a sentence counts as the question's "Hong Kong"
     ranked = list(enumerate(hits, start=1))
     if originals_first:
         ranked.sort(key=lambda rh: rh[1].chunk.heading == CARD_HEADING)
@@ -131,6 +132,8 @@ def score_sentences(
                 continue  # "X is a news article, published by ..." answers only questions about X itself
             seen_text.add(key)
             sentence_terms = frozenset(lexical.content_terms(sentence.text))
+            if initials:
+                sentence_terms |= lexical.spelled_out(sentence.text, initials)
             lex = terms.coverage(set(sentence_terms))
             strength = lexical.type_strength(sentence.text, kind)
             if defined and any(f"({a})" in sentence.text for a in defined):

@@ -222,6 +222,32 @@ def names(text: str) -> set[str]:
     return found
 
 
+# A run of capitalised words, commas allowed ("Hong Kong, China"), for the initials it is also written as.
+_NAME_WORDS = re.compile(r"\b[A-Z][\w'’-]*(?:,?\s+[A-Z][\w'’-]*)+")
+
+
+def initialisms(text: str) -> dict[str, frozenset[str]]:
+    """The initials of each name of two capitalised words or more in `text`, and of each run of them inside
+    it, with the name's stems: {"hk": {"hong", "kong"}, "hkc": {"hong", "kong", "china"}} for "Hong Kong,
+    China". Only the name's first words and the whole name are taken. Documents write a name both ways ("HK was only ASEAN's 7th trading partner"), and a question
+    that spells it out must still find the sentence that abbreviates it."""
+    out: dict[str, frozenset[str]] = {}
+    for run in _NAME_WORDS.findall(text):
+        words = [_POSSESSIVE.sub("", w) for w in re.findall(r"[\w'’-]+", run)]
+        while words and words[0].lower() in STOPWORDS:  # "Is Port Royal ...?": the question's first word
+            words.pop(0)
+        for end in range(2, len(words) + 1):  # the name's first words are a name too: "Hong Kong", "HKSAR"
+            out["".join(w[0] for w in words[:end]).upper()] = frozenset(
+                stem_words([w.lower() for w in words[:end]])
+            )
+    return out
+
+
+def spelled_out(text: str, initials: dict[str, frozenset[str]]) -> frozenset[str]:
+    """The stems of the names whose initials `text` writes in capitals (`initialisms`)."""
+    return frozenset(stem for code in acronyms(text) & initials.keys() for stem in initials[code])
+
+
 def answer_type(question: str) -> AnswerType:
     q = question.lower().strip()
     if re.search(r"\b(when|what year|which year|what date|which date|since when|how long ago)\b", q):

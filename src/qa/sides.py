@@ -24,12 +24,22 @@ def select_comparison(
     sentences for the words they cover, and "in the poster" is named by any sentence of the poster.)
 
     `measured`: the question compares amounts ("Was X larger than Y?"), so a side's sentence must give one,
-    a number other than a year (a sentence naming Japan without a figure answers nothing)."""
+    a number other than a year (a sentence naming Japan without a figure answers nothing). A relation
+    compared both ways has no words of its own on either side: each side's sentence is the one told from
+    its second party's side (`mirrored_views`)."""
     if not fact:
         return []
     floor = max(c.score for c in fact) - tuning.COMPARISON_WINDOW
     # Measured, the FACT selection's sentences without a figure do not answer it either.
     chosen = [c for c in fact if _gives_amount(c)] if measured else list(fact)
+    for view in mirrored_views(sides):
+        for cand in candidates:
+            if cand.score < floor:
+                break
+            if view.search(cand.hit.chunk.sentences[cand.index].text):
+                if cand not in chosen:
+                    chosen.append(cand)
+                break
     for distinct, masks in side_marks(sides):
         if not distinct or len(chosen) >= tuning.COMPARISON_SENTENCES:
             continue
@@ -46,6 +56,44 @@ def select_comparison(
                     chosen.append(cand)
                 break
     return chosen or list(fact)
+
+
+# "Hong Kong's importance to ASEAN", "the importance of Hong Kong to ASEAN": who matters, and to whom.
+_TO_WHOM = re.compile(
+    r"^(?:(?:the|its|their)\s+)?(?:(?P<who>[^,]+?)['’]s?\s+[\w\s-]+?|[\w\s-]+?\s+of\s+(?P<who_of>[^,]+?))"
+    r"\s+(?:to|for|on|in|with)\s+(?P<whom>[^,]+)$",
+    re.IGNORECASE,
+)
+
+
+def mirrored_views(sides: Sequence[str]) -> list[re.Pattern[str]]:
+    """For a comparison of one relation both ways ("Hong Kong's importance to ASEAN" with "ASEAN's
+    importance to Hong Kong"), a pattern per side for a sentence told from its second party's side ("HK was
+    only ASEAN's 7th trading partner": ASEAN's view of Hong Kong): that party's possessive, the first named.
+    The two sides share every word, so their words cannot tell their sentences apart. [] otherwise."""
+    pairs: list[tuple[str, str]] = []
+    for side in sides:
+        m = _TO_WHOM.match(side.strip(" ?.!"))
+        if m is None:
+            return []
+        pairs.append(((m["who"] or m["who_of"]).strip(), m["whom"].strip()))
+    if len(pairs) != 2 or not _alike(pairs[0][0], pairs[1][1]) or not _alike(pairs[0][1], pairs[1][0]):
+        return []
+    return [
+        re.compile(rf"(?=.*\b{_name(who)}\b).*\b{_name(whom)}['’]s\b", re.IGNORECASE) for who, whom in pairs
+    ]
+
+
+def _alike(a: str, b: str) -> bool:
+    return lexical.content_terms(a) == lexical.content_terms(b) and bool(lexical.content_terms(a))
+
+
+def _name(name: str) -> str:
+    """A pattern for a name or its initials ("Hong Kong" or "HK")."""
+    words = re.findall(r"[\w'’-]+", name)
+    spelled = r"\s+".join(map(re.escape, words))
+    capitals = [w[0] for w in words if w[0].isupper()]
+    return f"(?:{spelled}|{''.join(capitals)})" if len(capitals) > 1 else f"(?:{spelled})"
 
 
 def _gives_amount(cand: Candidate) -> bool:

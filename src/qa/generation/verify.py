@@ -357,7 +357,19 @@ def _citation(number: int, hit: Hit, supports: Sequence[Support]) -> Citation:
     )
 
 
+# A sentence that gives the value asked for as not known: "The article was published by unknown news outlet."
+_NO_VALUE = re.compile(
+    r"\b(?:unknown|unspecified|not (?:specified|mentioned|stated|given|provided|disclosed|named|known|available)"
+    r"|(?:is|are|was|were|remains?) unclear)\b",
+    re.I,
+)
+
+
 def is_not_found(text: str) -> bool:
-    """The model's "not in the documents" reply, allowing markers, quotes and trailing words."""
+    """The model's "not in the documents" reply, allowing markers, quotes and trailing words; or a reply
+    every sentence of which says the value is not known (its "not found" in other words)."""
     plain = _MARKER.sub("", text).strip().strip("\"'“”").lower()
-    return plain.startswith(NOT_FOUND.lower().rstrip("."))
+    if plain.startswith(NOT_FOUND.lower().rstrip(".")):
+        return True
+    sentences = split_answer(text)
+    return bool(sentences) and all(_NO_VALUE.search(sentence) for sentence, _ in sentences)
