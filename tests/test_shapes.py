@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from qa import dates, shapes
-from qa.answering import Answer
+from qa.answering import Answer, Candidate
 from qa.config import Backend, Settings
 from qa.indexing import build_index
 from qa.shapes import Shape
@@ -288,13 +288,26 @@ def test_a_side_named_inside_the_other_sides_name_is_still_quoted() -> None:
     assert [c.index for c in select_comparison(cands, fact, sides)] == [0, 1]
 
 
+def _scored(
+    texts: tuple[str, ...], scores: tuple[float, ...], words: tuple[set[str], ...]
+) -> list[Candidate]:
+    """Scored sentences of one chunk, best first, as the extractive answerer hands them to side selection."""
+    from tests.conftest import make_chunk, make_hits
+
+    (hit,) = make_hits(make_chunk("news.txt", "News", texts))
+    vectors = FakeEmbedder().embed(list(texts))
+    cands = (
+        Candidate(1, hit, i, 0.5, 0.5, True, score, vectors[i], frozenset(w))
+        for i, (score, w) in enumerate(zip(scores, words, strict=True))
+    )
+    return sorted(cands, key=lambda c: -c.score)
+
+
 def test_a_relation_compared_both_ways_quotes_each_partys_view() -> None:
     """ "Port Royal's importance to the League" against "the League's importance to Port Royal": the sides
     share every word, so the sentence told from each second party's side answers it ("the League's 9th
     partner"), initials included ("PR's largest")."""
-    from qa.answering import Candidate
     from qa.sides import mirrored_views, select_comparison
-    from tests.conftest import make_chunk, make_hits
 
     texts = (
         "Port Royal and the League signed a trade agreement in 2019.",
@@ -302,12 +315,7 @@ def test_a_relation_compared_both_ways_quotes_each_partys_view() -> None:
         "The League has been PR's largest trading partner since 2010.",
         "Port Royal was only the League's 9th trading partner in 2024.",
     )
-    (hit,) = make_hits(make_chunk("news.txt", "News", texts))
-    vectors = FakeEmbedder().embed(list(texts))
-    cands = [
-        Candidate(1, hit, i, 0.5, 0.5, True, score, vectors[i], frozenset({"northfield", "leagu"}))
-        for i, score in enumerate((0.9, 0.8, 0.7, 0.6))
-    ]
+    cands = _scored(texts, (0.9, 0.8, 0.7, 0.6), ({"port", "royal", "leagu"},) * 4)
     intent = shapes.intent_of(
         "How does Port Royal's importance to the League compare with the League's importance to Port Royal?"
     )
@@ -339,14 +347,19 @@ Our new deep-water berth opened to container ships this morning. It doubles what
 """
 
 
-@pytest.fixture(scope="module")
-def listed(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    root = tmp_path_factory.mktemp("listed")
+def _one_document(tmp_path_factory: pytest.TempPathFactory, name: str, text: str) -> Settings:
+    """Settings for an index (FakeEmbedder) of a corpus of one document."""
+    root = tmp_path_factory.mktemp(name.split(".")[0])
     (root / "corpus").mkdir()
-    (root / "corpus" / "board.md").write_text(MEETINGS, encoding="utf-8")
+    (root / "corpus" / name).write_text(text, encoding="utf-8")
     settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index", backend=Backend.EXTRACTIVE)
     build_index(settings, FakeEmbedder())
     return settings
+
+
+@pytest.fixture(scope="module")
+def listed(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return _one_document(tmp_path_factory, "board.md", MEETINGS)
 
 
 def test_a_question_that_fits_every_line_of_a_list_gets_the_list(listed: Settings) -> None:
@@ -504,9 +517,7 @@ def test_a_comparative_asked_yes_or_no_or_as_a_choice_compares(
 def test_a_comparison_of_amounts_quotes_a_figure_for_each_side() -> None:
     """A sentence that names a side without a figure ("Japan is a major partner") does not answer "Was X
     larger than Y?"; the side's sentence with an amount does, even when it scores lower."""
-    from qa.answering import Candidate
     from qa.sides import select_comparison
-    from tests.conftest import make_chunk, make_hits
 
     texts = (
         "Japan and Korea are major partners of the harbour in 2024.",
@@ -514,21 +525,13 @@ def test_a_comparison_of_amounts_quotes_a_figure_for_each_side() -> None:
         "Cargo through the airport reached 12,000 tonnes in 2024.",
         "The airport is a regional field.",
     )
-    (hit,) = make_hits(make_chunk("news.txt", "News", texts))
-    vectors = FakeEmbedder().embed(list(texts))
     words = (
         {"japan", "korea", "major", "partner", "harbour", "2024"},
         {"harbour", "handl", "million", "tonn", "cargo", "2024"},
         {"cargo", "airport", "reach", "tonn", "2024"},
         {"airport", "region", "field"},
     )
-    cands = sorted(
-        (
-            Candidate(1, hit, i, 0.5, 0.5, True, score, vectors[i], frozenset(w))
-            for i, (score, w) in enumerate(zip((0.9, 0.8, 0.6, 0.7), words, strict=True))
-        ),
-        key=lambda c: -c.score,
-    )
+    cands = _scored(texts, (0.9, 0.8, 0.6, 0.7), words)
     intent = shapes.intent_of("In 2024, was the harbour's cargo larger than the airport's?")
     assert intent.measured
     picked = select_comparison(cands, [cands[0]], intent.sides, intent.measured)
@@ -613,12 +616,7 @@ The board will publish its response in May.
 
 @pytest.fixture(scope="module")
 def surveyed(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    root = tmp_path_factory.mktemp("surveyed")
-    (root / "corpus").mkdir()
-    (root / "corpus" / "survey.md").write_text(SURVEY, encoding="utf-8")
-    settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index", backend=Backend.EXTRACTIVE)
-    build_index(settings, FakeEmbedder())
-    return settings
+    return _one_document(tmp_path_factory, "survey.md", SURVEY)
 
 
 @pytest.mark.parametrize(
