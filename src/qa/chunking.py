@@ -260,7 +260,6 @@ def _is_title_like(text: str) -> bool:
     return len(lower) <= len(words) // 5
 
 
-# A line of a bulleted or numbered list: "- 3rd AEM-Hong Kong, China Consultations, ...", "2) Bangkok".
 def _is_caps_label(text: str) -> bool:
     """A line in capitals with no full stop ("EXPORT DEPENDENCE ON HONG KONG: TOP 6 PARTNERS IN 2024"): a
     chart's caption or a heading, not a statement. (A capitalised sentence that ends with a stop, as a poster's

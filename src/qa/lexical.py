@@ -222,17 +222,17 @@ def names(text: str) -> set[str]:
     return found
 
 
-# A run of capitalised words, commas allowed ("Hong Kong, China"), for the initials it is also written as.
-_NAME_WORDS = re.compile(r"\b[A-Z][\w'’-]*(?:,?\s+[A-Z][\w'’-]*)+")
+# A name of several capitalised words, commas allowed: "Hong Kong, China", "South Korea".
+NAME_RUN = re.compile(r"\b[A-Z][\w'’-]*(?:,?\s+[A-Z][\w'’-]*)+")
 
 
 def initialisms(text: str) -> dict[str, frozenset[str]]:
-    """The initials of each name of two capitalised words or more in `text`, and of each run of them inside
-    it, with the name's stems: {"hk": {"hong", "kong"}, "hkc": {"hong", "kong", "china"}} for "Hong Kong,
-    China". Only the name's first words and the whole name are taken. Documents write a name both ways ("HK was only ASEAN's 7th trading partner"), and a question
-    that spells it out must still find the sentence that abbreviates it."""
+    """The initials of each name of two capitalised words or more in `text`, and of its first two words,
+    three and so on, with the stems they stand for: {"HK": {"hong", "kong"}, "HKC": {"hong", "kong",
+    "china"}} for "Hong Kong, China". Documents write a name both ways ("HK was only ASEAN's 7th trading
+    partner"), and a question that spells it out must still find the sentence that abbreviates it."""
     out: dict[str, frozenset[str]] = {}
-    for run in _NAME_WORDS.findall(text):
+    for run in NAME_RUN.findall(text):
         words = [_POSSESSIVE.sub("", w) for w in re.findall(r"[\w'’-]+", run)]
         while words and words[0].lower() in STOPWORDS:  # "Is Port Royal ...?": the question's first word
             words.pop(0)

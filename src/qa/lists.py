@@ -19,6 +19,7 @@ from qa.chunking import Sentence
 from qa.retrieval import Hit
 from qa.selecting import Candidate, QueryTerms
 
+# A line of a bulleted or numbered list: "- 3rd AEM-Hong Kong, China Consultations, ...", "2) Bangkok".
 _ITEM = re.compile(r"^(?:(?P<bullet>[-*•·])|\d{1,3}[.)])\s+")
 
 
@@ -33,11 +34,6 @@ def continues_list(line: Sentence, after: Sentence) -> bool:
     break apart (no blank line, no deeper indent)."""
     kind = item_kind(line.text)
     return kind is not None and item_kind(after.text) == kind and after.start == line.end + 1
-
-
-# A list's next line may follow a blank line or a deeper indent (a sub-item): this many characters of line
-# breaks and spaces between two of its lines, at most. A heading or a paragraph ends it.
-LIST_GAP_CHARS = 9
 
 
 def with_list_items(
@@ -106,7 +102,7 @@ def list_end(sentences: Sequence[Sentence], intro: int) -> int:
         line, nxt = sentences[last], sentences[last + 1]
         gap = nxt.start - line.end
         if not (
-            (item_kind(nxt.text) and gap <= LIST_GAP_CHARS)
+            (item_kind(nxt.text) and gap <= tuning.LIST_GAP_CHARS)
             or (nxt.context and not item_kind(nxt.text) and gap == 1)
         ):
             break

@@ -265,7 +265,7 @@ def intent_of(question: str) -> Intent:
             if all(sides):
                 measured = bool(_MEASURED.search(text[: m.start("b")]))
                 return Intent(Shape.COMPARISON, sides=sides, kind_words=kind_words, measured=measured)
-    parts = two_parts(question.strip())
+    parts = two_parts(text)
     # "Where and when was it held?" is one question about one thing: each part must name its own.
     if parts and all(lexical.content_terms(part) for part in parts):
         return Intent(Shape.TWO_PART, sides=parts, kind_words=kind_words)

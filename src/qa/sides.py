@@ -89,20 +89,15 @@ def _alike(a: str, b: str) -> bool:
 
 
 def _name(name: str) -> str:
-    """A pattern for a name or its initials ("Hong Kong" or "HK")."""
-    words = re.findall(r"[\w'’-]+", name)
-    spelled = r"\s+".join(map(re.escape, words))
-    capitals = [w[0] for w in words if w[0].isupper()]
-    return f"(?:{spelled}|{''.join(capitals)})" if len(capitals) > 1 else f"(?:{spelled})"
+    """A pattern for a name or its initials ("Hong Kong" or "HK", `lexical.initialisms`)."""
+    spelled = r"\s+".join(map(re.escape, re.findall(r"[\w'’-]+", name)))
+    initials = max(lexical.initialisms(name), key=len, default="")
+    return f"(?:{spelled}|{initials})" if initials else f"(?:{spelled})"
 
 
 def _gives_amount(cand: Candidate) -> bool:
     text = cand.hit.chunk.sentences[cand.index].text
     return bool(lexical.numbers(text) - lexical.years(text))
-
-
-# A name of several capitalised words, commas allowed: "Hong Kong, China", "South Korea".
-_NAME_RUN = re.compile(r"\b[A-Z][\w'’-]*(?:,?\s+[A-Z][\w'’-]*)+")
 
 
 def side_marks(sides: Sequence[str]) -> list[tuple[frozenset[str], tuple[re.Pattern[str], ...]]]:
@@ -120,7 +115,7 @@ def side_marks(sides: Sequence[str]) -> list[tuple[frozenset[str], tuple[re.Patt
         for j, side in enumerate(sides):
             if j == i:
                 continue
-            for run in _NAME_RUN.findall(side):
+            for run in lexical.NAME_RUN.findall(side):
                 if set(lexical.content_terms(run)) - terms:  # a name of its own, not this side's
                     side = side.replace(run, " ")
                     words = re.findall(r"[\w'’-]+", run)

@@ -51,6 +51,9 @@ EXTRA_SENTENCE_WINDOW = 0.20
 MIN_EXTRA_GAIN = 0.10
 # List lines a quote ending "... as follows:" takes with it: the list answers it, but a quote stays readable.
 MAX_LIST_ITEMS = 15
+# ... past a blank line or a deeper indent (a sub-item): this many characters of line breaks and spaces
+# between two of its lines, at most (`lists.list_end`). A heading or a paragraph ends it.
+LIST_GAP_CHARS = 9
 # A quoted list item brings the items beside it that match this share of the query weight it matches: the
 # question cannot tell them apart ("Where have the consultations been held?" against one line per meeting).
 LIST_SIBLING_SHARE = 0.75
