@@ -15,7 +15,6 @@ upload quotas. Subprocesses run the installed CLI with the FakeEmbedder (tests/f
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
 import json
 import logging
@@ -52,6 +51,7 @@ from qa.stores.faiss_files import CURRENT, current_generation
 from qa.types import Answer
 from qa.uploads import UploadRejected, save_upload, upload_name
 from qa.webapp import build_app, chat_turn, launch_options
+from tests import without_override
 from tests.conftest import CORPUS, ROOT, FakeEmbedder
 from tests.test_reliability import SKIP_LINE, dirs, qa_cli
 from tests.test_webapp import FakeQA, free_port
@@ -683,47 +683,35 @@ def test_a_file_name_that_is_not_utf8_is_skipped_and_reported(tmp_path: Path) ->
 
 # --- 4. Unreadable files and folders ----------------------------------------------------------------------
 
-PR_CAPBSET_DROP = 24
-CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH = 1, 2
-
-
-def _drop_root_override() -> None:
-    """In a child about to exec: give up the capabilities that let root ignore file permissions."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    for cap in (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH):
-        if libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
-
 
 @pytest.fixture
 def as_user(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run `qa ARGS` for whom `chmod 000` binds: the current user, or root without its override (CI runs as
     root, which reads anything). Skips where root cannot give it up."""
-    preexec = _drop_root_override if os.geteuid() == 0 else None
+    launcher = [sys.executable] + (["-m", "tests.without_override"] if os.geteuid() == 0 else [])
     probe = tmp_path / "probe"
     probe.write_text("x")
     probe.chmod(0)
     try:
         check = subprocess.run(
-            [sys.executable, "-c", f"open({str(probe)!r}).read()"], preexec_fn=preexec, capture_output=True
+            [*launcher, "-c", f"open({str(probe)!r}).read()"], cwd=ROOT, capture_output=True
         )
-    except (OSError, subprocess.SubprocessError) as exc:
-        pytest.skip(f"cannot drop root's permission override here: {exc}")
     finally:
         probe.chmod(0o600)
+    if check.returncode == without_override.NO_DROP:
+        pytest.skip(f"cannot drop root's permission override here: {check.stderr.decode(errors='replace')}")
     if check.returncode == 0:
         pytest.skip("file permissions do not bind this process (root with CAP_DAC_OVERRIDE kept)")
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "HF_HUB_OFFLINE": "1"}
         return subprocess.run(
-            [sys.executable, "-m", "tests.fake_cli", *args],
+            [*launcher, "-m", "tests.fake_cli", *args],
             cwd=ROOT,
             env=env,
             capture_output=True,
             text=True,
             timeout=SLOW,
-            preexec_fn=preexec,
         )
 
     return run
