@@ -467,6 +467,21 @@ def test_what_happened_on_a_day_is_not_answered_by_another_day() -> None:
     )
 
 
+def test_a_rank_must_be_the_passages() -> None:
+    from qa.generation.verify import Context, lacks
+
+    passage = (
+        "ASEAN has been HK's second largest trading partner, but HK was only ASEAN's 7th trading partner."
+    )
+    assert lacks("HK was ASEAN's 7th trading partner.", passage) == []
+    assert lacks("ASEAN is HK's 2nd largest trading partner.", passage) == []  # spelled in the passage
+    # An ordinal is not a number to `lexical.numbers`, and had a digit, so was never a new word either.
+    assert lacks("HK was ASEAN's 9th trading partner.", passage) == ["the number 9th"]
+    # A rank the question gives is context, as its numbers are.
+    asked = Context.of("Was HK ASEAN's 9th trading partner?")
+    assert not any("9th" in m for m in lacks("HK was ASEAN's 9th trading partner.", passage, asked))
+
+
 # ---- the question as context --------------------------------------------------------------------------
 
 

@@ -186,6 +186,32 @@ def numeric_tokens(text: str) -> set[str]:
     return {m.group().replace(",", "").lower() for m in _NUMERIC_TOKEN.finditer(text)}
 
 
+_ORDINAL = re.compile(r"(?<![\w.])\d[\d,]*(?:st|nd|rd|th)(?![\w])", re.IGNORECASE)
+_ORDINAL_WORDS = {  # up to 20, only 1, 2 and 3 take a suffix other than "th"
+    word: f"{n}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(n, 'th') }"
+    for n, word in enumerate(
+        (
+            "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth "
+            "fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth"
+        ).split(),
+        start=1,
+    )
+}
+
+
+def ordinals(text: str, spelled: bool = False) -> set[str]:
+    """Ordinals written in digits, lower-cased, commas dropped ('7th', '2nd'); with `spelled`, also those
+    written as words up to the twentieth, in the same form ('second' -> '2nd'). `numbers` leaves them out.
+
+    >>> sorted(ordinals("HK was ASEAN's 7th partner and its second largest", spelled=True))
+    ['2nd', '7th']
+    """
+    found = {m.group().replace(",", "").lower() for m in _ORDINAL.finditer(text)}
+    if spelled:
+        found |= {_ORDINAL_WORDS[w] for w in words(text) if w in _ORDINAL_WORDS}
+    return found
+
+
 _CAPITALISED = re.compile(r"\b[A-Z][a-z][\w'’-]*")
 _POSSESSIVE = re.compile(r"['’]s$")
 _NEGATION = re.compile(

@@ -87,6 +87,7 @@ class Context:
     question: str = ""
     lower: str = ""
     numbers: frozenset[str] = frozenset()
+    ordinals: frozenset[str] = frozenset()
     terms: frozenset[str] = frozenset()
     negates: bool = False
     event_dates: tuple[dates.Date, ...] = ()  # what happened on these dates is what the question asks
@@ -98,6 +99,7 @@ class Context:
             question,
             question.lower(),
             frozenset(lexical.numbers(question)),
+            frozenset(lexical.ordinals(question, spelled=True)),
             frozenset(lexical.content_terms(question)),
             lexical.negates(question),
             intent.dates if intent.shape is shapes.Shape.EVENT else (),
@@ -172,6 +174,11 @@ def lacks(sentence: str, passage: str, context: Context = NO_CONTEXT) -> list[st
     passage_numbers = lexical.numbers(passage)
     stated = lexical.numbers(sentence) - context.numbers
     missing = [f"the number {n}" for n in sorted(stated - passage_numbers)]
+    # A rank too ("HK was ASEAN's 9th trading partner"): `numbers` leaves ordinals out, and a word with a
+    # digit never counts as a new word, so without this an invented rank passed unchecked. The passage may
+    # spell it ("second largest" for "2nd").
+    ranks = lexical.ordinals(sentence) - context.ordinals
+    missing += [f"the number {r}" for r in sorted(ranks - lexical.ordinals(passage, spelled=True))]
     named = lexical.names(sentence) | lexical.acronyms(sentence)
     # One-word names too ("based in Mumbai" against a passage that says Delhi), unless part of a longer one.
     named |= {w for w in lexical.capitalised_words(sentence) if not any(w in n.split() for n in named)}
