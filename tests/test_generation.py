@@ -482,6 +482,20 @@ def test_a_rank_must_be_the_passages() -> None:
     assert not any("9th" in m for m in lacks("HK was ASEAN's 9th trading partner.", passage, asked))
 
 
+def test_a_count_in_words_must_be_the_passages() -> None:
+    from qa.generation.verify import Context, lacks
+
+    passage = "The MOU covers five areas. It was signed at the forum, the first in 5 years."
+    assert lacks("The MOU covers five areas.", passage) == []
+    assert lacks("The forum was the first in five years.", passage) == []  # the passage wrote it in digits
+    # One new content word is allowed, so the wrong count passed as a paraphrase before.
+    assert lacks("The MOU covers six areas.", passage) == ["the number 6"]
+    # A passage's count in words does not vouch for a figure in digits: "5%" is not "five areas".
+    assert lacks("The MOU covers 5% of trade.", "The MOU covers five areas of trade.") == ["the number 5"]
+    asked = Context.of("Does the MOU cover six areas?")
+    assert not any("6" in m for m in lacks("The MOU covers six areas.", passage, asked))
+
+
 # ---- the question as context --------------------------------------------------------------------------
 
 

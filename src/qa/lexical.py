@@ -199,6 +199,33 @@ _ORDINAL_WORDS = {  # up to 20, only 1, 2 and 3 take a suffix other than "th"
 }
 
 
+# Counts written as words, as `numbers` writes them. Not "one" ("one of the largest", "the one that" are
+# rarely a count).
+_COUNT_WORDS = {
+    word: str(n)
+    for n, word in enumerate(
+        (
+            "two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+            "seventeen eighteen nineteen twenty"
+        ).split(),
+        start=2,
+    )
+}
+
+
+def spelled_counts(text: str) -> set[str]:
+    """Counts from two to twenty written as words, in digits: "five areas" -> {"5"}.
+
+    >>> sorted(spelled_counts("Five areas, twelve projects and one of them"))
+    ['12', '5']
+    """
+    return {_COUNT_WORDS[w] for w in words(text) if w in _COUNT_WORDS}
+
+
+def is_count_word(word: str) -> bool:
+    return word.lower() in _COUNT_WORDS
+
+
 def ordinals(text: str, spelled: bool = False) -> set[str]:
     """Ordinals written in digits, lower-cased, commas dropped ('7th', '2nd'); with `spelled`, also those
     written as words up to the twentieth, in the same form ('second' -> '2nd'). `numbers` leaves them out.

@@ -98,7 +98,7 @@ class Context:
         return cls(
             question,
             question.lower(),
-            frozenset(lexical.numbers(question)),
+            frozenset(lexical.numbers(question) | lexical.spelled_counts(question)),
             frozenset(lexical.ordinals(question, spelled=True)),
             frozenset(lexical.content_terms(question)),
             lexical.negates(question),
@@ -174,6 +174,13 @@ def lacks(sentence: str, passage: str, context: Context = NO_CONTEXT) -> list[st
     passage_numbers = lexical.numbers(passage)
     stated = lexical.numbers(sentence) - context.numbers
     missing = [f"the number {n}" for n in sorted(stated - passage_numbers)]
+    # A count written in words is a number too: as a content word it was one more word, and one new word is
+    # allowed, so "The MOU covers six areas" passed against "five areas". The passage may write it either
+    # way. (Not the other way round: a passage's "five years" does not vouch for an answer's "5%".)
+    counted = lexical.spelled_counts(sentence) - context.numbers - stated
+    missing += [
+        f"the number {n}" for n in sorted(counted - passage_numbers - lexical.spelled_counts(passage))
+    ]
     # A rank too ("HK was ASEAN's 9th trading partner"): `numbers` leaves ordinals out, and a word with a
     # digit never counts as a new word, so without this an invented rank passed unchecked. The passage may
     # spell it ("second largest" for "2nd").
@@ -226,11 +233,16 @@ def lacks_a_value(reason: str) -> bool:
 def new_words(sentence: str, known: set[str]) -> list[str]:
     """The sentence's content words (as written, stemmed to compare) that are not `known` (stemmed terms).
 
-    Numbers are left out: `lacks` checks them on their own, as written ("1,033.9")."""
+    Numbers are left out, in digits or words: `lacks` checks them on their own ("1,033.9", "five")."""
     out: dict[str, str] = {}
     for word in lexical.words(sentence):
         term = lexical.content_terms(word)
-        if term and term[0] not in known and not any(ch.isdigit() for ch in word):
+        if (
+            term
+            and term[0] not in known
+            and not any(ch.isdigit() for ch in word)
+            and not lexical.is_count_word(word)
+        ):
             out.setdefault(term[0], word)
     return list(out.values())
 
