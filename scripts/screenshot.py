@@ -3,7 +3,9 @@
     .venv/bin/python scripts/screenshot.py [--out docs/screenshot.png] [--question "..."]
 
 Serves the app in this process over the configured corpus and index (QA_CORPUS / QA_INDEX; the index must
-exist: run `qa index` first) on a free port, asks one question, opens source [1] and saves the page.
+exist: run `qa index` first) on a free port, asks a question and a follow-up, opens source [1] and saves the
+page. With the default backend (`auto`) each answer is first the quote, then the local model's verified
+answer replaces it: the picture is taken once every answer is final, as a user reads it.
 """
 
 from __future__ import annotations
@@ -32,7 +34,11 @@ def main() -> int:
 
     from qa.config import Settings
     from qa.engine import QA
+    from qa.render import DRAFT_NOTE, SEARCHING_NOTE
     from qa.webapp import build_app, launch_options
+
+    # An answer that shows either note (as rendered: no markdown underscores) is a draft, not yet final.
+    draft_marks = [note.strip("_") for note in (DRAFT_NOTE, SEARCHING_NOTE)]
 
     settings = Settings.from_env()
     app = build_app(QA(settings))
@@ -51,9 +57,17 @@ def main() -> int:
             for n, question in enumerate(q for q in (args.question, args.follow_up) if q):
                 page.fill("#qa-question textarea", question)
                 page.keyboard.press("Enter")
-                page.locator('#qa-chat [data-testid="bot"]').nth(n).wait_for(timeout=60_000)
+                answer = page.locator('#qa-chat [data-testid="bot"]').nth(n)
+                answer.wait_for(timeout=60_000)
+                # The draft (the quote, or "Searching ...") is marked until the model's answer replaces it.
                 page.wait_for_function(
-                    "() => !document.querySelector('#qa-sources').innerText.includes('Searching')"
+                    """([n, marks]) => {
+                        const bot = document.querySelectorAll('#qa-chat [data-testid="bot"]')[n];
+                        const sources = document.querySelector('#qa-sources').innerText;
+                        return bot && !marks.some(m => bot.innerText.includes(m)) && !sources.includes('Searching');
+                    }""",
+                    arg=[n, draft_marks],
+                    timeout=180_000,
                 )
             page.locator('#qa-sources details[data-n="1"] summary').click()
             page.wait_for_timeout(400)

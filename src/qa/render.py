@@ -91,12 +91,13 @@ def reply_markdown(answer: Answer) -> str:
 
 
 DRAFT_NOTE = "_Quoted from the documents while the local model writes an answer…_"
+SEARCHING_NOTE = "_Searching the documents; the local model is reading the closest passages…_"
 
 
 def draft_markdown(draft: Answer) -> str:
     """The chat message shown while the reader works: the extractive answer, marked as a quote."""
     if draft.abstained:
-        return "_Searching the documents; the local model is reading the closest passages…_"
+        return SEARCHING_NOTE
     quoted = "\n".join(f"> {line}" for line in chat_text(draft.answer).splitlines())  # a list: every line
     return f"{DRAFT_NOTE}\n\n{quoted}"
 

@@ -25,7 +25,7 @@ EXAMPLES = (
     "Who is visiting Tokyo and Seoul to promote Hong Kong?",
 )
 BACKEND_LABELS = {
-    Backend.AUTO: "Written from the documents, verified (auto)",
+    Backend.AUTO: "Written, then verified (auto)",  # short: the dropdown shows it whole
     Backend.EXTRACTIVE: "Exact quotes (extractive)",
     Backend.OPENAI: "Generated (OpenAI-compatible)",
     Backend.TRANSFORMERS: "Generated (transformers model)",
