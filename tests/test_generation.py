@@ -496,6 +496,37 @@ def test_a_count_in_words_must_be_the_passages() -> None:
     assert not any("6" in m for m in lacks("The MOU covers six areas.", passage, asked))
 
 
+def test_a_claim_turned_the_other_way_round_is_not_supported(fake_embedder: FakeEmbedder) -> None:
+    from qa.generation.verify import NO_CONTEXT, Context
+
+    (hit,) = make_hits(
+        make_chunk(
+            "poster.md",
+            "Poster",
+            (
+                "The share of trade with ASEAN rose.",
+                "The actual trade volume declined.",
+                "Talks began in 2022.",
+            ),
+        )
+    )
+    vectors = fake_embedder.embed([s.text for s in hit.chunk.sentences])
+
+    def missing(sentence: str, question: str = "") -> tuple[str, ...]:
+        context = Context.of(question) if question else NO_CONTEXT
+        return support(sentence, fake_embedder.embed([sentence])[0], hit, vectors, context).missing
+
+    turned = "a direction its passage gives the other way round"
+    assert missing("The actual trade volume declined.") == ()
+    # "rose" is one word the passage has, and one new word is allowed: only the direction tells them apart.
+    assert turned in missing("The actual trade volume rose.")
+    assert turned in missing("The share of trade with ASEAN fell.")
+    assert missing("Talks began in 2022.") == ()  # no direction said, none checked
+    # A direction the question asks about is context: "Did the volume rise?" "The volume rise ..." is checked
+    # by the rest (its passage's words), not held to the closest sentence's direction.
+    assert turned not in missing("The actual trade volume rose.", "Did the actual trade volume rise?")
+
+
 # ---- the question as context --------------------------------------------------------------------------
 
 

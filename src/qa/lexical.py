@@ -226,6 +226,30 @@ def is_count_word(word: str) -> bool:
     return word.lower() in _COUNT_WORDS
 
 
+# Words that say which way something went or compares: a claim that turns one round reads as close to its
+# passage as the claim itself.
+_UP = frozenset(
+    "increase increased increases increasing rise rises rose risen rising grow grows grew grown growing growth "
+    "higher highest larger largest bigger biggest greater greatest gain gains gained expand expands expanded "
+    "surplus up more most".split()
+)
+_DOWN = frozenset(
+    "decrease decreased decreases decreasing decline declines declined declining fall falls fell fallen "
+    "falling drop drops dropped lower lowest smaller smallest shrink shrinks shrank shrunk fewer fewest "
+    "deficit down less least".split()
+)
+
+
+def directions(text: str) -> set[int]:
+    """+1 when a text says something went up or is larger, -1 down or smaller (both, either or neither).
+
+    >>> sorted(directions("Trade volume declined while its share rose"))
+    [-1, 1]
+    """
+    found = set(words(text))
+    return {sign for sign, vocabulary in ((1, _UP), (-1, _DOWN)) if found & vocabulary}
+
+
 def ordinals(text: str, spelled: bool = False) -> set[str]:
     """Ordinals written in digits, lower-cased, commas dropped ('7th', '2nd'); with `spelled`, also those
     written as words up to the twentieth, in the same form ('second' -> '2nd'). `numbers` leaves them out.

@@ -4,7 +4,9 @@ A sentence is supported by a passage when
 
     max cosine(sentence, passage sentences) >= settings.verify_min_support     it says the same thing
     and every number, name and acronym of the sentence occurs in the passage   nothing was invented
+      (ranks and counts in words too: "9th", "six")
     and the passage negates if the sentence does                              nothing was turned round
+    and its closest passage sentence does not go the other way (rose/fell)
     and at most MAX_NEW_WORDS content words of the sentence are not in it      nothing was added
 
 An answer is a claim about its question, so what the question says is context the answer may repeat: its
@@ -164,7 +166,14 @@ def support(
     if worthy.any():
         cosines = np.where(worthy, cosines, -1.0)
     best = int(np.argmax(cosines))
-    return Support(float(cosines[best]), best, tuple(lacks(sentence, hit.chunk.embed_text(), context)))
+    missing = lacks(sentence, hit.chunk.embed_text(), context)
+    # The sentence a claim reads closest to must not say the opposite way round: "the volume rose" against
+    # "the volume declined" is as close as the claim itself, and "rose" is one new word, which is allowed.
+    said = lexical.directions(sentence) - lexical.directions(context.question)
+    closest = lexical.directions(hit.chunk.sentences[best].text)
+    if said and closest and not said & closest:
+        missing.append("a direction its passage gives the other way round")
+    return Support(float(cosines[best]), best, tuple(missing))
 
 
 def lacks(sentence: str, passage: str, context: Context = NO_CONTEXT) -> list[str]:
