@@ -12,7 +12,7 @@ import json
 import shutil
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -405,16 +405,30 @@ def test_engine_streams_a_verified_generated_answer(
     assert not bad.verified and "1850" in bad.reason
 
 
-def test_one_word_names_and_negations_must_be_in_the_passage(fake_embedder: FakeEmbedder) -> None:
-    (hit,) = make_hits(
-        make_chunk(
-            "oberoi.txt", "Oberoi", ("The Oberoi Group is a hotel company with its head office in Delhi.",)
-        )
-    )
-    vectors = fake_embedder.embed([s.text for s in hit.chunk.sentences])
+def _missing_against(
+    embedder: FakeEmbedder, path: str, title: str, sentences: tuple[str, ...]
+) -> Callable[..., tuple[str, ...]]:
+    """What `support` finds missing from a one-chunk passage of `sentences` for an answer sentence (and the
+    question it answers, when given)."""
+    from qa.generation.verify import NO_CONTEXT, Context
 
-    def missing(sentence: str) -> tuple[str, ...]:
-        return support(sentence, fake_embedder.embed([sentence])[0], hit, vectors).missing
+    (hit,) = make_hits(make_chunk(path, title, sentences))
+    vectors = embedder.embed([s.text for s in hit.chunk.sentences])
+
+    def missing(sentence: str, question: str = "") -> tuple[str, ...]:
+        context = Context.of(question) if question else NO_CONTEXT
+        return support(sentence, embedder.embed([sentence])[0], hit, vectors, context).missing
+
+    return missing
+
+
+def test_one_word_names_and_negations_must_be_in_the_passage(fake_embedder: FakeEmbedder) -> None:
+    missing = _missing_against(
+        fake_embedder,
+        "oberoi.txt",
+        "Oberoi",
+        ("The Oberoi Group is a hotel company with its head office in Delhi.",),
+    )
 
     assert missing("The Oberoi Group has its head office in Delhi.") == ()
     assert missing("The Oberoi Group's head office is in Delhi.") == ()  # a possessive is the same name
@@ -429,20 +443,15 @@ def test_one_word_names_and_negations_must_be_in_the_passage(fake_embedder: Fake
 
 
 def test_a_date_the_passage_does_not_write_is_not_supported(fake_embedder: FakeEmbedder) -> None:
-    (hit,) = make_hits(
-        make_chunk(
-            "overview.txt",
-            "Overview",
-            (
-                "The 7th Consultations were held on 20 August 2023 in Semarang.",
-                "They entered into force on 11 and 17 June 2019.",
-            ),
-        )
+    missing = _missing_against(
+        fake_embedder,
+        "overview.txt",
+        "Overview",
+        (
+            "The 7th Consultations were held on 20 August 2023 in Semarang.",
+            "They entered into force on 11 and 17 June 2019.",
+        ),
     )
-    vectors = fake_embedder.embed([s.text for s in hit.chunk.sentences])
-
-    def missing(sentence: str) -> tuple[str, ...]:
-        return support(sentence, fake_embedder.embed([sentence])[0], hit, vectors).missing
 
     # The year and the month are in the passage; the day is not, so it is another date.
     assert "the date 2023-8-7" in missing("The 7th Consultations were held on 7th August 2023 in Semarang.")
@@ -497,24 +506,12 @@ def test_a_count_in_words_must_be_the_passages() -> None:
 
 
 def test_a_claim_turned_the_other_way_round_is_not_supported(fake_embedder: FakeEmbedder) -> None:
-    from qa.generation.verify import NO_CONTEXT, Context
-
-    (hit,) = make_hits(
-        make_chunk(
-            "poster.md",
-            "Poster",
-            (
-                "The share of trade with ASEAN rose.",
-                "The actual trade volume declined.",
-                "Talks began in 2022.",
-            ),
-        )
+    missing = _missing_against(
+        fake_embedder,
+        "poster.md",
+        "Poster",
+        ("The share of trade with ASEAN rose.", "The actual trade volume declined.", "Talks began in 2022."),
     )
-    vectors = fake_embedder.embed([s.text for s in hit.chunk.sentences])
-
-    def missing(sentence: str, question: str = "") -> tuple[str, ...]:
-        context = Context.of(question) if question else NO_CONTEXT
-        return support(sentence, fake_embedder.embed([sentence])[0], hit, vectors, context).missing
 
     turned = "a direction its passage gives the other way round"
     assert missing("The actual trade volume declined.") == ()
