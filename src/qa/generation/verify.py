@@ -29,7 +29,7 @@ from itertools import pairwise
 import numpy as np
 from sentencex import segment
 
-from qa import dates, lexical, shapes
+from qa import dates, lexical, quantities, shapes
 from qa.embedding import Embedder
 from qa.generation.prompts import PromptPassage, passage_title
 from qa.questions import claim
@@ -100,8 +100,8 @@ class Context:
         return cls(
             question,
             question.lower(),
-            frozenset(lexical.numbers(question) | lexical.spelled_counts(question)),
-            frozenset(lexical.ordinals(question, spelled=True)),
+            frozenset(lexical.numbers(question) | quantities.spelled_counts(question)),
+            frozenset(quantities.ordinals(question, spelled=True)),
             frozenset(lexical.content_terms(question)),
             lexical.negates(question),
             intent.dates if intent.shape is shapes.Shape.EVENT else (),
@@ -167,11 +167,8 @@ def support(
         cosines = np.where(worthy, cosines, -1.0)
     best = int(np.argmax(cosines))
     missing = lacks(sentence, hit.chunk.embed_text(), context)
-    # The sentence a claim reads closest to must not say the opposite way round: "the volume rose" against
-    # "the volume declined" is as close as the claim itself, and "rose" is one new word, which is allowed.
-    said = lexical.directions(sentence) - lexical.directions(context.question)
-    closest = lexical.directions(hit.chunk.sentences[best].text)
-    if said and closest and not said & closest:
+    # "The volume rose" reads as close to "the volume declined" as the claim itself, and is one new word.
+    if quantities.turned(sentence, hit.chunk.sentences[best].text, context.question):
         missing.append("a direction its passage gives the other way round")
     return Support(float(cosines[best]), best, tuple(missing))
 
@@ -183,18 +180,13 @@ def lacks(sentence: str, passage: str, context: Context = NO_CONTEXT) -> list[st
     passage_numbers = lexical.numbers(passage)
     stated = lexical.numbers(sentence) - context.numbers
     missing = [f"the number {n}" for n in sorted(stated - passage_numbers)]
-    # A count written in words is a number too: as a content word it was one more word, and one new word is
-    # allowed, so "The MOU covers six areas" passed against "five areas". The passage may write it either
-    # way. (Not the other way round: a passage's "five years" does not vouch for an answer's "5%".)
-    counted = lexical.spelled_counts(sentence) - context.numbers - stated
-    missing += [
-        f"the number {n}" for n in sorted(counted - passage_numbers - lexical.spelled_counts(passage))
-    ]
-    # A rank too ("HK was ASEAN's 9th trading partner"): `numbers` leaves ordinals out, and a word with a
-    # digit never counts as a new word, so without this an invented rank passed unchecked. The passage may
-    # spell it ("second largest" for "2nd").
-    ranks = lexical.ordinals(sentence) - context.ordinals
-    missing += [f"the number {r}" for r in sorted(ranks - lexical.ordinals(passage, spelled=True))]
+    # Counts in words ("six areas" against "five": one new word, which is allowed) and ranks ("9th", which
+    # `numbers` leaves out) are numbers too (qa.quantities). A passage's "five years" vouches for no "5%".
+    counted = quantities.spelled_counts(sentence) - context.numbers - stated
+    spelled = quantities.spelled_counts(passage)
+    missing += [f"the number {n}" for n in sorted(counted - passage_numbers - spelled)]
+    ranks = quantities.ordinals(sentence) - context.ordinals
+    missing += [f"the number {r}" for r in sorted(ranks - quantities.ordinals(passage, spelled=True))]
     named = lexical.names(sentence) | lexical.acronyms(sentence)
     # One-word names too ("based in Mumbai" against a passage that says Delhi), unless part of a longer one.
     named |= {w for w in lexical.capitalised_words(sentence) if not any(w in n.split() for n in named)}
@@ -250,7 +242,7 @@ def new_words(sentence: str, known: set[str]) -> list[str]:
             term
             and term[0] not in known
             and not any(ch.isdigit() for ch in word)
-            and not lexical.is_count_word(word)
+            and not quantities.is_count_word(word)
         ):
             out.setdefault(term[0], word)
     return list(out.values())
