@@ -501,6 +501,8 @@ def test_a_count_in_words_must_be_the_passages() -> None:
     assert lacks("The MOU covers six areas.", passage) == ["the number 6"]
     # A passage's count in words does not vouch for a figure in digits: "5%" is not "five areas".
     assert lacks("The MOU covers 5% of trade.", "The MOU covers five areas of trade.") == ["the number 5"]
+    # A count inside a hyphenated word is not one: "twenty-two" is no 20 and no 2.
+    assert lacks("The board has twenty-two members.", "The board has 22 members.") == []
     asked = Context.of("Does the MOU cover six areas?")
     assert not any("6" in m for m in lacks("The MOU covers six areas.", passage, asked))
 

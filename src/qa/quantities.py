@@ -38,13 +38,20 @@ _COUNT_WORDS = {
 }
 
 
+# A number of two words, "twenty-two": its parts are no counts of their own.
+_TENS_AND_UNITS = re.compile(r"\b(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)-[a-z]+\b", re.I)
+
+
 def spelled_counts(text: str) -> set[str]:
-    """Counts from two to twenty written as words, in digits: "five areas" -> {"5"}.
+    """Counts from two to twenty written as words, in digits: "five areas" -> {"5"}, "a six-character
+    play" -> {"6"}; "twenty-two" is neither 20 nor 2 (it is left out).
 
     >>> sorted(spelled_counts("Five areas, twelve projects and one of them"))
     ['12', '5']
+    >>> sorted(spelled_counts("twenty-two members"))
+    []
     """
-    return {_COUNT_WORDS[w] for w in words(text) if w in _COUNT_WORDS}
+    return {_COUNT_WORDS[w] for w in words(_TENS_AND_UNITS.sub(" ", text)) if w in _COUNT_WORDS}
 
 
 def is_count_word(word: str) -> bool:
