@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import re
 
-from qa.lexical import words
+from qa.lexical import numeric_tokens, words
 
-_ORDINAL = re.compile(r"(?<![\w.])\d[\d,]*(?:st|nd|rd|th)(?![\w])", re.IGNORECASE)
 _ORDINAL_WORDS = {  # up to 20, only 1, 2 and 3 take a suffix other than "th"
     word: f"{n}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(n, 'th') }"
     for n, word in enumerate(
@@ -89,7 +88,7 @@ def ordinals(text: str, spelled: bool = False) -> set[str]:
     >>> sorted(ordinals("HK was ASEAN's 7th partner and its second largest", spelled=True))
     ['2nd', '7th']
     """
-    found = {m.group().replace(",", "").lower() for m in _ORDINAL.finditer(text)}
+    found = {t for t in numeric_tokens(text) if t[-1].isalpha()}  # "7th", not "7"
     if spelled:
         found |= {_ORDINAL_WORDS[w] for w in words(text) if w in _ORDINAL_WORDS}
     return found
