@@ -119,7 +119,7 @@ def _soft_hyphens(text: str) -> str:
 def _pdf(header: str, footer: bool, page: str = "A4") -> Any:
     from fpdf import FPDF
 
-    class Paper(FPDF):  # type: ignore[misc]
+    class Paper(FPDF):  # type: ignore[misc,unused-ignore]  # subclassing Any where fpdf2 ships no types
         def header(self) -> None:
             if header:
                 self.set_font("DejaVu", size=7)
