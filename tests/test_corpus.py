@@ -108,4 +108,5 @@ def test_real_corpus_has_metadata_for_every_document() -> None:
     files = [p.relative_to(corpus).as_posix() for p in find_files(corpus)]
     assert len(files) == 5
     for name in files:
-        assert {"title", "kind", "publisher", "date"} <= set(sources[name]), name
+        assert {"title", "kind", "date"} <= set(sources[name]), name
+        assert {"author", "publisher"} & set(sources[name]), name  # who made it, or "unknown"

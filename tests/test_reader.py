@@ -424,7 +424,7 @@ def test_every_document_gets_a_card_with_its_catalogue_entry_and_lead(
     cards = [c for c in qa.store.chunks.values() if c.heading == CARD_HEADING]
     assert len(cards) == len(qa.documents())
     poster = next(c for c in cards if c.doc_path == "hk-asean-trade-imbalance-poster.md")
-    assert "is a research poster" in poster.sentences[0].text and "Holden" in poster.sentences[0].text
+    assert "is a research poster by Holden and Alison" in poster.sentences[0].text
     assert len(poster.sentences) > 1 and not any(s.context for s in poster.sentences)
 
 

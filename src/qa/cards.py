@@ -4,16 +4,19 @@ Questions about a whole document ("What is the poster about?", "Who published th
 single passage: the facts are in the file's metadata and its opening. The card puts them in one chunk,
 retrieved, answered from and cited like any other:
 
-    "Not as It Seems: The HK–ASEAN Trade Imbalance" is a research poster, published by student research
-    poster (authors Holden and Alison; venue not stated), dated 2025 (cites sources up to 2025).
-                                                                            <- the catalogue sentence
+    "Not as It Seems: The HK–ASEAN Trade Imbalance" is a research poster by Holden and Alison,
+    dated 2025 (cites sources up to 2025).                                  <- the catalogue sentence
     A Qualitative Content Analysis of ... This poster presents ...          <- its lead sentences, verbatim
 
-The catalogue sentence comes from `sources.toml` (or the title alone), so it is not a slice of the file: its
-offsets are (0, 0) and the card's heading says what it is. The lead sentences are exact slices.
+The catalogue sentence comes from `sources.toml`, else from what the file says of itself (an Office file's or
+PDF's author and creation stamp, a page's <meta> author, a note's front matter), else the title alone. It is
+not a slice of the file: its offsets are (0, 0) and the card's heading says what it is. The lead sentences
+are exact slices.
 """
 
 from __future__ import annotations
+
+import re
 
 from qa.chunking import Chunk, Sentence, TokenCounter, split_sentences
 from qa.corpus import Document
@@ -22,7 +25,8 @@ CARD_HEADING = "Document card"
 CARD_LEAD_SHARE = 0.6  # of the chunk window given to lead sentences after the catalogue sentence
 
 
-CATALOGUE_LOCATOR = "document card (sources.toml)"  # where a catalogue quote comes from: not the file's text
+# Where a catalogue quote comes from: not the file's text.
+CATALOGUE_LOCATOR = "document card (sources.toml, file properties)"
 
 
 def is_catalogue(chunk: Chunk, index: int) -> bool:
@@ -31,10 +35,13 @@ def is_catalogue(chunk: Chunk, index: int) -> bool:
 
 
 def catalogue_sentence(doc: Document) -> str:
-    """One sentence from the document's metadata: title, kind, publisher and date, as far as known."""
+    """One sentence from the document's metadata: title, kind, author, publisher and date, as far as known
+    (sources.toml, else what the file says of itself: `qa.readers.properties`)."""
     origin = doc.origin
     # Not the file name: a renamed file keeps its card's vector (and nothing is embedded again).
     parts = [f"“{doc.title}” is a {origin.get('kind') or 'document'}"]
+    if origin.get("author"):
+        parts[0] += f" by {origin['author']}"
     if origin.get("publisher"):
         parts.append(f"published by {origin['publisher']}")
     if origin.get("date"):
@@ -42,13 +49,17 @@ def catalogue_sentence(doc: Document) -> str:
     return ", ".join(parts) + "."
 
 
+_MAKER = re.compile(r"\bby (\S+)")
+
+
 def names_maker(catalogue: str) -> bool | None:
-    """Whether a catalogue sentence names who published the document: True, False when sources.toml says
-    "unknown", None when it does not say (the text may still name the author)."""
-    _, found, rest = catalogue.partition(", published by ")
-    if not found:
+    """Whether a catalogue sentence names who wrote or published the document: True, False when it says
+    only "unknown" (sources.toml), None when it does not say (the text may still name the author)."""
+    _, _, described = catalogue.partition("” is a ")  # after the title, which may hold "by" itself
+    makers = _MAKER.findall(described)
+    if not makers:
         return None
-    return not rest.lower().startswith("unknown")
+    return any(not m.lower().startswith("unknown") for m in makers)
 
 
 def document_card(doc: Document, count_tokens: TokenCounter, max_tokens: int) -> Chunk | None:

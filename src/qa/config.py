@@ -330,7 +330,8 @@ class Settings:
             "min_section_tokens": self.min_section_tokens,
             # 2: bibliography entries and captions are context; 3: document cards; 4: lines in capitals are
             # captions, "co-operation" is indexed as "cooperation" (`lexical.words`); 5: photo captions
-            # and credits ("Photo: ...") are context
-            "chunker_version": 5,
+            # and credits ("Photo: ...") are context; 6: cards name the author, and take author and date from
+            # the file's own properties where sources.toml is silent
+            "chunker_version": 6,
             "reading": self.reading.fingerprint(),
         }

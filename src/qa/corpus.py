@@ -21,6 +21,7 @@ from qa.locators import Locus, LocusKind, covering
 from qa.readers import SUFFIXES as READER_SUFFIXES
 from qa.readers import read as read_rich
 from qa.readers.base import DocumentError as DocumentError  # re-exported: the readers raise it too
+from qa.readers.properties import Properties, front_matter, html_properties
 
 SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm"}) | READER_SUFFIXES
 SOURCES_FILE = "sources.toml"
@@ -153,13 +154,17 @@ def read_document(
     found_title = ""
     if suffix in READER_SUFFIXES:
         extract = read_rich(suffix, raw, path.name, limits)
-        text, loci, notes = extract.text, extract.loci, extract.notes
+        text, loci, notes, properties = extract.text, extract.loci, extract.notes, extract.properties
         # Not the first heading: that of a workbook is its first sheet's name.
         found_title = extract.title or _title_from_name(path)
-    else:
-        text = _html_text(_decode(raw), budget) if suffix in (".html", ".htm") else _decode(raw)
+    elif suffix in (".html", ".htm"):
+        text, properties = _html_text(_decode(raw), budget)
         text = budget.finish(_normalise(text))
         notes = tuple(budget.notes)
+    else:
+        text = budget.finish(_normalise(_decode(raw)))
+        notes = tuple(budget.notes)
+        properties = front_matter(text)
     # Readers give normalised text already (their offsets are taken after it, and their own budget bounded
     # it as it was read), so this changes no offset.
     text = _normalise(text)
@@ -167,6 +172,10 @@ def read_document(
         reason = "; ".join(notes) or "empty file"
         raise DocumentError(f"no text found ({reason})")
     origin = dict(sources.get(rel, {}))
+    # What the file says of itself fills what sources.toml leaves out (qa.readers.properties).
+    for key, value in (("author", properties.author), ("date", properties.date)):
+        if value and not origin.get(key):
+            origin[key] = value
     title = origin.pop("title", "") or found_title or _first_heading(text) or _title_from_name(path)
     return Document(
         path=rel,
@@ -220,6 +229,7 @@ _HTML_HIDDEN = frozenset({"script", "style", "noscript", "template", "head", "ti
 _HTML_BLOCKS = frozenset({"p", "div", "li", "br", "tr", "section", "article", "blockquote", "pre"})
 _HTML_HEADINGS = {f"h{n}": n for n in range(1, 7)}
 _HTML_FEED = 1 << 16  # characters fed to the parser at a time, between checks of the budget
+_HTML_MAX_META = 64  # <meta> tags kept per page: the few that name an author or a date come early
 
 
 class _HTMLText(HTMLParser):
@@ -231,6 +241,7 @@ class _HTMLText(HTMLParser):
         self.budget = budget
         self.parts: list[str] = []
         self.hidden = 0  # depth inside elements whose text is not shown
+        self.meta: dict[str, str] = {}  # <meta name|property=... content=...>: the page's author and date
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _HTML_HIDDEN:
@@ -239,6 +250,11 @@ class _HTMLText(HTMLParser):
             self._add("\n\n" + "#" * _HTML_HEADINGS[tag] + " ")
         elif tag == "br":
             self._add("\n")
+        elif tag == "meta":
+            values = dict(attrs)
+            key = (values.get("name") or values.get("property") or "").lower()
+            if key and values.get("content") and len(self.meta) < _HTML_MAX_META:
+                self.meta.setdefault(key, values["content"] or "")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _HTML_HIDDEN:
@@ -256,7 +272,7 @@ class _HTMLText(HTMLParser):
         self.parts.append(self.budget.take(text))
 
 
-def _html_text(html: str, budget: Extraction) -> str:
+def _html_text(html: str, budget: Extraction) -> tuple[str, Properties]:
     parser = _HTMLText(budget)
     for start in range(0, len(html), _HTML_FEED):
         if budget.full:
@@ -267,7 +283,7 @@ def _html_text(html: str, budget: Extraction) -> str:
         parser.feed(html[start : start + _HTML_FEED])
     else:
         parser.close()
-    return re.sub(r"\n{3,}", "\n\n", "".join(parser.parts))
+    return re.sub(r"\n{3,}", "\n\n", "".join(parser.parts)), html_properties(parser.meta)
 
 
 def _first_heading(text: str) -> str:

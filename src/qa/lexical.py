@@ -276,7 +276,7 @@ _ABOUT_DOCUMENT_Q = re.compile(
     r"publishers?|published|publication|what (?:kind|type|sort) of (?:document|text|file|source|publication)|"
     r"(?:document|article|poster|report|paper|page|file|source)s? (?:is|was) (?:it|this|that)|"
     r"where (?:is|was) (?:it|this|the \w+) from|outlet|venue|newspaper|"
-    r"when was (?:the|this|that|it)\b[^?]{0,60}\b(?:made|written|published|created|produced|released|issued)|"
+    r"when (?:was|were) (?:the|this|that|it)\b[^?]{0,60}\b(?:made|written|published|created|produced|released|issued)|"
     r"what is (?:its|their|the) title|titled)\b",
     re.IGNORECASE,
 )

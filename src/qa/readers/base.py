@@ -20,6 +20,7 @@ from qa.config import ReadLimits
 from qa.errors import QAError
 from qa.limits import Extraction
 from qa.locators import Locus, LocusKind
+from qa.readers.properties import NO_PROPERTIES, Properties
 
 # Control characters other than the newline would corrupt the UI and JSON output; tabs become spaces too.
 _CONTROLS = {code: " " for code in range(32) if code != ord("\n")}
@@ -47,12 +48,14 @@ class Part:
 
 @dataclass(frozen=True)
 class Extract:
-    """A reader's result: the text, where each place begins in it, a title, and notes on what was left out."""
+    """A reader's result: the text, where each place begins in it, a title, notes on what was left out, and
+    who wrote the file and when, as far as it says."""
 
     text: str
     loci: tuple[Locus, ...]
     title: str = ""
     notes: tuple[str, ...] = field(default=())
+    properties: Properties = NO_PROPERTIES
 
 
 def clean(text: str) -> str:
@@ -61,7 +64,9 @@ def clean(text: str) -> str:
     return text.translate(_CONTROLS).translate(_LIGATURES)
 
 
-def compose(parts: Iterable[Part], title: str = "", notes: Iterable[str] = ()) -> Extract:
+def compose(
+    parts: Iterable[Part], title: str = "", notes: Iterable[str] = (), properties: Properties = NO_PROPERTIES
+) -> Extract:
     """Join parts with blank lines; a new locus wherever the place changes."""
     pieces: list[str] = []
     loci: list[Locus] = []
@@ -78,7 +83,7 @@ def compose(parts: Iterable[Part], title: str = "", notes: Iterable[str] = ()) -
             loci.append(Locus(offset, part.kind, part.number, part.scope, part.ocr))
         pieces.append(text + "\n\n")
         offset += len(text) + 2
-    return Extract("".join(pieces), tuple(loci), title.strip(), tuple(notes))
+    return Extract("".join(pieces), tuple(loci), title.strip(), tuple(notes), properties)
 
 
 def bounded(parts: Iterable[Part], budget: Extraction, timed: bool = True) -> list[Part]:

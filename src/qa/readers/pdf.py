@@ -45,6 +45,7 @@ from qa.readers.base import (
     usable_title,
 )
 from qa.readers.pdfpages import layouts
+from qa.readers.properties import Properties, pdf_date, stamped
 
 MARGIN = 0.1  # top and bottom share of the page where running headers, footers and page numbers live
 _PAGE_NUMBER = re.compile(
@@ -76,7 +77,7 @@ def read_pdf(raw: bytes, name: str, limits: ReadLimits) -> Extract:
     """Read a PDF (see the module docstring); bounded by the document's budget (qa.readers.pdfpages)."""
     budget = Extraction(limits)
     notes = budget.notes
-    pages, title = _layout(raw, budget)
+    pages, title, properties = _layout(raw, budget)
     running = running_lines(pages)
     parts: list[Part] = []
     scanned: list[int] = []
@@ -92,7 +93,7 @@ def read_pdf(raw: bytes, name: str, limits: ReadLimits) -> Extract:
         parts.sort(key=lambda p: p.number)
     # Pages were cut at the page bound as they were drawn, and the clock was checked; here the document's
     # bound on characters.
-    return compose(_join_across_pages(bounded(parts, budget, timed=False)), title, notes)
+    return compose(_join_across_pages(bounded(parts, budget, timed=False)), title, notes, properties)
 
 
 def _join_across_pages(parts: list[Part]) -> list[Part]:
@@ -107,7 +108,7 @@ def _join_across_pages(parts: list[Part]) -> list[Part]:
     return out
 
 
-def _layout(raw: bytes, budget: Extraction) -> tuple[list[Page], str]:
+def _layout(raw: bytes, budget: Extraction) -> tuple[list[Page], str, Properties]:
     from pdfminer.layout import LTTextBox, LTTextLine
     from pdfminer.pdfdocument import PDFPasswordIncorrect
     from pdfminer.pdfparser import PDFParser
@@ -134,7 +135,7 @@ def _layout(raw: bytes, budget: Extraction) -> tuple[list[Page], str]:
                 if isinstance(line, LTTextLine) and line.get_text().strip()
             ]
             pages.append(Page(number, layout.width, layout.height, tuple(lines)))
-        title = _metadata_title(PDFParser(io.BytesIO(raw)))
+        title, properties = _metadata(PDFParser(io.BytesIO(raw)))
     except PDFPasswordIncorrect as exc:
         raise DocumentError("password-protected; save a copy without the password to index it") from exc
     except Exception as exc:  # a malformed PDF can make pdfminer raise almost anything
@@ -143,23 +144,31 @@ def _layout(raw: bytes, budget: Extraction) -> tuple[list[Page], str]:
         raise DocumentError(f"corrupt or unreadable PDF ({type(exc).__name__}: {exc})") from exc
     if not pages:
         raise DocumentError("corrupt or unreadable PDF (no pages)")
-    return pages, title
+    return pages, title, properties
 
 
-def _metadata_title(parser: Any) -> str:
+def _metadata(parser: Any) -> tuple[str, Properties]:
+    """The info dictionary's title, author and creation stamp."""
     from pdfminer.pdfdocument import PDFDocument
     from pdfminer.pdftypes import resolve1
 
     try:
-        info = PDFDocument(parser).info
-        raw = resolve1(info[0].get("Title")) if info else None
-    except Exception:  # the title is a nicety: a broken info dictionary must not lose the text
-        return ""
+        infos = PDFDocument(parser).info
+        info = infos[0] if infos else {}
+        title, author, created = (
+            _info_text(resolve1(info.get(k))) for k in ("Title", "Author", "CreationDate")
+        )
+    except Exception:  # the metadata is a nicety: a broken info dictionary must not lose the text
+        return "", Properties()
+    return usable_title(title), stamped(author, pdf_date(created))
+
+
+def _info_text(raw: object) -> str:
     if isinstance(raw, bytes):
         if raw.startswith(b"\xfe\xff"):
-            return usable_title(raw[2:].decode("utf-16-be", errors="replace"))
-        return usable_title(raw.decode("latin-1"))
-    return usable_title(raw if isinstance(raw, str) else "")
+            return raw[2:].decode("utf-16-be", errors="replace")
+        return raw.decode("latin-1")
+    return raw if isinstance(raw, str) else ""
 
 
 def running_lines(pages: Sequence[Page]) -> frozenset[str]:

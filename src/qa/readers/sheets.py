@@ -17,6 +17,7 @@ from qa.config import ReadLimits
 from qa.limits import Extraction
 from qa.locators import LocusKind
 from qa.readers.base import DocumentError, Extract, Part, bounded, compose, open_zip, usable_title
+from qa.readers.properties import stamped
 from qa.readers.tables import cell_text, headers_of, row_sentence
 
 
@@ -47,13 +48,14 @@ def read_xlsx(raw: bytes, name: str, limits: ReadLimits) -> Extract:
             numbered = ((n, [cell_text(v) for v in row]) for n, row in enumerate(rows, start=1))
             parts += _sheet_parts(numbered, sheet.title, limits, budget)
         title = usable_title(book.properties.title)
+        properties = stamped(book.properties.creator, book.properties.created)
     except Exception as exc:
         raise DocumentError(
             f"not a readable .xlsx ({type(exc).__name__}: {exc}); re-save it from Excel"
         ) from exc
     finally:
         book.close()
-    return compose(parts, title, notes)
+    return compose(parts, title, notes, properties)
 
 
 def read_csv(raw: bytes, name: str, limits: ReadLimits) -> Extract:

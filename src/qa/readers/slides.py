@@ -15,6 +15,7 @@ from qa.config import ReadLimits
 from qa.limits import Extraction
 from qa.locators import LocusKind
 from qa.readers.base import DocumentError, Extract, Part, bounded, compose, open_zip, usable_title
+from qa.readers.properties import stamped
 from qa.readers.tables import table_rows
 
 
@@ -48,11 +49,12 @@ def read_pptx(raw: bytes, name: str, limits: ReadLimits) -> Extract:
             parts += bounded((Part(t, LocusKind.SLIDE, number) for t in _body(slide)), budget)
             parts += bounded((Part(t, LocusKind.SLIDE, number) for t in _notes(slide)), budget)
         title = usable_title(deck.core_properties.title) or first_title
+        properties = stamped(deck.core_properties.author, deck.core_properties.created)
     except Exception as exc:  # a damaged package can make python-pptx or lxml raise almost anything
         raise DocumentError(
             f"not a readable .pptx ({type(exc).__name__}: {exc}); re-save it from PowerPoint"
         ) from exc
-    return compose(parts, title, notes)
+    return compose(parts, title, notes, properties)
 
 
 def _title(slide: Any) -> str:

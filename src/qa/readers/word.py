@@ -18,6 +18,7 @@ from qa.config import ReadLimits
 from qa.limits import Extraction
 from qa.locators import SEPARATOR, LocusKind
 from qa.readers.base import DocumentError, Extract, Part, bounded, compose, open_zip, usable_title
+from qa.readers.properties import stamped
 from qa.readers.tables import table_rows
 
 _HEADING_STYLE = re.compile(r"^heading\s*(\d)$", re.I)
@@ -36,13 +37,14 @@ def read_docx(raw: bytes, name: str, limits: ReadLimits) -> Extract:
         # Lazily: the paragraphs are read only while the budget lasts (footnotes only after the body).
         parts = bounded(chain(_body(doc), _lazy_footnotes(doc)), budget)
         title = usable_title(doc.core_properties.title)
+        properties = stamped(doc.core_properties.author, doc.core_properties.created)
     except Exception as exc:  # a damaged package can make python-docx or lxml raise almost anything
         raise DocumentError(
             f"not a readable .docx ({type(exc).__name__}: {exc}); re-save it from Word"
         ) from exc
     if not title:
         title = next((p.text.lstrip("# ") for p in parts if p.text.startswith("# ")), "")
-    return compose(parts, title, budget.notes)
+    return compose(parts, title, budget.notes, properties)
 
 
 def _lazy_footnotes(doc: Any) -> Iterator[Part]:
