@@ -45,7 +45,7 @@ from qa.readers.base import (
     usable_title,
 )
 from qa.readers.pdfpages import layouts
-from qa.readers.properties import Properties, pdf_date, stamped
+from qa.readers.properties import NO_PROPERTIES, Properties, pdf_date, stamped
 
 MARGIN = 0.1  # top and bottom share of the page where running headers, footers and page numbers live
 _PAGE_NUMBER = re.compile(
@@ -159,7 +159,7 @@ def _metadata(parser: Any) -> tuple[str, Properties]:
             _info_text(resolve1(info.get(k))) for k in ("Title", "Author", "CreationDate")
         )
     except Exception:  # the metadata is a nicety: a broken info dictionary must not lose the text
-        return "", Properties()
+        return "", NO_PROPERTIES
     return usable_title(title), stamped(author, pdf_date(created))
 
 

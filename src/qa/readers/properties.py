@@ -121,8 +121,12 @@ def html_properties(meta: dict[str, str]) -> Properties:
 
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.{0,4000}?)\n---[ \t]*(?:\n|\Z)", re.S)
-_FIELD = re.compile(r"^(author|authors|date)[ \t]*:[ \t]*(.*)$", re.I | re.M)
+_FIELD = re.compile(r"^(author|authors|date)[ \t]*:[ \t]*(.*)$", re.I)
 _ITEM = re.compile(r"^[ \t]+-[ \t]+(.+)$")
+
+
+def _unquoted(value: str) -> str:
+    return value.strip().strip("'\"")
 
 
 def front_matter(text: str) -> Properties:
@@ -130,21 +134,25 @@ def front_matter(text: str) -> Properties:
     `date:`. Read line by line, not by a YAML parser: three fields need no aliases to expand."""
     block = _FRONT_MATTER.match(text)
     if not block:
-        return Properties()
-    author, when = "", ""
-    lines = block.group(1).splitlines()
-    for match in _FIELD.finditer(block.group(1)):
-        key, value = match.group(1).lower(), match.group(2).strip().strip("'\"")
+        return NO_PROPERTIES
+    names: list[str] = []
+    when = ""
+    listing = False  # on the `- ` items under an author key with no value of its own
+    for line in block.group(1).splitlines():
+        item = _ITEM.match(line)
+        if listing and item:
+            names.append(_unquoted(item.group(1)))
+            continue
+        listing = False
+        field = _FIELD.match(line)
+        if not field:
+            continue
+        key, value = field.group(1).lower(), _unquoted(field.group(2))
         if key == "date":
             when = stated_date(value)
-            continue
-        names = [v.strip().strip("'\"") for v in value.strip("[]").split(",")] if value else []
-        if not value:  # a list on the lines below the key
-            below = lines[lines.index(match.group(0)) + 1 :]
-            for line in below:
-                item = _ITEM.match(line)
-                if not item:
-                    break
-                names.append(item.group(1).strip().strip("'\""))
-        author = usable_author(" and ".join(n for n in names if n) if len(names) < 3 else ", ".join(names))
-    return Properties(author, when)
+        elif value:
+            names = [_unquoted(v) for v in value.strip("[]").split(",")]
+        else:
+            names, listing = [], True
+    names = [n for n in names if n]
+    return Properties(usable_author(" and ".join(names) if len(names) < 3 else ", ".join(names)), when)
